@@ -1,0 +1,117 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include <caf/expected.hpp>
+
+#include "esl/frame.hpp"
+
+namespace simdjson::dom {
+class parser;
+} // namespace simdjson::dom
+
+namespace callgrid::esl {
+
+/// Bounds and mode of a `frame_parser`.
+struct parser_limits {
+  /// Largest accepted Content-Length (of a frame and of an event's inner body). FreeSWITCH
+  /// frames are a few KiB; anything above this closes the link.
+  std::size_t max_body_bytes = 16 * 1024 * 1024;
+  /// Largest header block, blank line excluded. The outbound `connect` reply carries all
+  /// channel variables in its header block, so this is generous.
+  std::size_t max_header_bytes = 1024 * 1024;
+};
+
+/// Which side of the socket the parser reads.
+enum class stream_direction : uint8_t {
+  /// Frames FreeSWITCH sends: replies, responses, events, notices (what clients read).
+  from_freeswitch,
+  /// Commands sent to FreeSWITCH, e.g. "api status\n\n" (what a server such as fsemu reads).
+  to_freeswitch,
+};
+
+/// Incremental parser for the FreeSWITCH event socket stream. Knows nothing about sockets:
+/// the connection feeds it whatever a read returned, split at any byte, and pulls complete
+/// frames out. Memory is bounded by the limits: a stream that exceeds them is an error.
+/// Not thread-safe; each connection owns one.
+///
+/// ```
+/// esl::frame_parser parser;
+/// parser.feed(bytes_from_socket);
+/// esl::frame f;
+/// while (true) {
+///   auto got = parser.next(f);
+///   if (!got) { close_link(got.error()); break; }
+///   if (!*got) break; // need more bytes
+///   handle(std::move(f));
+/// }
+/// ```
+class frame_parser {
+public:
+  explicit frame_parser(parser_limits limits = {},
+                        stream_direction direction = stream_direction::from_freeswitch);
+  ~frame_parser();
+  frame_parser(frame_parser&&) noexcept;
+  frame_parser& operator=(frame_parser&&) noexcept;
+  frame_parser(const frame_parser&) = delete;
+  frame_parser& operator=(const frame_parser&) = delete;
+
+  /// Appends `bytes` to the input. Never fails; errors surface from `next`.
+  void feed(std::string_view bytes);
+
+  /// Returns writable space for at least `min_bytes` at the end of the input, for a socket
+  /// read straight into the parser. Follow with `commit(n)` for the bytes actually read.
+  [[nodiscard]] std::span<char> prepare(std::size_t min_bytes);
+
+  /// Marks `bytes` of the space returned by `prepare` as input.
+  void commit(std::size_t bytes);
+
+  /// Moves the next complete frame into `out`: `true` if it did, `false` if more input is
+  /// needed, or an `esl::errc` when the stream is corrupt. After an error the parser stays
+  /// failed (every later call returns `errc::parser_failed`) and the link must be closed.
+  [[nodiscard]] caf::expected<bool> next(frame& out);
+
+  /// Tells the parser the stream has ended (EOF): an error if a frame was cut off, naming how
+  /// much of it had arrived; no error if the input ended on a frame boundary.
+  [[nodiscard]] caf::error finish() const;
+
+  /// Forgets all input and any earlier error, keeping the allocated buffers: for a new
+  /// connection on the same parser (after a reconnect).
+  void reset() noexcept;
+
+  /// Bytes received but not yet returned as frames.
+  [[nodiscard]] std::size_t buffered_bytes() const noexcept { return end_ - begin_; }
+
+  /// Total bytes consumed as complete frames since construction.
+  [[nodiscard]] std::uint64_t consumed_bytes() const noexcept { return consumed_; }
+
+  /// Whether an earlier call returned an error.
+  [[nodiscard]] bool failed() const noexcept { return failed_; }
+
+private:
+  caf::error fail(caf::error err);
+  caf::expected<bool> find_header_end();
+  caf::expected<bool> build_frame(frame& out);
+  void reserve_for_append(std::size_t extra);
+
+  parser_limits limits_;
+  stream_direction direction_;
+  std::unique_ptr<char[]> buffer_;
+  std::size_t capacity_ = 0;
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
+  std::size_t scan_from_ = 0;
+  // Set once the blank line ending the current header block has been found.
+  bool have_header_ = false;
+  std::size_t header_bytes_ = 0;
+  std::size_t body_bytes_ = 0;
+  std::uint64_t consumed_ = 0;
+  bool failed_ = false;
+  std::unique_ptr<simdjson::dom::parser> json_;
+};
+
+} // namespace callgrid::esl

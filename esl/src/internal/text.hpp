@@ -1,0 +1,84 @@
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include "esl/frame.hpp"
+
+/// Small text helpers shared by the ESL parser and encoder. Private to the esl library.
+namespace callgrid::esl::internal {
+
+/// Whether `a` and `b` are equal ignoring ASCII case.
+[[nodiscard]] inline bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size())
+    return false;
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c; };
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (lower(a[i]) != lower(b[i]))
+      return false;
+  return true;
+}
+
+/// `text` without leading and trailing spaces, tabs and carriage returns.
+[[nodiscard]] inline std::string_view trim(std::string_view text) noexcept {
+  constexpr std::string_view blanks = " \t\r";
+  auto first = text.find_first_not_of(blanks);
+  if (first == std::string_view::npos)
+    return {};
+  auto last = text.find_last_not_of(blanks);
+  return text.substr(first, last - first + 1);
+}
+
+/// Splits "Name: value" at the first colon; one space after it is dropped, a trailing '\r'
+/// too. Returns nothing when there is no colon or the name is empty.
+[[nodiscard]] inline std::optional<header_field> split_header_line(std::string_view line) noexcept {
+  if (!line.empty() && line.back() == '\r')
+    line.remove_suffix(1);
+  auto colon = line.find(':');
+  if (colon == std::string_view::npos || colon == 0)
+    return std::nullopt;
+  auto value = line.substr(colon + 1);
+  if (!value.empty() && value.front() == ' ')
+    value.remove_prefix(1);
+  return header_field{line.substr(0, colon), value};
+}
+
+/// The value of the first header `name` in a raw header block, without splitting it all.
+[[nodiscard]] inline std::optional<std::string_view> find_header(std::string_view block,
+                                                                 std::string_view name) noexcept {
+  while (!block.empty()) {
+    auto eol = block.find('\n');
+    auto line = block.substr(0, eol);
+    block = eol == std::string_view::npos ? std::string_view{} : block.substr(eol + 1);
+    if (line.size() > name.size() && line[name.size()] == ':'
+        && iequals(line.substr(0, name.size()), name)) {
+      if (auto field = split_header_line(line))
+        return field->value;
+    }
+  }
+  return std::nullopt;
+}
+
+/// Maps a Content-Type value to its `content_type`; anything else is `unknown`.
+[[nodiscard]] inline content_type classify(std::string_view type) noexcept {
+  type = trim(type);
+  if (type == "text/event-plain")
+    return content_type::event_plain;
+  if (type == "text/event-json")
+    return content_type::event_json;
+  if (type == "command/reply")
+    return content_type::command_reply;
+  if (type == "api/response")
+    return content_type::api_response;
+  if (type == "auth/request")
+    return content_type::auth_request;
+  if (type == "text/disconnect-notice")
+    return content_type::disconnect_notice;
+  if (type == "log/data")
+    return content_type::log_data;
+  if (type == "text/event-xml")
+    return content_type::event_xml;
+  return content_type::unknown;
+}
+
+} // namespace callgrid::esl::internal

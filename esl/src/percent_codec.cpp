@@ -1,0 +1,60 @@
+#include "esl/percent_codec.hpp"
+
+namespace callgrid::esl {
+
+namespace {
+
+int hex_digit(char c) noexcept {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+} // namespace
+
+std::size_t percent_decode(std::string_view encoded, char* out) noexcept {
+  std::size_t written = 0;
+  for (std::size_t i = 0; i < encoded.size(); ++i) {
+    char c = encoded[i];
+    if (c == '%' && i + 2 < encoded.size()) {
+      int high = hex_digit(encoded[i + 1]);
+      int low = hex_digit(encoded[i + 2]);
+      if (high >= 0 && low >= 0) {
+        out[written++] = static_cast<char>(high * 16 + low);
+        i += 2;
+        continue;
+      }
+    }
+    out[written++] = c;
+  }
+  return written;
+}
+
+std::string percent_decode(std::string_view encoded) {
+  std::string out(encoded.size(), '\0');
+  out.resize(percent_decode(encoded, out.data()));
+  return out;
+}
+
+void percent_encode(std::string_view value, std::string& out) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  // The bytes FreeSWITCH's url encoder escapes, as the captures show: controls, space, 8-bit
+  // bytes and " # % & + : ; < = > ? @ [ \ ] ^ ` { | }. Letters, digits and ( ) , - . / _ ~ stay.
+  static constexpr std::string_view unsafe = " \"#%&+:;<=>?@[\\]^`{|}";
+  for (char c : value) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte > 0x7e || unsafe.find(c) != std::string_view::npos) {
+      out += '%';
+      out += hex[byte >> 4];
+      out += hex[byte & 0x0f];
+    } else {
+      out += c;
+    }
+  }
+}
+
+} // namespace callgrid::esl

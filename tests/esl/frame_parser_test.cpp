@@ -1,0 +1,198 @@
+#define CAF_SUITE esl.frame_parser
+
+#include <caf/test/unit_test.hpp>
+
+#include <string>
+#include <vector>
+
+#include "capture_transcript.hpp"
+#include "esl/frame_parser.hpp"
+#include "frame_test_helpers.hpp"
+
+using namespace callgrid;
+using namespace callgrid::esl;
+using esl::testing::parse_all;
+using esl::testing::str;
+
+namespace {
+
+std::vector<frame> frames_of(const std::string& capture_name) {
+  auto parsed = parse_all(test_support::load_capture(capture_name).received);
+  CAF_REQUIRE(parsed);
+  return std::move(*parsed);
+}
+
+const frame& first_event(const std::vector<frame>& frames, std::string_view name) {
+  for (const auto& f : frames)
+    if (f.event_name() == name)
+      return f;
+  CAF_FAIL("no event " << std::string{name});
+  return frames.front();
+}
+
+} // namespace
+
+CAF_TEST(an api response keeps its body byte for byte including a leading blank line) {
+  auto frames = frames_of("02_api_responses");
+  CAF_CHECK(frames[0].type() == content_type::auth_request);
+  CAF_CHECK(frames[1].type() == content_type::command_reply);
+  CAF_CHECK_EQUAL(str(frames[1].reply_text()), "+OK accepted");
+  CAF_CHECK(frames[4].type() == content_type::api_response);
+  CAF_CHECK_EQUAL(str(frames[4].body()), "\n0 total.\n");
+}
+
+CAF_TEST(plain event values are percent-decoded and names are kept) {
+  auto frames = frames_of("04_call_plain_events");
+  const auto& create = first_event(frames, "CHANNEL_CREATE");
+  CAF_CHECK(create.type() == content_type::event_plain);
+  CAF_CHECK_EQUAL(create.unique_id().size(), 36u);
+  CAF_CHECK_EQUAL(str(*create.field("Caller-Caller-ID-Name")), "Fs Build");
+  CAF_CHECK_EQUAL(str(*create.field("FreeSWITCH-IPv6")), "fd00::2");
+  CAF_CHECK(create.field("Event-Date-Local")->find(':') != std::string_view::npos);
+  CAF_CHECK(create.field("caller-caller-id-name")); // lookups ignore ASCII case
+  CAF_CHECK(!create.field("No-Such-Header"));
+}
+
+CAF_TEST(a plain BACKGROUND_JOB carries its result as the event body) {
+  auto frames = frames_of("04_call_plain_events");
+  const auto& job = first_event(frames, "BACKGROUND_JOB");
+  CAF_CHECK(!job.job_uuid().empty());
+  CAF_CHECK(job.event_body().find("FreeSWITCH (Version 1.10.12") != std::string_view::npos);
+  CAF_CHECK_EQUAL(std::to_string(job.event_body().size()), str(*job.field("Content-Length")));
+}
+
+CAF_TEST(a bgapi reply carries the Job-UUID the caller chose) {
+  auto frames = frames_of("04_call_plain_events");
+  bool found = false;
+  for (const auto& f : frames)
+    if (f.type() == content_type::command_reply
+        && f.job_uuid() == "11111111-2222-3333-4444-555555555555") {
+      found = true;
+      CAF_CHECK_EQUAL(str(f.reply_text()), "+OK Job-UUID: 11111111-2222-3333-4444-555555555555");
+    }
+  CAF_CHECK(found);
+}
+
+CAF_TEST(a json event is decoded with its body under _body) {
+  auto frames = frames_of("09_json_background_job");
+  const auto& job = first_event(frames, "BACKGROUND_JOB");
+  CAF_CHECK(job.type() == content_type::event_json);
+  CAF_CHECK_EQUAL(str(*job.field("Job-Command")), "status");
+  CAF_CHECK(job.event_body().find("\nFreeSWITCH (Version") != std::string_view::npos);
+  CAF_CHECK(!job.field("_body"));
+}
+
+CAF_TEST(json events with duplicate keys keep every occurrence) {
+  // The second CODEC event of this capture names Channel-Write-Codec-Name twice.
+  auto frames = frames_of("05_json_events_ALL");
+  std::size_t most = 0;
+  for (const auto& f : frames) {
+    if (f.event_name() != "CODEC")
+      continue;
+    std::size_t count = 0;
+    for (const auto& field : f.event_fields())
+      if (field.name == "Channel-Write-Codec-Name")
+        ++count;
+    most = std::max(most, count);
+  }
+  CAF_CHECK_EQUAL(most, 2u);
+}
+
+CAF_TEST(the outbound connect reply is channel data with decoded values) {
+  auto frames = frames_of("11_outbound_socket_linger");
+  const auto& data = frames[0];
+  CAF_CHECK(data.type() == content_type::channel_data);
+  CAF_CHECK_EQUAL(str(data.event_name()), "CHANNEL_DATA");
+  CAF_CHECK_EQUAL(str(data.reply_text()), "+OK\n");
+  CAF_CHECK_EQUAL(str(*data.header("Reply-Text")), "%2BOK%0A");
+  CAF_CHECK_EQUAL(str(*data.field("Socket-Mode")), "async");
+  CAF_CHECK_EQUAL(str(data.unique_id()), "cb9194d6-40ab-43b6-b4c0-fc18cb2a53b7");
+}
+
+CAF_TEST(disconnect notices with and without linger are recognised) {
+  auto linger_frames = frames_of("11_outbound_socket_linger");
+  const auto& linger = linger_frames.back();
+  CAF_CHECK(linger.type() == content_type::disconnect_notice);
+  CAF_CHECK_EQUAL(str(*linger.header("Content-Disposition")), "linger");
+  CAF_CHECK_EQUAL(str(*linger.header("Linger-Time")), "-1");
+  auto bye_frames = frames_of("01_auth_handshake_ok");
+  const auto& bye = bye_frames.back();
+  CAF_CHECK(bye.type() == content_type::disconnect_notice);
+  CAF_CHECK(!bye.header("Content-Disposition"));
+  CAF_CHECK_EQUAL(str(bye.body()),
+                  "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n");
+}
+
+CAF_TEST(log data and xml events are surfaced with their raw bodies) {
+  auto logs = frames_of("08_log_data_frames");
+  CAF_CHECK(logs[4].type() == content_type::log_data);
+  CAF_CHECK(logs[4].header("Log-Level"));
+  CAF_CHECK(!logs[4].body().empty());
+  auto xml = frames_of("06_xml_event");
+  std::size_t xml_events = 0;
+  for (const auto& f : xml)
+    if (f.type() == content_type::event_xml) {
+      ++xml_events;
+      CAF_CHECK(f.body().find("<event>") != std::string_view::npos);
+    }
+  CAF_CHECK_EQUAL(xml_events, 4u);
+}
+
+CAF_TEST(an unknown content type is surfaced with its text) {
+  auto frames = parse_all("Content-Type: text/rude-rejection\nContent-Length: 3\n\nno!");
+  CAF_REQUIRE(frames);
+  CAF_REQUIRE_EQUAL(frames->size(), 1u);
+  CAF_CHECK((*frames)[0].type() == content_type::unknown);
+  CAF_CHECK_EQUAL(str((*frames)[0].content_type_text()), "text/rude-rejection");
+  CAF_CHECK_EQUAL(str((*frames)[0].body()), "no!");
+}
+
+CAF_TEST(headers may come in any order) {
+  auto frames = parse_all("Content-Length: 2\nX-Other: y\nContent-Type: api/response\n\nok"
+                          "Content-Type: command/reply\nReply-Text: +OK\n\n");
+  CAF_REQUIRE(frames);
+  CAF_REQUIRE_EQUAL(frames->size(), 2u);
+  CAF_CHECK(frames->at(0).type() == content_type::api_response);
+  CAF_CHECK_EQUAL(str(frames->at(0).body()), "ok");
+  CAF_CHECK_EQUAL(str(frames->at(1).reply_text()), "+OK");
+}
+
+CAF_TEST(frames survive moves and the parser reusing its buffer) {
+  frame_parser parser;
+  frame first;
+  parser.feed("Content-Type: api/response\nContent-Length: 5\n\nfirst");
+  CAF_REQUIRE(esl::testing::got_frame(parser.next(first)));
+  parser.feed("Content-Type: api/response\nContent-Length: 6\n\nsecond");
+  frame second;
+  CAF_REQUIRE(esl::testing::got_frame(parser.next(second)));
+  frame moved = std::move(first);
+  CAF_CHECK_EQUAL(str(moved.body()), "first");
+  CAF_CHECK_EQUAL(str(second.body()), "second");
+}
+
+CAF_TEST(reads can land straight in the parser buffer) {
+  frame_parser parser;
+  std::string_view wire = "Content-Type: auth/request\n\n";
+  auto space = parser.prepare(wire.size());
+  CAF_REQUIRE(space.size() >= wire.size());
+  std::copy(wire.begin(), wire.end(), space.begin());
+  parser.commit(wire.size());
+  frame f;
+  CAF_CHECK(esl::testing::got_frame(parser.next(f)));
+  CAF_CHECK(f.type() == content_type::auth_request);
+  CAF_CHECK_EQUAL(parser.buffered_bytes(), 0u);
+  CAF_CHECK_EQUAL(parser.consumed_bytes(), wire.size());
+}
+
+CAF_TEST(a command stream yields the command line and its headers and body) {
+  auto frames = parse_all("api status\n\nsendmsg abc\ncall-command: execute\n"
+                          "execute-app-name: playback\ncontent-length: 4\n\nfileexit\n\n",
+                          stream_direction::to_freeswitch);
+  CAF_REQUIRE(frames);
+  CAF_REQUIRE_EQUAL(frames->size(), 3u);
+  CAF_CHECK_EQUAL(str(frames->at(0).command_line()), "api status");
+  CAF_CHECK_EQUAL(str(frames->at(1).command_line()), "sendmsg abc");
+  CAF_CHECK_EQUAL(str(*frames->at(1).header("execute-app-name")), "playback");
+  CAF_CHECK_EQUAL(str(frames->at(1).body()), "file");
+  CAF_CHECK_EQUAL(str(frames->at(2).command_line()), "exit");
+}
