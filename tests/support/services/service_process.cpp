@@ -520,7 +520,8 @@ void run_to_completion(const process_spec& spec, milliseconds timeout, const std
 
 void wait_until_ready(child_process& process, const process_spec& spec,
                       const std::function<bool()>& probe, milliseconds timeout,
-                      const std::string& what, const std::vector<std::filesystem::path>& log_paths) {
+                      const std::string& what,
+                      const std::vector<std::filesystem::path>& log_paths) {
   auto deadline = steady::now() + timeout;
   while (true) {
     if (!process.running()) {
