@@ -8,6 +8,9 @@
 
 #include "esl/errc.hpp"
 #include "esl/percent_codec.hpp"
+#include "internal/decode_scratch.hpp"
+#include "internal/flat_json.hpp"
+#include "internal/line_scanner.hpp"
 #include "internal/text.hpp"
 
 namespace callgrid::esl {
@@ -20,10 +23,6 @@ constexpr std::size_t initial_capacity = 64 * 1024;
 constexpr std::size_t json_padding = simdjson::SIMDJSON_PADDING;
 
 constexpr std::string_view content_length_name = "Content-Length";
-
-std::size_t count_lines(std::string_view text) noexcept {
-  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
-}
 
 std::string quoted_excerpt(std::string_view text) {
   constexpr std::size_t max_excerpt = 80;
@@ -69,243 +68,302 @@ caf::expected<std::size_t> parse_content_length(std::string_view value, std::siz
 
 // -- frame_builder ---------------------------------------------------------------------------
 
-/// Builds one `frame` in a single heap block: the field table first, then a copy of the wire
-/// bytes, then the region holding decoded values. Lives only inside `frame_parser::next`.
+/// Builds one `frame`. First it reads the wire bytes (still in the stream buffer) into
+/// `decode_scratch`: one `field_ref` per header or event field, pointing either into the wire
+/// bytes or into `scratch.decoded` (percent-decoded or JSON-unescaped copies). Then it
+/// allocates the frame's single block (field table, wire bytes, decoded bytes) and turns the
+/// references into string_views into that block. The scratch is reused across frames, so a
+/// frame costs exactly one allocation. Lives only inside `frame_parser::next`.
 class frame_builder {
 public:
-  frame_builder(std::string_view header_text, std::string_view body, std::size_t wire_size)
-    : header_text_(header_text), body_(body), wire_size_(wire_size) {
+  frame_builder(std::string_view header_text, std::string_view body, std::size_t wire_size,
+                internal::decode_scratch& scratch)
+    : header_text_(header_text), body_(body), wire_size_(wire_size), scratch_(scratch) {
   }
 
-  /// Fills `out` from the wire bytes: outer headers, and the event for event frames.
   caf::error build(stream_direction direction, simdjson::dom::parser& json, frame& out);
 
 private:
-  caf::error split_outer(stream_direction direction, frame& out);
-  caf::error decode_plain_event(std::string_view section, std::string_view rest, frame& out);
-  caf::error decode_json_event(const simdjson::dom::object& object, frame& out);
-  void allocate(std::size_t field_count, std::size_t decoded_capacity, frame& out);
-  std::string_view store_decoded(std::string_view value);
-  std::string_view copy_decoded(std::string_view value);
-  void add_field(std::string_view name, std::string_view value, frame& out);
+  using text_ref = internal::text_ref;
+
+  /// The text `ref` names, while the wire bytes are still in the stream buffer.
+  std::string_view view(const text_ref& ref) const noexcept {
+    if (ref.decoded)
+      return std::string_view{scratch_.decoded}.substr(ref.offset, ref.length);
+    return ref.offset < header_text_.size()
+             ? header_text_.substr(ref.offset, ref.length)
+             : body_.substr(ref.offset - header_text_.size(), ref.length);
+  }
+
+  /// A reference to `length` wire bytes at `offset` of the body.
+  text_ref body_ref(std::size_t offset, std::size_t length) const noexcept {
+    return text_ref{static_cast<std::uint32_t>(header_text_.size() + offset),
+                    static_cast<std::uint32_t>(length), false};
+  }
+
+  /// The value of a field, percent-decoded into the scratch if it needs it.
+  text_ref decoded_value(text_ref raw, bool has_percent) {
+    if (!has_percent)
+      return raw;
+    auto encoded = view(raw);
+    auto first = scratch_.decoded.size();
+    scratch_.decoded.resize(first + encoded.size());
+    auto length = percent_decode(encoded, scratch_.decoded.data() + first);
+    scratch_.decoded.resize(first + length);
+    return text_ref{static_cast<std::uint32_t>(first), static_cast<std::uint32_t>(length), true};
+  }
+
+  caf::error read_outer(stream_direction direction);
+  caf::error read_plain_event();
+  caf::error read_json_event(simdjson::dom::parser& json);
+  void read_channel_data();
+  void materialize(frame& out);
 
   std::string_view header_text_;
   std::string_view body_;
   std::size_t wire_size_;
-  std::size_t header_capacity_ = 0;
-  header_field* fields_begin_ = nullptr;
-  header_field* next_field_ = nullptr;
-  char* decoded_next_ = nullptr;
+  internal::decode_scratch& scratch_;
+  std::size_t outer_count_ = 0;
+  text_ref command_line_;
+  text_ref event_body_;
+  content_type type_ = content_type::unknown;
 };
 
-void frame_builder::allocate(std::size_t field_count, std::size_t decoded_capacity,
-                             frame& out) {
-  auto table_bytes = field_count * sizeof(header_field);
-  auto total = table_bytes + header_text_.size() + body_.size() + decoded_capacity;
-  out.block_.reset(new char[total == 0 ? 1 : total]);
-  char* base = out.block_.get();
-  fields_begin_ = reinterpret_cast<header_field*>(base);
-  next_field_ = fields_begin_;
-  char* raw = base + table_bytes;
-  if (!header_text_.empty())
-    std::memcpy(raw, header_text_.data(), header_text_.size());
-  if (!body_.empty())
-    std::memcpy(raw + header_text_.size(), body_.data(), body_.size());
-  decoded_next_ = raw + header_text_.size() + body_.size();
-  // Re-point the views at the frame's own copy: the stream buffer is reused.
-  header_text_ = std::string_view{raw, header_text_.size()};
-  body_ = std::string_view{raw + header_text_.size(), body_.size()};
-  out.body_ = body_;
-  out.wire_size_ = wire_size_;
+caf::error frame_builder::read_outer(stream_direction direction) {
+  caf::error err;
+  bool first_line = true;
+  std::size_t line_number = 0;
+  internal::scan_lines(header_text_, [&](const internal::scanned_line& line) {
+    ++line_number;
+    auto text = header_text_.substr(line.begin, line.end - line.begin);
+    if (first_line && direction == stream_direction::to_freeswitch) {
+      first_line = false;
+      auto trimmed = internal::trim(text);
+      command_line_ = text_ref{static_cast<std::uint32_t>(trimmed.data() - header_text_.data()),
+                               static_cast<std::uint32_t>(trimmed.size()), false};
+      return true;
+    }
+    first_line = false;
+    auto field = internal::split_header_line(text);
+    if (!field) {
+      err = caf::make_error(errc::malformed_header,
+                            "header line " + std::to_string(line_number) + " "
+                              + quoted_excerpt(text) + " has no 'Name: value' shape");
+      return false;
+    }
+    auto at = [&](std::string_view part) {
+      return text_ref{static_cast<std::uint32_t>(part.data() - header_text_.data()),
+                      static_cast<std::uint32_t>(part.size()), false};
+    };
+    scratch_.fields.push_back({at(field->name), at(field->value)});
+    return true;
+  });
+  outer_count_ = scratch_.fields.size();
+  return err;
 }
 
-std::string_view frame_builder::store_decoded(std::string_view value) {
-  if (value.find('%') == std::string_view::npos)
-    return value;
-  auto length = percent_decode(value, decoded_next_);
-  std::string_view result{decoded_next_, length};
-  decoded_next_ += length;
-  return result;
+caf::error frame_builder::read_plain_event() {
+  caf::error err;
+  std::size_t line_number = 0;
+  std::size_t rest = body_.size();
+  std::optional<std::size_t> inner_length;
+  internal::scan_lines(body_, [&](const internal::scanned_line& line) {
+    if (line.begin == line.end && line.terminated) {
+      rest = line.end + 1; // the blank line ends the event's headers; its body follows
+      return false;
+    }
+    ++line_number;
+    auto text = body_.substr(line.begin, line.end - line.begin);
+    if (line.colon == internal::npos || line.colon == line.begin) {
+      err = caf::make_error(errc::malformed_event,
+                            "text/event-plain line " + std::to_string(line_number) + " "
+                              + quoted_excerpt(text) + " has no 'Name: value' shape");
+      return false;
+    }
+    auto value_begin = line.colon + 1;
+    if (value_begin < line.end && body_[value_begin] == ' ')
+      ++value_begin;
+    auto value_end = line.end;
+    if (value_end > value_begin && body_[value_end - 1] == '\r')
+      --value_end;
+    auto name = body_ref(line.begin, line.colon - line.begin);
+    auto value = decoded_value(body_ref(value_begin, value_end - value_begin), line.has_percent);
+    if (line.colon - line.begin == content_length_name.size()
+        && body_.substr(line.begin, line.colon - line.begin) == content_length_name) {
+      auto length = parse_content_length(view(value), body_.size(), errc::malformed_event,
+                                         "an event body");
+      if (!length) {
+        err = std::move(length.error());
+        return false;
+      }
+      inner_length = *length;
+    }
+    scratch_.fields.push_back({name, value});
+    return true;
+  });
+  if (err)
+    return err;
+  auto available = body_.size() - std::min(rest, body_.size());
+  auto length = inner_length.value_or(available);
+  if (length > available)
+    return caf::make_error(errc::malformed_event,
+                           "event declares a body of " + std::to_string(length)
+                             + " bytes but only " + std::to_string(available) + " follow");
+  event_body_ = body_ref(rest, length);
+  return {};
 }
 
-std::string_view frame_builder::copy_decoded(std::string_view value) {
-  if (!value.empty())
-    std::memcpy(decoded_next_, value.data(), value.size());
-  std::string_view result{decoded_next_, value.size()};
-  decoded_next_ += value.size();
-  return result;
+caf::error frame_builder::read_json_event(simdjson::dom::parser& json) {
+  auto decoded_before = scratch_.decoded.size();
+  auto add_member = [&](text_ref key, text_ref value) {
+    if (view(key) == "_body") {
+      event_body_ = value;
+    } else {
+      scratch_.fields.push_back({key, value});
+    }
+  };
+  auto shift = [&](text_ref ref) {
+    // parse_flat_json reports offsets into the body; field refs count from the header start.
+    if (!ref.decoded)
+      ref.offset += static_cast<std::uint32_t>(header_text_.size());
+    return ref;
+  };
+  if (internal::parse_flat_json(body_, scratch_.decoded, [&](text_ref key, text_ref value) {
+        add_member(shift(key), shift(value));
+      }))
+    return {};
+  // Not the flat shape FreeSWITCH writes: let the full parser decide (and explain errors).
+  scratch_.fields.resize(outer_count_);
+  scratch_.decoded.resize(decoded_before);
+  event_body_ = text_ref{};
+  simdjson::dom::object object;
+  auto parsed = json.parse(body_.data(), body_.size(), false).get(object);
+  if (parsed != simdjson::SUCCESS)
+    return caf::make_error(errc::malformed_event,
+                           std::string{"text/event-json body is not a JSON object: "}
+                             + simdjson::error_message(parsed));
+  auto copy = [&](std::string_view text) {
+    auto first = scratch_.decoded.size();
+    scratch_.decoded.append(text);
+    return text_ref{static_cast<std::uint32_t>(first), static_cast<std::uint32_t>(text.size()),
+                    true};
+  };
+  for (auto member : object) {
+    auto key = copy(member.key);
+    // FreeSWITCH sends only strings; anything else is kept as its minified JSON text.
+    auto value = member.value.is_string() ? copy(std::string_view{member.value})
+                                          : copy(simdjson::minify(member.value));
+    add_member(key, value);
+  }
+  return {};
 }
 
-void frame_builder::add_field(std::string_view name, std::string_view value, frame& out) {
-  *next_field_++ = header_field{name, value};
-  if (name.size() == 10 && name == "Event-Name")
-    out.event_name_ = value;
-  else if (name.size() == 9 && name == "Unique-ID")
-    out.unique_id_ = value;
-  else if (name.size() == 8 && name == "Job-UUID")
-    out.job_uuid_ = value;
+void frame_builder::read_channel_data() {
+  // The `connect` reply is an event serialised into the header block: every value is
+  // percent-encoded, so the event view decodes each one.
+  for (std::size_t i = 0; i < outer_count_; ++i) {
+    auto field = scratch_.fields[i];
+    auto raw = view(field.value);
+    bool has_percent = raw.find('%') != std::string_view::npos;
+    scratch_.fields.push_back({field.name, decoded_value(field.value, has_percent)});
+  }
 }
 
 caf::error frame_builder::build(stream_direction direction, simdjson::dom::parser& json,
                                 frame& out) {
-  header_capacity_ = count_lines(header_text_);
-  // Classify from the wire bytes before allocating, so the block is sized once.
-  auto outer_type = internal::find_header(header_text_, "Content-Type");
-  bool carries_channel_data = outer_type && *outer_type == "command/reply"
-                              && internal::find_header(header_text_, "Event-Name");
-  auto type = direction == stream_direction::to_freeswitch
-                ? content_type::command
-                : (carries_channel_data ? content_type::channel_data
-                                        : internal::classify(outer_type.value_or("")));
-  std::size_t event_capacity = 0;
-  std::size_t decoded_capacity = 0;
-  // A plain event is its own header block ("section"), a blank line, then its body ("rest").
-  std::size_t section_size = 0;
-  std::size_t rest_offset = body_.size();
-  simdjson::dom::object json_object;
-  switch (type) {
-    case content_type::event_plain: {
-      auto blank = body_.find("\n\n");
-      section_size = blank == std::string_view::npos ? body_.size() : blank;
-      rest_offset = blank == std::string_view::npos ? body_.size() : blank + 2;
-      if (section_size > 0 && body_[section_size - 1] == '\n')
-        --section_size;
-      event_capacity = section_size == 0 ? 0 : count_lines(body_.substr(0, section_size));
-      decoded_capacity = section_size;
-      break;
-    }
-    case content_type::event_json: {
-      auto parsed = json.parse(body_.data(), body_.size(), false).get(json_object);
-      if (parsed != simdjson::SUCCESS)
-        return caf::make_error(errc::malformed_event,
-                               std::string{"text/event-json body is not a JSON object: "}
-                                 + simdjson::error_message(parsed));
-      event_capacity = json_object.size();
-      decoded_capacity = body_.size();
-      break;
-    }
-    case content_type::channel_data:
-      event_capacity = header_capacity_;
-      decoded_capacity = header_text_.size();
-      break;
-    default:
-      break;
-  }
-  allocate(header_capacity_ + event_capacity, decoded_capacity, out);
-  out.type_ = type;
-  if (auto err = split_outer(direction, out))
+  scratch_.fields.clear();
+  scratch_.decoded.clear();
+  if (auto err = read_outer(direction))
     return err;
-  switch (type) {
-    case content_type::event_plain:
-      return decode_plain_event(body_.substr(0, section_size), body_.substr(rest_offset), out);
-    case content_type::event_json:
-      return decode_json_event(json_object, out);
-    case content_type::channel_data: {
-      auto first_event_field = next_field_;
-      for (const auto& header : out.headers_)
-        add_field(header.name, store_decoded(header.value), out);
-      out.fields_ = std::span<const header_field>{first_event_field, next_field_};
-      if (auto reply = out.field("Reply-Text"))
-        out.reply_text_ = *reply;
-      return {};
+  if (direction == stream_direction::to_freeswitch) {
+    type_ = content_type::command;
+  } else {
+    std::string_view type_text;
+    bool has_event_name = false;
+    for (std::size_t i = 0; i < outer_count_; ++i) {
+      auto name = view(scratch_.fields[i].name);
+      if (type_text.empty() && internal::iequals(name, "Content-Type"))
+        type_text = view(scratch_.fields[i].value);
+      else if (name == "Event-Name")
+        has_event_name = true;
     }
-    default:
-      return {};
+    type_ = internal::classify(type_text);
+    if (type_ == content_type::command_reply && has_event_name)
+      type_ = content_type::channel_data;
   }
+  caf::error err;
+  switch (type_) {
+    case content_type::event_plain:
+      err = read_plain_event();
+      break;
+    case content_type::event_json:
+      err = read_json_event(json);
+      break;
+    case content_type::channel_data:
+      read_channel_data();
+      break;
+    default:
+      break;
+  }
+  if (err)
+    return err;
+  materialize(out);
+  return {};
 }
 
-caf::error frame_builder::split_outer(stream_direction direction, frame& out) {
-  std::string_view text = header_text_;
-  std::size_t line_number = 0;
-  while (!text.empty()) {
-    auto eol = text.find('\n');
-    auto line = text.substr(0, eol);
-    text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
-    ++line_number;
-    if (line_number == 1 && direction == stream_direction::to_freeswitch) {
-      out.command_line_ = internal::trim(line);
-      continue;
-    }
-    auto field = internal::split_header_line(line);
-    if (!field)
-      return caf::make_error(errc::malformed_header,
-                             "header line " + std::to_string(line_number) + " "
-                               + quoted_excerpt(line) + " has no 'Name: value' shape");
-    *next_field_++ = *field;
+void frame_builder::materialize(frame& out) {
+  auto count = scratch_.fields.size();
+  auto table_bytes = count * sizeof(header_field);
+  auto raw_bytes = header_text_.size() + body_.size();
+  auto total = table_bytes + raw_bytes + scratch_.decoded.size();
+  out.block_.reset(new char[total == 0 ? 1 : total]);
+  char* base = out.block_.get();
+  char* raw = base + table_bytes;
+  char* decoded = raw + raw_bytes;
+  if (!header_text_.empty())
+    std::memcpy(raw, header_text_.data(), header_text_.size());
+  if (!body_.empty())
+    std::memcpy(raw + header_text_.size(), body_.data(), body_.size());
+  if (!scratch_.decoded.empty())
+    std::memcpy(decoded, scratch_.decoded.data(), scratch_.decoded.size());
+  auto resolve = [&](const text_ref& ref) {
+    return std::string_view{(ref.decoded ? decoded : raw) + ref.offset, ref.length};
+  };
+  auto* table = reinterpret_cast<header_field*>(base);
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto& field = scratch_.fields[i];
+    table[i] = header_field{resolve(field.name), resolve(field.value)};
   }
-  out.headers_ = std::span<const header_field>{fields_begin_, next_field_};
-  if (auto type_text = out.header("Content-Type"))
-    out.content_type_text_ = *type_text;
-  if (out.type_ == content_type::command_reply) {
+  out.type_ = type_;
+  out.wire_size_ = wire_size_;
+  out.body_ = std::string_view{raw + header_text_.size(), body_.size()};
+  out.headers_ = std::span<const header_field>{table, outer_count_};
+  out.fields_ = std::span<const header_field>{table + outer_count_, count - outer_count_};
+  out.event_body_ = resolve(event_body_);
+  out.command_line_ = resolve(command_line_);
+  out.content_type_text_ = out.header("Content-Type").value_or(std::string_view{});
+  for (const auto& field : out.fields_) {
+    const auto& name = field.name;
+    if (name.size() == 10 && name == "Event-Name")
+      out.event_name_ = field.value;
+    else if (name.size() == 9 && name == "Unique-ID")
+      out.unique_id_ = field.value;
+    else if (name.size() == 8 && name == "Job-UUID")
+      out.job_uuid_ = field.value;
+  }
+  if (type_ == content_type::command_reply) {
     out.reply_text_ = out.header("Reply-Text").value_or(std::string_view{});
     out.job_uuid_ = out.header("Job-UUID").value_or(std::string_view{});
+  } else if (type_ == content_type::channel_data) {
+    out.reply_text_ = out.field("Reply-Text").value_or(std::string_view{});
   }
-  return {};
-}
-
-caf::error frame_builder::decode_plain_event(std::string_view section, std::string_view rest,
-                                             frame& out) {
-  auto first_event_field = next_field_;
-  std::size_t line_number = 0;
-  std::optional<std::size_t> inner_length;
-  while (!section.empty()) {
-    auto eol = section.find('\n');
-    auto line = section.substr(0, eol);
-    section = eol == std::string_view::npos ? std::string_view{} : section.substr(eol + 1);
-    ++line_number;
-    auto field = internal::split_header_line(line);
-    if (!field)
-      return caf::make_error(errc::malformed_event,
-                             "text/event-plain line " + std::to_string(line_number) + " "
-                               + quoted_excerpt(line) + " has no 'Name: value' shape");
-    auto value = store_decoded(field->value);
-    if (field->name == content_length_name) {
-      auto length = parse_content_length(value, body_.size(), errc::malformed_event,
-                                         "an event body");
-      if (!length)
-        return length.error();
-      inner_length = *length;
-    }
-    add_field(field->name, value, out);
-  }
-  out.fields_ = std::span<const header_field>{first_event_field, next_field_};
-  if (inner_length) {
-    if (*inner_length > rest.size())
-      return caf::make_error(errc::malformed_event,
-                             "event '" + std::string{out.event_name_} + "' declares a body of "
-                               + std::to_string(*inner_length) + " bytes but only "
-                               + std::to_string(rest.size()) + " follow");
-    out.event_body_ = rest.substr(0, *inner_length);
-  } else {
-    out.event_body_ = rest;
-  }
-  return {};
-}
-
-caf::error frame_builder::decode_json_event(const simdjson::dom::object& object, frame& out) {
-  auto first_event_field = next_field_;
-  for (auto member : object) {
-    auto name = copy_decoded(member.key);
-    std::string_view value;
-    if (member.value.is_string()) {
-      value = copy_decoded(std::string_view{member.value});
-    } else {
-      // FreeSWITCH sends only strings; keep anything else as its minified JSON text.
-      value = copy_decoded(simdjson::minify(member.value));
-    }
-    if (name == "_body")
-      out.event_body_ = value;
-    else
-      add_field(name, value, out);
-  }
-  out.fields_ = std::span<const header_field>{first_event_field, next_field_};
-  return {};
 }
 
 // -- frame_parser ----------------------------------------------------------------------------
 
 frame_parser::frame_parser(parser_limits limits, stream_direction direction)
-  : limits_(limits), direction_(direction), json_(std::make_unique<simdjson::dom::parser>()) {
+  : limits_(limits), direction_(direction), json_(std::make_unique<simdjson::dom::parser>()),
+    scratch_(std::make_unique<internal::decode_scratch>()) {
 }
 
 frame_parser::~frame_parser() = default;
@@ -457,7 +515,7 @@ caf::expected<bool> frame_parser::next(frame& out) {
   const char* data = buffer_.get();
   frame_builder builder{std::string_view{data + begin_, header_bytes_},
                         std::string_view{data + begin_ + header_bytes_ + 2, body_bytes_},
-                        frame_bytes};
+                        frame_bytes, *scratch_};
   frame built;
   if (auto err = builder.build(direction_, *json_, built))
     return fail(std::move(err));

@@ -1,5 +1,7 @@
 #include "esl/percent_codec.hpp"
 
+#include <cstring>
+
 namespace callgrid::esl {
 
 namespace {
@@ -18,18 +20,25 @@ int hex_digit(char c) noexcept {
 
 std::size_t percent_decode(std::string_view encoded, char* out) noexcept {
   std::size_t written = 0;
-  for (std::size_t i = 0; i < encoded.size(); ++i) {
-    char c = encoded[i];
-    if (c == '%' && i + 2 < encoded.size()) {
-      int high = hex_digit(encoded[i + 1]);
-      int low = hex_digit(encoded[i + 2]);
-      if (high >= 0 && low >= 0) {
-        out[written++] = static_cast<char>(high * 16 + low);
-        i += 2;
-        continue;
-      }
+  std::size_t at = 0;
+  while (at < encoded.size()) {
+    // Copy the run up to the next '%' in one go; most of a value is plain text.
+    auto next = encoded.find('%', at);
+    auto run = (next == std::string_view::npos ? encoded.size() : next) - at;
+    std::memcpy(out + written, encoded.data() + at, run);
+    written += run;
+    at += run;
+    if (at >= encoded.size())
+      break;
+    int high = at + 2 < encoded.size() ? hex_digit(encoded[at + 1]) : -1;
+    int low = high >= 0 ? hex_digit(encoded[at + 2]) : -1;
+    if (low >= 0) {
+      out[written++] = static_cast<char>(high * 16 + low);
+      at += 3;
+    } else {
+      out[written++] = '%';
+      ++at;
     }
-    out[written++] = c;
   }
   return written;
 }

@@ -196,3 +196,41 @@ CAF_TEST(a command stream yields the command line and its headers and body) {
   CAF_CHECK_EQUAL(str(frames->at(1).body()), "file");
   CAF_CHECK_EQUAL(str(frames->at(2).command_line()), "exit");
 }
+
+namespace {
+
+frame single_json_event(const std::string& json) {
+  auto frames = parse_all("Content-Length: " + std::to_string(json.size())
+                          + "\nContent-Type: text/event-json\n\n" + json);
+  CAF_REQUIRE(frames);
+  CAF_REQUIRE_EQUAL(frames->size(), 1u);
+  return std::move(frames->front());
+}
+
+} // namespace
+
+CAF_TEST(json escapes are decoded including surrogate pairs) {
+  auto ev = single_json_event(R"({"Event-Name":"CUSTOM","A":"line\nbreak \"quoted\" \\ \/",)"
+                              R"("B":"caf\u00e9 \ud83d\ude00","_body":"x\ty"})");
+  CAF_CHECK_EQUAL(str(*ev.field("A")), "line\nbreak \"quoted\" \\ /");
+  CAF_CHECK_EQUAL(str(*ev.field("B")), "caf\xc3\xa9 \xf0\x9f\x98\x80");
+  CAF_CHECK_EQUAL(str(ev.event_body()), "x\ty");
+  CAF_CHECK_EQUAL(ev.event_fields().size(), 3u);
+}
+
+CAF_TEST(json with whitespace and non-string values is still read) {
+  auto ev = single_json_event("{\n  \"Event-Name\" : \"CUSTOM\",\n  \"Count\": 3,\n"
+                              "  \"Nested\": {\"a\": [1, 2]}\n}\n");
+  CAF_CHECK_EQUAL(str(ev.event_name()), "CUSTOM");
+  CAF_CHECK_EQUAL(str(*ev.field("Count")), "3");
+  CAF_CHECK_EQUAL(str(*ev.field("Nested")), R"({"a":[1,2]})");
+}
+
+CAF_TEST(json that is not an object or has a bad escape is an error) {
+  for (std::string bad : {R"(["Event-Name"])", R"({"A":"\x"})", R"({"A":"\ud800"})",
+                          "{\"A\":\"raw\ncontrol\"}", R"({"A":"b")"}) {
+    auto frames = parse_all("Content-Length: " + std::to_string(bad.size())
+                            + "\nContent-Type: text/event-json\n\n" + bad);
+    CAF_CHECK(!frames);
+  }
+}

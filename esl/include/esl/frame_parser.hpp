@@ -16,6 +16,10 @@ class parser;
 
 namespace callgrid::esl {
 
+namespace internal {
+struct decode_scratch;
+} // namespace internal
+
 /// Bounds and mode of a `frame_parser`.
 struct parser_limits {
   /// Largest accepted Content-Length (of a frame and of an event's inner body). FreeSWITCH
@@ -112,6 +116,8 @@ private:
   std::uint64_t consumed_ = 0;
   bool failed_ = false;
   std::unique_ptr<simdjson::dom::parser> json_;
+  // Per-frame working memory, reused so that a frame costs one allocation.
+  std::unique_ptr<internal::decode_scratch> scratch_;
 };
 
 } // namespace callgrid::esl
