@@ -2,21 +2,9 @@
 
 #include <cstring>
 
+#include "internal/text.hpp"
+
 namespace callgrid::esl {
-
-namespace {
-
-int hex_digit(char c) noexcept {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-} // namespace
 
 std::size_t percent_decode(std::string_view encoded, char* out) noexcept {
   std::size_t written = 0;
@@ -30,8 +18,8 @@ std::size_t percent_decode(std::string_view encoded, char* out) noexcept {
     at += run;
     if (at >= encoded.size())
       break;
-    int high = at + 2 < encoded.size() ? hex_digit(encoded[at + 1]) : -1;
-    int low = high >= 0 ? hex_digit(encoded[at + 2]) : -1;
+    int high = at + 2 < encoded.size() ? internal::hex_value(encoded[at + 1]) : -1;
+    int low = high >= 0 ? internal::hex_value(encoded[at + 2]) : -1;
     if (low >= 0) {
       out[written++] = static_cast<char>(high * 16 + low);
       at += 3;

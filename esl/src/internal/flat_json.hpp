@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "internal/text.hpp"
+
 #if defined(__SSE2__)
 #  include <emmintrin.h>
 #endif
@@ -50,16 +52,6 @@ inline std::size_t find_string_special(const char* p, std::size_t n) noexcept {
   return n;
 }
 
-inline int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 inline void append_utf8(std::string& out, std::uint32_t code) {
   if (code < 0x80) {
     out += static_cast<char>(code);
@@ -84,7 +76,7 @@ inline bool read_hex4(std::string_view text, std::size_t pos, std::uint32_t& out
     return false;
   out = 0;
   for (std::size_t i = 0; i < 4; ++i) {
-    int digit = hex_value(text[pos + i]);
+    int digit = internal::hex_value(text[pos + i]);
     if (digit < 0)
       return false;
     out = out * 16 + static_cast<std::uint32_t>(digit);

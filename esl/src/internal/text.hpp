@@ -19,6 +19,17 @@ namespace callgrid::esl::internal {
   return true;
 }
 
+/// The value of an ASCII hex digit, or -1.
+[[nodiscard]] inline int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
 /// `text` without leading and trailing spaces, tabs and carriage returns.
 [[nodiscard]] inline std::string_view trim(std::string_view text) noexcept {
   constexpr std::string_view blanks = " \t\r";
