@@ -255,10 +255,20 @@ void connection::shut_down(caf::error reason) {
   socket_.close(ignored);
   auto waiting = std::move(waiting_);
   waiting_.clear();
-  for (auto& entry : waiting)
+  bool timed_out = reason && reason.category() == caf::atom("esl")
+                   && static_cast<errc>(reason.code()) == errc::timeout;
+  for (auto& entry : waiting) {
+    // The oldest command is the one whose reply timed out; it learns that, the rest that
+    // the link is gone.
+    auto err = timed_out ? reason
+                         : caf::make_error(errc::disconnected, "the link to " + peer_
+                                                                 + " closed before the reply "
+                                                                   "came: "
+                                                                 + render_error(reason));
+    timed_out = false;
     if (entry.handler)
-      entry.handler(caf::make_error(errc::disconnected,
-                                    "the link to " + peer_ + " closed before the reply came"));
+      entry.handler(std::move(err));
+  }
   if (auto on_close = std::move(on_close_))
     on_close(reason);
   on_frame_ = nullptr;

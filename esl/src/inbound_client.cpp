@@ -232,18 +232,18 @@ void inbound_client::authenticate() {
 
 void inbound_client::subscribe() {
   std::vector<command> commands;
-  if (!options_.events.empty()) {
-    std::string names;
-    bool all = false;
-    bool has_job = false;
-    for (const auto& name : options_.events) {
-      all = all || name == "ALL" || name == "all";
-      has_job = has_job || name == "BACKGROUND_JOB";
-      names += names.empty() ? "" : " ";
-      names += name;
-    }
-    if (!all && !has_job)
-      names += " BACKGROUND_JOB";
+  std::string names;
+  bool all = false;
+  bool has_job = false;
+  for (const auto& name : options_.events) {
+    all = all || name == "ALL" || name == "all";
+    has_job = has_job || name == "BACKGROUND_JOB";
+    names += names.empty() ? "" : " ";
+    names += name;
+  }
+  if (options_.subscribe_background_jobs && !all && !has_job)
+    names += names.empty() ? "BACKGROUND_JOB" : " BACKGROUND_JOB";
+  if (!names.empty()) {
     auto subscription = command::event(options_.format, names);
     if (!subscription) {
       pending_reason_ = subscription.error();
@@ -428,8 +428,10 @@ void inbound_client::api(std::string api_command, api_handler on_output) {
     }
     auto body = reply->body();
     if (body.starts_with("-ERR") || body.starts_with("-USAGE")) {
+      while (!body.empty() && body.back() == '\n')
+        body.remove_suffix(1);
       on_output(caf::make_error(errc::command_failed,
-                                "'api " + api_command + "' failed: " + first_line(body)));
+                                "'api " + api_command + "' failed: " + std::string{body}));
       return;
     }
     on_output(std::string{body});

@@ -89,6 +89,7 @@ CAF_TEST(a replay of a whole call matches every reply to its command) {
   auto peer = scripted_peer::listen({test_support::steps_from_capture(recorded)});
   inbound_options options;
   options.max_attempts = 1;
+  options.subscribe_background_jobs = false; // the recorded client subscribed by itself
   auto client = make_client(peer->port(), options);
   client->start();
   CAF_REQUIRE(wait_state(link_state::ready));
@@ -238,6 +239,8 @@ CAF_TEST(bgapi results are matched by Job-UUID even out of order) {
   };
   std::vector<peer_step> steps{peer_step::send(auth_request), peer_step::expect("auth ClueCon\n\n"),
                                peer_step::send(accepted),
+                               peer_step::expect("event plain BACKGROUND_JOB\n\n"),
+                               peer_step::send(ok_reply),
                                peer_step::reply_to(job_reply(first_job)),
                                peer_step::reply_to(job_reply(second_job)),
                                peer_step::reply_to([&](const std::string&) {
@@ -278,6 +281,7 @@ CAF_TEST(a silent peer is detected by the liveness probe and the link is rebuilt
                                  peer_step::await_close()};
   auto peer = scripted_peer::listen({silent, healthy});
   inbound_options options;
+  options.subscribe_background_jobs = false;
   options.idle_probe_after = 1s;
   options.connection.reply_timeout = 500ms;
   auto client = make_client(peer->port(), options);
@@ -314,6 +318,7 @@ CAF_TEST(a peer that stops reading fills the bounded queue and later commands ar
                                peer_step::close()};
   auto peer = scripted_peer::listen({steps});
   inbound_options options;
+  options.subscribe_background_jobs = false;
   options.connection.max_queued_bytes = 64 * 1024;
   auto client = make_client(peer->port(), options);
   client->start();

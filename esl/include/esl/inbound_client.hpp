@@ -29,9 +29,11 @@ struct inbound_options {
   std::uint16_t port = 8021;
   std::string password;
   /// Event subscription, sent after every (re)connect: format and names ("ALL" allowed).
-  /// BACKGROUND_JOB is added whenever names are given, so bgapi results arrive.
   event_format format = event_format::plain;
   std::vector<std::string> events;
+  /// Adds BACKGROUND_JOB to the subscription (alone if `events` is empty): FreeSWITCH only
+  /// delivers bgapi results to sockets subscribed to it, so `bgapi()` needs this.
+  bool subscribe_background_jobs = true;
   /// `filter` commands sent after the subscription, e.g. {"Event-Name", "CHANNEL_PARK"}.
   std::vector<std::pair<std::string, std::string>> filters;
   /// Deadline for TCP connect plus the auth exchange.
