@@ -87,7 +87,7 @@ void inbound_client::stop() {
     }
     if (self->link_) {
       self->link_->close();
-    } else {
+    } else if (self->state_ != link_state::stopped) {
       self->fail_jobs(caf::make_error(errc::disconnected, "the client was stopped"));
       self->set_state(link_state::stopped, {});
     }

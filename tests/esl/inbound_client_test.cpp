@@ -53,6 +53,7 @@ std::string api_response(const std::string& body) {
 /// A client with quick timings for tests, recording events and state changes.
 struct fixture {
   io_thread runner;
+  ~fixture() { runner.stop(); }
   collected<seen_frame> events;
   collected<seen_state> states;
 

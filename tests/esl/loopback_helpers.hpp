@@ -22,7 +22,12 @@ class io_thread {
 public:
   io_thread() : guard_(boost::asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {
   }
-  ~io_thread() {
+  ~io_thread() { stop(); }
+  /// Stops the loop and joins its thread; after this no handler runs any more. Fixtures call
+  /// it first in their destructor, before the state that handlers touch goes away.
+  void stop() {
+    if (!thread_.joinable())
+      return;
     guard_.reset();
     io_.stop();
     thread_.join();

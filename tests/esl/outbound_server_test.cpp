@@ -32,6 +32,7 @@ struct seen_frame {
 /// commands the recorded application sent after the handshake.
 struct fixture {
   io_thread runner;
+  ~fixture() { runner.stop(); }
   collected<std::string> session_uuids;
   collected<seen_frame> frames;
   collected<std::string> closes;

@@ -111,6 +111,8 @@ public:
   void start();
 
   /// Closes the link and stops reconnecting; waiting commands fail. Thread-safe, idempotent.
+  /// Asynchronous: handlers may still run until the state handler has reported `stopped`
+  /// (once); keep what they touch alive until then, or until the io_context has stopped.
   void stop();
 
   /// Sends a command; `on_reply` gets the reply frame (command/reply or api/response).

@@ -1,0 +1,289 @@
+#define CAF_SUITE fsemu.process
+
+#include <caf/test/unit_test.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "esl/command.hpp"
+#include "esl/errc.hpp"
+#include "esl/frame.hpp"
+#include "esl/inbound_client.hpp"
+#include "services/service_process.hpp"
+
+using namespace callgrid;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The real fsemu binary, driven over TCP by callgrid's own ESL client.
+
+const std::string fsemu_binary = std::string{CALLGRID_BINARY_DIR} + "/tools/fsemu/fsemu";
+
+/// Whether something accepts TCP connections on 127.0.0.1:`port`.
+bool accepts_connections(std::uint16_t port) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket{io};
+  boost::system::error_code ec;
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
+  return !ec;
+}
+
+/// One fsemu process on a free port, stopped hard at the end of the test if still running.
+struct fsemu_process {
+  std::uint16_t port = test_support::pick_free_port();
+  test_support::temp_dir dir{"fsemu"};
+  test_support::process_spec spec;
+  test_support::child_process process;
+
+  explicit fsemu_process(const std::string& password, std::optional<std::uint16_t> on_port = {}) {
+    if (on_port)
+      port = *on_port;
+    spec.argv = {fsemu_binary, "--esl-port", std::to_string(port), "--esl-password", password};
+    spec.output_path = dir.path() / "fsemu.log";
+    process = test_support::child_process{spec};
+  }
+
+  void wait_listening() {
+    test_support::wait_until_ready(
+      process, spec, [this] { return accepts_connections(port); }, 10'000ms,
+      "fsemu did not listen on port " + std::to_string(port), {spec.output_path});
+  }
+
+  /// Waits (bounded) for the process to end by itself and returns how it ended.
+  std::string wait_exit(std::chrono::milliseconds timeout = 5'000ms) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (process.running() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(20ms);
+    return process.stop(SIGKILL, 0ms);
+  }
+};
+
+/// An io_context running on its own thread for the lifetime of the object.
+class io_thread {
+public:
+  io_thread() : guard_(boost::asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {
+  }
+  ~io_thread() {
+    guard_.reset();
+    io_.stop();
+    thread_.join();
+  }
+  boost::asio::io_context& io() { return io_; }
+
+private:
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+  std::thread thread_;
+};
+
+/// A value one thread sets and another waits for.
+template <class T>
+class promise_box {
+public:
+  void set(T value) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    value_ = std::move(value);
+    changed_.notify_all();
+  }
+  std::optional<T> wait(std::chrono::milliseconds timeout = 5'000ms) {
+    std::unique_lock<std::mutex> lock{mutex_};
+    changed_.wait_for(lock, timeout, [this] { return value_.has_value(); });
+    return value_;
+  }
+
+private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::optional<T> value_;
+};
+
+/// The state changes of a client: state and error code (esl::errc::none without error).
+struct state_log {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<std::pair<esl::link_state, esl::errc>> states;
+
+  void add(esl::link_state state, const caf::error& why) {
+    std::lock_guard<std::mutex> guard{mutex};
+    // caf::error::code() on an empty error crashes in 0.17.6.
+    states.emplace_back(state, why ? static_cast<esl::errc>(why.code()) : esl::errc::none);
+    changed.notify_all();
+  }
+
+  bool wait_until(
+    const std::function<bool(const std::vector<std::pair<esl::link_state, esl::errc>>&)>& pred,
+    std::chrono::milliseconds timeout = 5'000ms) {
+    std::unique_lock<std::mutex> lock{mutex};
+    return changed.wait_for(lock, timeout, [&] { return pred(states); });
+  }
+
+  std::optional<esl::errc> wait_for(esl::link_state wanted,
+                                    std::chrono::milliseconds timeout = 5'000ms) {
+    std::unique_lock<std::mutex> lock{mutex};
+    if (!changed.wait_for(lock, timeout, [&] {
+          return !states.empty() && states.back().first == wanted;
+        }))
+      return std::nullopt;
+    return states.back().second;
+  }
+};
+
+std::shared_ptr<esl::inbound_client> make_client(io_thread& runner, state_log& log,
+                                                 std::uint16_t port, std::string password,
+                                                 std::vector<std::string> events = {}) {
+  esl::inbound_options options;
+  options.port = port;
+  options.password = std::move(password);
+  options.events = std::move(events);
+  options.max_attempts = 1;
+  options.connect_timeout = 3s;
+  options.idle_probe_after = 0ms;
+  return esl::inbound_client::make(
+    runner.io(), options,
+    {.on_event = [](esl::frame&&) {},
+     .on_state = [&log](esl::link_state state, const caf::error& why) { log.add(state, why); }});
+}
+
+} // namespace
+
+CAF_TEST(a client authenticates runs api status and gets the BACKGROUND_JOB of a bgapi) {
+  fsemu_process fsemu{"secret"};
+  fsemu.wait_listening();
+  io_thread runner;
+  state_log log;
+  auto client = make_client(runner, log, fsemu.port, "secret", {"CHANNEL_CREATE"});
+  client->start();
+  CAF_REQUIRE(log.wait_for(esl::link_state::ready));
+
+  promise_box<std::string> status;
+  client->api("status", [&](caf::expected<std::string> out) {
+    status.set(out ? *out : std::string{"error"});
+  });
+  auto body = status.wait();
+  CAF_REQUIRE(body);
+  CAF_CHECK(body->starts_with("UP 0 years, 0 days, 0 hours, 0 minutes, "));
+  CAF_CHECK(body->find("FreeSWITCH (Version 1.10.12-release  64bit) is ready\n")
+            != std::string::npos);
+
+  promise_box<std::string> job;
+  client->bgapi("version", [&](caf::expected<esl::frame> result) {
+    job.set(result ? std::string{result->event_body()} : std::string{"error"});
+  });
+  auto job_body = job.wait();
+  CAF_REQUIRE(job_body);
+  CAF_CHECK_EQUAL(*job_body, "FreeSWITCH Version 1.10.12-release~64bit ( 64bit)\n");
+
+  promise_box<bool> unknown_failed;
+  client->api("nosuchcommand", [&](caf::expected<std::string> out) {
+    unknown_failed.set(!out);
+  });
+  CAF_CHECK_EQUAL(unknown_failed.wait(), std::optional<bool>{true});
+  client->stop();
+  CAF_CHECK(log.wait_for(esl::link_state::stopped));
+  CAF_CHECK_EQUAL(fsemu.process.stop(SIGTERM, 5'000ms), "exited with status 0");
+}
+
+CAF_TEST(a wrong password ends in auth_failed) {
+  fsemu_process fsemu{"secret"};
+  fsemu.wait_listening();
+  io_thread runner;
+  state_log log;
+  auto client = make_client(runner, log, fsemu.port, "ClueCon");
+  client->start();
+  auto code = log.wait_for(esl::link_state::stopped);
+  CAF_REQUIRE(code);
+  CAF_CHECK(*code == esl::errc::auth_failed);
+  client->stop();
+}
+
+CAF_TEST(exit is answered with bye and the connection is closed) {
+  fsemu_process fsemu{"secret"};
+  fsemu.wait_listening();
+  io_thread runner;
+  state_log log;
+  auto client = make_client(runner, log, fsemu.port, "secret");
+  client->start();
+  CAF_REQUIRE(log.wait_for(esl::link_state::ready));
+  promise_box<std::string> reply;
+  client->send(esl::command::exit(), [&](caf::expected<esl::frame> f) {
+    reply.set(f ? std::string{f->reply_text()} : std::string{"error"});
+  });
+  CAF_CHECK_EQUAL(reply.wait(), std::optional<std::string>{"+OK bye"});
+  // The link is lost once fsemu closes the socket.
+  CAF_CHECK(log.wait_until([](const auto& states) {
+    return std::any_of(states.begin(), states.end(), [](const auto& s) {
+      return s.first == esl::link_state::backing_off || s.first == esl::link_state::stopped;
+    });
+  }));
+  client->stop();
+  CAF_CHECK(log.wait_for(esl::link_state::stopped));
+  CAF_CHECK(fsemu.process.running());
+}
+
+CAF_TEST(a TERM or INT signal ends fsemu cleanly) {
+  {
+    fsemu_process fsemu{"secret"};
+    fsemu.wait_listening();
+    CAF_CHECK_EQUAL(fsemu.process.stop(SIGTERM, 5'000ms), "exited with status 0");
+  }
+  fsemu_process fsemu{"secret"};
+  fsemu.wait_listening();
+  CAF_CHECK_EQUAL(fsemu.process.stop(SIGINT, 5'000ms), "exited with status 0");
+}
+
+CAF_TEST(fsctl shutdown elegant with no calls ends the process) {
+  fsemu_process fsemu{"secret"};
+  fsemu.wait_listening();
+  io_thread runner;
+  state_log log;
+  auto client = make_client(runner, log, fsemu.port, "secret");
+  client->start();
+  CAF_REQUIRE(log.wait_for(esl::link_state::ready));
+  promise_box<std::string> reply;
+  client->api("fsctl shutdown elegant", [&](caf::expected<std::string> out) {
+    reply.set(out ? *out : std::string{"error"});
+  });
+  CAF_CHECK_EQUAL(reply.wait(), std::optional<std::string>{"+OK\n"});
+  CAF_CHECK_EQUAL(fsemu.wait_exit(), "exited with status 0");
+  client->stop();
+  CAF_CHECK(log.wait_for(esl::link_state::stopped));
+}
+
+CAF_TEST(a busy port and a missing password are reported with a non zero exit) {
+  fsemu_process first{"secret"};
+  first.wait_listening();
+  fsemu_process second{"secret", first.port};
+  CAF_CHECK_EQUAL(second.wait_exit(), "exited with status 1");
+  auto log = test_support::tail_file(second.spec.output_path);
+  CAF_CHECK(log.find("cannot listen on 127.0.0.1:" + std::to_string(first.port))
+            != std::string::npos);
+
+  test_support::temp_dir dir{"fsemu"};
+  test_support::process_spec spec;
+  spec.argv = {fsemu_binary, "--esl-port", std::to_string(first.port)};
+  spec.output_path = dir.path() / "fsemu.log";
+  test_support::child_process no_password{spec};
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (no_password.running() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
+  CAF_CHECK_NOT_EQUAL(no_password.stop(SIGKILL, 0ms), "exited with status 0");
+  CAF_CHECK(test_support::tail_file(spec.output_path).find("--esl-password is required")
+            != std::string::npos);
+}

@@ -1,0 +1,74 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "switch_core.hpp"
+
+/// The emulated switch's event socket: a TCP acceptor whose connections each run one
+/// `inbound_session`. Thin Asio glue; the protocol lives in `inbound_session` and `switch_core`.
+///
+/// ```
+/// boost::asio::io_context io;
+/// fsemu::switch_core core{config, now_us()};
+/// fsemu::esl_listener listener{io, core, [&] { io.stop(); }};
+/// if (auto err = listener.open("127.0.0.1", 8021)) { std::cerr << err->what; return 1; }
+/// io.run();
+/// ```
+namespace callgrid::fsemu {
+
+/// Why the listener could not start.
+struct listen_error {
+  /// What failed, with the address, e.g. "cannot listen on 127.0.0.1:8021: Address in use".
+  std::string what;
+};
+
+/// Accepts event socket clients on one address and serves them. Owned by fsemu's main; runs on
+/// the thread(s) calling `io.run()` for a single-threaded io_context (it uses no strands, so the
+/// io_context must be run by one thread). The switch must outlive it. I/O errors close the
+/// affected connection only; when the switch halts (`fsctl shutdown`) every client gets the
+/// shutdown notice, the listener closes everything and calls `on_halt`.
+class esl_listener {
+public:
+  /// A listener for `core` on `io`; `on_halt` runs once the switch has shut down and every
+  /// connection is closed.
+  esl_listener(boost::asio::io_context& io, switch_core& core, std::function<void()> on_halt);
+  ~esl_listener();
+  esl_listener(const esl_listener&) = delete;
+  esl_listener& operator=(const esl_listener&) = delete;
+
+  /// Binds `address:port` and starts accepting. Port 0 picks a free port (see `port`).
+  [[nodiscard]] std::optional<listen_error> open(const std::string& address, std::uint16_t port);
+
+  /// The port listened on, once `open` succeeded.
+  [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+
+  /// Stops accepting and closes every connection at once (no notice). Idempotent.
+  void close();
+
+private:
+  class connection;
+  friend class connection;
+
+  void accept();
+  void dispatch_events();
+  void remove(const std::shared_ptr<connection>& conn);
+
+  boost::asio::io_context& io_;
+  switch_core& core_;
+  std::function<void()> on_halt_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::set<std::shared_ptr<connection>> connections_;
+  std::uint16_t port_ = 0;
+  bool closed_ = false;
+  bool halt_reported_ = false;
+};
+
+} // namespace callgrid::fsemu
