@@ -84,20 +84,11 @@ inline bool read_hex4(std::string_view text, std::size_t pos, std::uint32_t& out
   return true;
 }
 
-/// Parses the string starting at the quote at `pos`; on success `pos` is past the closing
-/// quote and `out` describes the unescaped text.
-inline bool parse_string(std::string_view text, std::size_t& pos, std::string& decoded,
-                         text_ref& out) {
-  std::size_t start = pos + 1;
-  std::size_t at = start + find_string_special(text.data() + start, text.size() - start);
-  if (at >= text.size())
-    return false;
-  if (text[at] == '"') {
-    out = text_ref{static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(at - start),
-                   false};
-    pos = at + 1;
-    return true;
-  }
+/// The rare part of `parse_string`: the string from `start` has a special byte at `at` that
+/// is not its closing quote. Kept out of line so the common case stays small.
+[[gnu::noinline]] inline bool parse_escaped_string(std::string_view text, std::size_t start,
+                                                   std::size_t at, std::size_t& pos,
+                                                   std::string& decoded, text_ref& out) {
   if (text[at] != '\\')
     return false; // a control character: not valid JSON
   // Escapes: copy the unescaped text to `decoded`.
@@ -150,6 +141,23 @@ inline bool parse_string(std::string_view text, std::size_t& pos, std::string& d
                  static_cast<std::uint32_t>(decoded.size() - first), true};
   pos = at + 1;
   return true;
+}
+
+/// Parses the string starting at the quote at `pos`; on success `pos` is past the closing
+/// quote and `out` describes the unescaped text.
+inline bool parse_string(std::string_view text, std::size_t& pos, std::string& decoded,
+                         text_ref& out) {
+  std::size_t start = pos + 1;
+  std::size_t at = start + find_string_special(text.data() + start, text.size() - start);
+  if (at >= text.size())
+    return false;
+  if (text[at] == '"') [[likely]] {
+    out = text_ref{static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(at - start),
+                   false};
+    pos = at + 1;
+    return true;
+  }
+  return parse_escaped_string(text, start, at, pos, decoded, out);
 }
 
 inline void skip_space(std::string_view text, std::size_t& pos) noexcept {
