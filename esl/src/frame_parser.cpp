@@ -64,6 +64,39 @@ caf::expected<std::size_t> parse_content_length(std::string_view value, std::siz
   return static_cast<std::size_t>(length);
 }
 
+/// The body length a header block announces (0 without Content-Length). Two different
+/// Content-Length values are refused: a peer that sends both is corrupt or hostile.
+caf::expected<std::size_t> content_length_of(std::string_view header_text,
+                                             stream_direction direction, std::size_t limit) {
+  std::size_t body_bytes = 0;
+  std::optional<std::string_view> seen_length;
+  bool first_line = true;
+  while (!header_text.empty()) {
+    auto eol = header_text.find('\n');
+    auto line = header_text.substr(0, eol);
+    header_text = eol == std::string_view::npos ? std::string_view{} : header_text.substr(eol + 1);
+    bool is_command_line = first_line && direction == stream_direction::to_freeswitch;
+    first_line = false;
+    if (is_command_line)
+      continue;
+    auto field = internal::split_header_line(line);
+    if (!field || !internal::iequals(field->name, content_length_name))
+      continue;
+    if (seen_length && internal::trim(*seen_length) != internal::trim(field->value))
+      return caf::make_error(errc::invalid_content_length,
+                             "header block has two different Content-Length values "
+                               + quoted_excerpt(*seen_length) + " and "
+                               + quoted_excerpt(field->value));
+    seen_length = field->value;
+    auto length = parse_content_length(field->value, limit, errc::content_length_too_large,
+                                       "a frame header");
+    if (!length)
+      return length;
+    body_bytes = *length;
+  }
+  return body_bytes;
+}
+
 } // namespace
 
 // -- frame_builder ---------------------------------------------------------------------------
@@ -456,35 +489,11 @@ caf::expected<bool> frame_parser::find_header_end() {
                                     "header block of " + std::to_string(header_bytes_)
                                       + " bytes exceeds the limit of "
                                       + std::to_string(limits_.max_header_bytes)));
-      std::string_view header_text{data + begin_, header_bytes_};
-      body_bytes_ = 0;
-      std::string_view lines = header_text;
-      bool first_line = true;
-      std::optional<std::string_view> seen_length;
-      while (!lines.empty()) {
-        auto eol = lines.find('\n');
-        auto line = lines.substr(0, eol);
-        lines = eol == std::string_view::npos ? std::string_view{} : lines.substr(eol + 1);
-        bool is_command_line = first_line && direction_ == stream_direction::to_freeswitch;
-        first_line = false;
-        if (is_command_line)
-          continue;
-        auto field = internal::split_header_line(line);
-        if (!field || !internal::iequals(field->name, content_length_name))
-          continue;
-        if (seen_length && internal::trim(*seen_length) != internal::trim(field->value))
-          return fail(caf::make_error(errc::invalid_content_length,
-                                      "header block has two different Content-Length values "
-                                        + quoted_excerpt(*seen_length) + " and "
-                                        + quoted_excerpt(field->value)));
-        seen_length = field->value;
-        auto length = parse_content_length(field->value, limits_.max_body_bytes,
-                                           errc::content_length_too_large,
-                                           "a frame header");
-        if (!length)
-          return fail(std::move(length.error()));
-        body_bytes_ = *length;
-      }
+      auto length = content_length_of(std::string_view{data + begin_, header_bytes_},
+                                      direction_, limits_.max_body_bytes);
+      if (!length)
+        return fail(std::move(length.error()));
+      body_bytes_ = *length;
       have_header_ = true;
       return true;
     }

@@ -54,22 +54,6 @@ namespace callgrid::esl::internal {
   return header_field{line.substr(0, colon), value};
 }
 
-/// The value of the first header `name` in a raw header block, without splitting it all.
-[[nodiscard]] inline std::optional<std::string_view> find_header(std::string_view block,
-                                                                 std::string_view name) noexcept {
-  while (!block.empty()) {
-    auto eol = block.find('\n');
-    auto line = block.substr(0, eol);
-    block = eol == std::string_view::npos ? std::string_view{} : block.substr(eol + 1);
-    if (line.size() > name.size() && line[name.size()] == ':'
-        && iequals(line.substr(0, name.size()), name)) {
-      if (auto field = split_header_line(line))
-        return field->value;
-    }
-  }
-  return std::nullopt;
-}
-
 /// Maps a Content-Type value to its `content_type`; anything else is `unknown`.
 [[nodiscard]] inline content_type classify(std::string_view type) noexcept {
   type = trim(type);
