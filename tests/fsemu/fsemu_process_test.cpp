@@ -287,3 +287,108 @@ CAF_TEST(a busy port and a missing password are reported with a non zero exit) {
   CAF_CHECK(test_support::tail_file(spec.output_path).find("--esl-password is required")
             != std::string::npos);
 }
+
+CAF_TEST(an originated loopback call fires its events and uuid_kill ends it) {
+  fsemu_process fsemu{"ClueCon"};
+  fsemu.wait_listening();
+  io_thread runner;
+  state_log log;
+  // (event name, Unique-ID) of every event, in arrival order.
+  std::mutex events_mutex;
+  std::condition_variable events_changed;
+  std::vector<std::pair<std::string, std::string>> events;
+  esl::inbound_options options;
+  options.port = fsemu.port;
+  options.password = "ClueCon";
+  options.events = {"CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE"};
+  options.max_attempts = 1;
+  options.connect_timeout = 3s;
+  options.idle_probe_after = 0ms;
+  auto client = esl::inbound_client::make(
+    runner.io(), options,
+    {.on_event =
+       [&](esl::frame&& f) {
+         std::lock_guard<std::mutex> guard{events_mutex};
+         events.emplace_back(std::string{f.event_name()}, std::string{f.unique_id()});
+         events_changed.notify_all();
+       },
+     .on_state = [&log](esl::link_state state, const caf::error& why) { log.add(state, why); }});
+  client->start();
+  CAF_REQUIRE(log.wait_for(esl::link_state::ready));
+  auto api = [&](const std::string& line) {
+    promise_box<std::string> reply;
+    client->api(line, [&](caf::expected<std::string> out) {
+      reply.set(out ? *out : std::string{"error: "} + caf::to_string(out.error()));
+    });
+    return reply.wait().value_or("no reply");
+  };
+  auto wait_events = [&](std::size_t count) {
+    std::unique_lock<std::mutex> lock{events_mutex};
+    events_changed.wait_for(lock, 5s, [&] { return events.size() >= count; });
+    return events;
+  };
+
+  auto originated = api("originate loopback/1000/default &park()");
+  CAF_REQUIRE(originated.starts_with("+OK ") && originated.size() == 41);
+  auto a_leg = originated.substr(4, 36);
+  auto created = wait_events(4);
+  CAF_REQUIRE_EQUAL(created.size(), 4u);
+  CAF_CHECK_EQUAL(created[0], std::make_pair(std::string{"CHANNEL_CREATE"}, a_leg));
+  CAF_CHECK_EQUAL(created[1].first, "CHANNEL_CREATE");
+  auto b_leg = created[1].second;
+  CAF_CHECK_EQUAL(created[2], std::make_pair(std::string{"CHANNEL_ANSWER"}, a_leg));
+  CAF_CHECK_EQUAL(created[3], std::make_pair(std::string{"CHANNEL_ANSWER"}, b_leg));
+  CAF_CHECK_EQUAL(api("uuid_getvar " + a_leg + " other_loopback_leg_uuid"), b_leg);
+
+  CAF_CHECK_EQUAL(api("uuid_kill " + a_leg), "+OK\n");
+  auto all = wait_events(6);
+  CAF_REQUIRE_EQUAL(all.size(), 6u);
+  CAF_CHECK_EQUAL(all[4], std::make_pair(std::string{"CHANNEL_HANGUP_COMPLETE"}, a_leg));
+  CAF_CHECK_EQUAL(all[5], std::make_pair(std::string{"CHANNEL_HANGUP_COMPLETE"}, b_leg));
+  CAF_CHECK_EQUAL(api("uuid_exists " + a_leg), "false");
+  // The channel list lags like FreeSWITCH's (0.5 s in fsemu): poll until it is empty.
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  std::string count;
+  while (std::chrono::steady_clock::now() < deadline) {
+    count = api("show channels count");
+    if (count == "\n0 total.\n")
+      break;
+    std::this_thread::sleep_for(50ms);
+  }
+  CAF_CHECK_EQUAL(count, "\n0 total.\n");
+  client->stop();
+  CAF_CHECK(log.wait_for(esl::link_state::stopped));
+  CAF_CHECK_EQUAL(fsemu.process.stop(SIGTERM, 5'000ms), "exited with status 0");
+}
+
+CAF_TEST(fsctl shutdown elegant with a call up waits for the call and then ends the process) {
+  fsemu_process fsemu{"ClueCon"};
+  fsemu.wait_listening();
+  io_thread runner;
+  state_log log;
+  auto client = make_client(runner, log, fsemu.port, "ClueCon");
+  client->start();
+  CAF_REQUIRE(log.wait_for(esl::link_state::ready));
+  auto api = [&](const std::string& line) {
+    promise_box<std::string> reply;
+    client->api(line, [&](caf::expected<std::string> out) {
+      reply.set(out ? *out : std::string{"error"});
+    });
+    return reply.wait().value_or("no reply");
+  };
+  auto originated = api("originate loopback/1000/default &park()");
+  CAF_REQUIRE(originated.starts_with("+OK "));
+  promise_box<std::string> job;
+  client->bgapi("fsctl shutdown elegant", [&](caf::expected<esl::frame> result) {
+    job.set(result ? std::string{result->event_body()} : std::string{"error"});
+  });
+  // Captures 17 and 19: the request waits while the call is up; new calls are still accepted.
+  CAF_CHECK(!job.wait(800ms).has_value());
+  CAF_CHECK(fsemu.process.running());
+  CAF_CHECK_EQUAL(api("fsctl shutdown_check"), "true");
+  CAF_CHECK_EQUAL(api("uuid_kill " + originated.substr(4, 36)), "+OK\n");
+  CAF_CHECK_EQUAL(job.wait(), std::optional<std::string>{"+OK\n"});
+  CAF_CHECK_EQUAL(fsemu.wait_exit(), "exited with status 0");
+  client->stop();
+  CAF_CHECK(log.wait_for(esl::link_state::stopped));
+}

@@ -163,9 +163,9 @@ std::string body_of(const std::string& frame) {
   return end == std::string::npos ? std::string{} : frame.substr(end + 2);
 }
 
-/// Whether a captured reply depends on channels, which fsemu does not model yet: a successful
-/// originate ("+OK <uuid>"), a non-zero channel count, a channel listing, a uuid_kill that found
-/// its channel.
+/// Whether a captured reply depends on channels (a successful originate "+OK <uuid>", a
+/// non-zero channel count, a channel listing, a uuid_kill that found its channel): those replies
+/// are compared by channels_test.cpp, which maps the captured UUIDs to fsemu's.
 bool needs_channels(const std::string& command, const std::string& reply) {
   static const std::regex originated{"^\\+OK [0-9a-f-]{36}\n$"};
   auto body = body_of(reply);

@@ -1,5 +1,6 @@
 #include "esl_listener.hpp"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <utility>
@@ -144,7 +145,7 @@ private:
 
 esl_listener::esl_listener(asio::io_context& io, switch_core& core,
                            std::function<void()> on_halt)
-  : io_(io), core_(core), on_halt_(std::move(on_halt)), acceptor_(io) {
+  : io_(io), core_(core), on_halt_(std::move(on_halt)), acceptor_(io), timer_(io) {
   // Bound in open().
 }
 
@@ -187,8 +188,27 @@ void esl_listener::accept() {
   });
 }
 
+void esl_listener::arm_timer() {
+  if (closed_)
+    return;
+  auto due = core_.next_due();
+  if (!due) {
+    timer_.cancel();
+    return;
+  }
+  auto delay = std::max<std::int64_t>(0, *due - now_us());
+  timer_.expires_after(std::chrono::microseconds(delay));
+  timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || closed_)
+      return;
+    dispatch_events();
+  });
+}
+
 void esl_listener::dispatch_events() {
-  auto events = core_.take_events(now_us());
+  auto now = now_us();
+  core_.advance(now);
+  auto events = core_.take_events(now);
   if (!events.empty()) {
     // Copy: a send may close a connection, which removes it from the set.
     auto targets = connections_;
@@ -213,6 +233,7 @@ void esl_listener::dispatch_events() {
       asio::post(io_, on_halt_);
     }
   }
+  arm_timer();
 }
 
 void esl_listener::remove(const std::shared_ptr<connection>& conn) {
@@ -227,6 +248,7 @@ void esl_listener::close() {
   closed_ = true;
   boost::system::error_code ignored;
   acceptor_.close(ignored);
+  timer_.cancel();
   auto targets = std::exchange(connections_, {});
   for (const auto& conn : targets)
     conn->close_now();

@@ -9,6 +9,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "switch_core.hpp"
 
@@ -59,12 +60,16 @@ private:
 
   void accept();
   void dispatch_events();
+  /// Arms the timer for the switch's next due work (`switch_core::next_due`).
+  void arm_timer();
   void remove(const std::shared_ptr<connection>& conn);
 
   boost::asio::io_context& io_;
   switch_core& core_;
   std::function<void()> on_halt_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  /// Drives `switch_core::advance` (playbacks ending, the lagging channel list).
+  boost::asio::steady_timer timer_;
   std::set<std::shared_ptr<connection>> connections_;
   std::uint16_t port_ = 0;
   bool closed_ = false;

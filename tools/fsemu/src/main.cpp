@@ -68,7 +68,8 @@ int main(int argc, char** argv) {
   app.add_option("--listen", listen_address, "Address the event socket listens on")
     ->capture_default_str();
   app.add_option("--max-sessions", max_sessions,
-                 "Session limit reported by 'status' (\"N session(s) max\")")
+                 "Channel limit: reported by 'status' (\"N session(s) max\"); originate is "
+                 "refused beyond it")
     ->capture_default_str()
     ->check(CLI::Range(1u, 10'000'000u));
   app.add_option("--hostname", hostname,

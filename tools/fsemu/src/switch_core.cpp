@@ -5,7 +5,10 @@
 #include <cctype>
 #include <cinttypes>
 #include <cstdio>
+#include <ctime>
 #include <utility>
+
+#include "esl/percent_codec.hpp"
 
 namespace callgrid::fsemu {
 
@@ -81,7 +84,76 @@ std::string upper(std::string_view text) {
   return out;
 }
 
+/// "%Y-%m-%d %H:%M:%S" of `time_us` shifted by `utc_offset_seconds` (FreeSWITCH's *_stamp
+/// variables and the `created` column of `show channels`).
+std::string local_stamp(std::int64_t time_us, std::int32_t utc_offset_seconds) {
+  std::time_t seconds = static_cast<std::time_t>(time_us / 1'000'000 + utc_offset_seconds);
+  std::tm parts{};
+  gmtime_r(&seconds, &parts);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &parts);
+  return text;
+}
+
+/// FreeSWITCH's cause numbers for the causes a client is likely to give; an unknown name is
+/// NORMAL_CLEARING here.
+std::pair<std::string, std::uint32_t> known_cause(std::string_view name) {
+  static constexpr std::array<std::pair<std::string_view, std::uint32_t>, 22> causes{{
+    {"UNSPECIFIED", 0},           {"UNALLOCATED_NUMBER", 1},
+    {"NO_ROUTE_DESTINATION", 3},  {"NORMAL_CLEARING", 16},
+    {"USER_BUSY", 17},            {"NO_USER_RESPONSE", 18},
+    {"NO_ANSWER", 19},            {"SUBSCRIBER_ABSENT", 20},
+    {"CALL_REJECTED", 21},        {"NUMBER_CHANGED", 22},
+    {"DESTINATION_OUT_OF_ORDER", 27}, {"INVALID_NUMBER_FORMAT", 28},
+    {"NORMAL_UNSPECIFIED", 31},   {"NORMAL_CIRCUIT_CONGESTION", 34},
+    {"NORMAL_TEMPORARY_FAILURE", 41}, {"SWITCH_CONGESTION", 42},
+    {"RECOVERY_ON_TIMER_EXPIRE", 102}, {"ORIGINATOR_CANCEL", 487},
+    {"ALLOTTED_TIMEOUT", 602},    {"USER_NOT_REGISTERED", 606},
+    {"MANAGER_REQUEST", 503},     {"SYSTEM_SHUTDOWN", 500},
+  }};
+  auto wanted = upper(name);
+  for (const auto& [cause, number] : causes)
+    if (cause == wanted)
+      return {std::string{cause}, number};
+  return {"NORMAL_CLEARING", 16};
+}
+
+/// hangup_cause_q850: FreeSWITCH's own causes above 127 map to NORMAL_CLEARING (16).
+std::uint32_t q850_of(std::uint32_t cause) {
+  return cause <= 127 ? cause : 16;
+}
+
+/// `caller_id`: "\"name\" <number>", or the number alone when there is no name.
+std::string caller_id_text(const caller_profile& profile) {
+  if (profile.caller_id_name.empty())
+    return profile.caller_id_number;
+  return "\"" + profile.caller_id_name + "\" <" + profile.caller_id_number + ">";
+}
+
+
 } // namespace
+
+std::vector<dialplan_extension> default_dialplan() {
+  std::vector<dialplan_extension> out;
+  dialplan_extension park;
+  park.destination = "1000";
+  park.action = extension_action::park;
+  park.dp_match = "ARRAY::1000|:1000";
+  out.push_back(park);
+  dialplan_extension tone;
+  tone.destination = "9197";
+  tone.action = extension_action::play_and_hang_up;
+  tone.playback_file = "tone_stream://%(1000,0,440);loops=2";
+  tone.playback_us = 2'000'000;
+  out.push_back(tone);
+  dialplan_extension socket;
+  socket.destination = "8084";
+  socket.action = extension_action::socket;
+  socket.dp_match = "ARRAY::8084|:8084";
+  socket.socket_address = "127.0.0.1:8084";
+  out.push_back(socket);
+  return out;
+}
 
 event_input switch_event::input() const {
   event_context ctx{calling_file, calling_function, calling_line,
@@ -158,24 +230,54 @@ void switch_core::queue_event(std::string name, std::string_view file, std::stri
 std::vector<switch_event> switch_core::take_events(std::int64_t now_us) {
   // FreeSWITCH shuts down once the last session is gone; with none it does so at once, after
   // the request's own reply and BACKGROUND_JOB (capture 19).
-  if (shutdown_ != shutdown_mode::none && session_count_ == 0 && !halted_) {
-    queue_event("SHUTDOWN", "switch_core.c", "switch_core_destroy", 3023, now_us,
-                {{"Event-Info", "System Shutting Down"}});
-    halted_ = true;
-  }
+  // With calls up it waits: `advance` checks every 500 ms (see `shutdown_tick`).
+  if (shutdown_ != shutdown_mode::none && session_count_ == 0 && !halted_ && !shutdown_waits_)
+    halt(now_us);
   return std::exchange(pending_, {});
+}
+
+void switch_core::halt(std::int64_t now_us) {
+  queue_event("SHUTDOWN", "switch_core.c", "switch_core_destroy", 3023, now_us,
+              {{"Event-Info", "System Shutting Down"}});
+  halted_ = true;
+}
+
+void switch_core::queue_background_job(const waiting_job& job, std::int64_t now_us) {
+  std::vector<event_header> extras{{"Job-UUID", job.uuid}, {"Job-Command", job.command}};
+  if (!job.args.empty())
+    extras.push_back({"Job-Command-Arg", job.args});
+  queue_event("BACKGROUND_JOB", "mod_event_socket.c", "api_exec", 1572, now_us,
+              std::move(extras), job.output);
+}
+
+void switch_core::shutdown_tick(std::int64_t at_us) {
+  // FreeSWITCH's `fsctl shutdown elegant|asap` loops while sessions exist, sleeping 500 ms and
+  // stopping early when cancelled; only then does a bgapi'd request's BACKGROUND_JOB fire
+  // (captures 17, 18, 19: about 500 ms after the cancel or the last hangup).
+  if (shutdown_ != shutdown_mode::none && session_count_ > 0) {
+    next_shutdown_tick_us_ = at_us + 500'000;
+    return;
+  }
+  for (const auto& job : std::exchange(waiting_jobs_, {}))
+    queue_background_job(job, at_us);
+  shutdown_waits_ = false;
+  if (shutdown_ != shutdown_mode::none && !halted_)
+    halt(at_us);
 }
 
 void switch_core::run_background_job(std::string_view command_line, std::string_view job_uuid,
                                      std::int64_t now_us) {
   auto [command, args] = split_first(command_line);
-  auto output = api(command_line, now_us);
-  std::vector<event_header> extras{{"Job-UUID", std::string{job_uuid}},
-                                   {"Job-Command", std::string{command}}};
-  if (!args.empty())
-    extras.push_back({"Job-Command-Arg", std::string{args}});
-  queue_event("BACKGROUND_JOB", "mod_event_socket.c", "api_exec", 1572, now_us,
-              std::move(extras), std::move(output));
+  waiting_job job{std::string{job_uuid}, std::string{command}, std::string{args},
+                  api(command_line, now_us)};
+  // A shutdown request that has to wait for calls answers when the wait is over.
+  auto argv = words(args);
+  if (command == "fsctl" && argv.size() > 1 && argv[0] == "shutdown"
+      && (iequals(argv[1], "elegant") || iequals(argv[1], "asap")) && shutdown_waits_) {
+    waiting_jobs_.push_back(std::move(job));
+    return;
+  }
+  queue_background_job(job, now_us);
 }
 
 std::string switch_core::fire_client_event(std::string_view name,
@@ -201,29 +303,26 @@ std::string switch_core::api(std::string_view command_line, std::int64_t now_us)
   if (command == "global_getvar")
     return global_getvar(args);
   if (command == "show")
-    return show(args);
+    return show(args, now_us);
   if (command == "fsctl")
     return fsctl(args, now_us);
   if (command == "originate")
-    return originate(args);
+    return originate(args, now_us);
   if (command == "hupall") {
     auto argv = words(args);
     auto cause = argv.empty() ? std::string{"MANAGER_REQUEST"} : upper(argv[0]);
+    // One uuid per call: the A leg, or a B leg whose A leg is gone.
+    std::vector<std::string> calls;
+    for (const auto& l : legs_)
+      if (!l.gone && (l.is_a || !live_.contains(l.partner)))
+        calls.push_back(l.snap.uuid);
+    for (const auto& uuid : calls)
+      hang_up_call(uuid, cause, now_us);
     return "+OK hangup all channels with cause " + cause + "\n";
   }
-  if (command == "uuid_kill")
-    return words(args).empty() ? std::string{"-USAGE: <uuid> [cause]\n"}
-                               : std::string{no_such_channel};
-  if (command == "uuid_getvar")
-    return words(args).size() < 2 ? std::string{"-USAGE: <uuid> <var>\n"}
-                                  : std::string{no_such_channel};
-  if (command == "uuid_setvar")
-    return words(args).size() < 2 ? std::string{"-USAGE: <uuid> <var> [value]\n"}
-                                   : std::string{no_such_channel};
-  if (command == "uuid_exists")
-    return "false";
-  if (command == "uuid_answer")
-    return "-ERROR\n";
+  if (command == "uuid_kill" || command == "uuid_getvar" || command == "uuid_setvar"
+      || command == "uuid_exists" || command == "uuid_answer")
+    return uuid_command(command, args, now_us);
   return "-ERR " + std::string{command} + " Command not found!\n";
 }
 
@@ -254,15 +353,20 @@ std::string switch_core::status(std::int64_t now_us) const {
   return out;
 }
 
-std::string switch_core::show(std::string_view args) const {
+std::string switch_core::show(std::string_view args, std::int64_t now_us) const {
   auto argv = words(args);
-  auto total = "\n" + std::to_string(session_count_) + " total.\n";
+  std::size_t listed = 0;
+  for (const auto& l : legs_)
+    if (l.snap.caller && l.snap.caller->channel_created_time + config_.channel_list_lag_us <= now_us
+        && l.listed_until_us > now_us)
+      ++listed;
+  auto total = "\n" + std::to_string(listed) + " total.\n";
   if (argv.size() == 2 && (argv[0] == "channels" || argv[0] == "calls") && argv[1] == "count")
     return total;
   if (argv.size() == 1 && argv[0] == "channels")
-    return std::string{channels_columns} + "\n" + total;
+    return show_channels(false, now_us);
   if (argv.size() == 3 && argv[0] == "channels" && argv[1] == "as" && argv[2] == "json")
-    return "{\"row_count\": " + std::to_string(session_count_) + "}\n";
+    return show_channels(true, now_us);
   // Other `show` forms exist in FreeSWITCH but are not emulated; say so rather than invent.
   return "-ERR fsemu does not emulate show " + std::string{args} + "\n";
 }
@@ -285,28 +389,6 @@ std::string switch_core::global_getvar(std::string_view args) const {
     if (key == name[0])
       return std::string{value};
   return {};
-}
-
-std::string switch_core::originate(std::string_view args) const {
-  auto argv = words(args);
-  if (argv.size() < 2)
-    return std::string{originate_usage};
-  auto url = argv[0];
-  // Leading {var=value,...} and [var=value] blocks set channel variables; skip them.
-  while (!url.empty() && (url.front() == '{' || url.front() == '[' || url.front() == '<')) {
-    char close = url.front() == '{' ? '}' : (url.front() == '[' ? ']' : '>');
-    auto end = url.find(close);
-    if (end == std::string_view::npos)
-      break;
-    url.remove_prefix(end + 1);
-  }
-  auto endpoint = url.substr(0, url.find('/'));
-  if (endpoint != "loopback")
-    return "-ERR CHAN_NOT_IMPLEMENTED\n";
-  if (!accepting_outbound())
-    return "-ERR DESTINATION_OUT_OF_ORDER\n";
-  // No dialplan yet: every loopback destination is unrouted.
-  return "-ERR NO_ROUTE_DESTINATION\n";
 }
 
 std::string switch_core::fsctl(std::string_view args, std::int64_t now_us) {
@@ -337,10 +419,736 @@ std::string switch_core::fsctl(std::string_view args, std::int64_t now_us) {
       shutdown_ = elegant ? shutdown_mode::elegant : shutdown_mode::asap;
       queue_event("SHUTDOWN_REQUESTED", "switch_core.c", "switch_core_session_ctl", 2822, now_us,
                   {{"Event-Info", elegant ? "elegant" : "ASAP"}});
+      if (session_count_ > 0 && !shutdown_waits_) {
+        shutdown_waits_ = true;
+        next_shutdown_tick_us_ = now_us + 500'000;
+      }
       return "+OK\n";
     }
   }
   return "-ERR fsemu does not emulate fsctl " + std::string{args} + "\n";
+}
+
+// -- channels ------------------------------------------------------------------------------------
+//
+// The event sequences follow capture 05 (one loopback call to 9197 seen with `event json ALL`)
+// and capture 04 (a call to 1000, killed with uuid_kill). FreeSWITCH numbers events when it
+// creates them and delivers them from several threads, so its Event-Sequence values arrive
+// slightly out of order; fsemu numbers them in delivery order.
+
+void switch_core::count_new_session(std::int64_t now_us) {
+  ++session_count_;
+  ++sessions_since_startup_;
+  session_peak_ = std::max(session_peak_, session_count_);
+  auto second = now_us / 1'000'000;
+  if (second != rate_window_second_) {
+    rate_window_second_ = second;
+    rate_window_count_ = 0;
+  }
+  ++rate_window_count_;
+  sessions_per_second_peak_ = std::max(sessions_per_second_peak_, rate_window_count_);
+}
+
+switch_core::leg* switch_core::find_live(std::string_view uuid) {
+  auto found = live_.find(uuid);
+  return found == live_.end() ? nullptr : &*found->second;
+}
+
+void switch_core::channel_event(std::string name, std::string_view file,
+                                std::string_view function, std::uint32_t line,
+                                std::int64_t now_us, const leg& l,
+                                std::vector<event_header> extras) {
+  queue_event(std::move(name), file, function, line, now_us, std::move(extras));
+  pending_.back().channel = l.snap;
+}
+
+void switch_core::set_state(leg& l, channel_state running, channel_state state,
+                            std::int64_t now_us) {
+  l.snap.running_state = running;
+  l.snap.state = state;
+  channel_event("CHANNEL_STATE", "switch_channel.c", "switch_channel_perform_set_running_state",
+                2408, now_us, l);
+}
+
+void switch_core::set_call_state(leg& l, call_state to, std::int64_t now_us) {
+  auto from = l.snap.call;
+  l.snap.call = to;
+  if (to == call_state::hangup && l.snap.caller)
+    l.snap.caller->channel_hangup_time = now_us;
+  channel_event("CHANNEL_CALLSTATE", "switch_channel.c", "switch_channel_perform_set_callstate",
+                301, now_us, l,
+                {{"Original-Channel-Call-State", std::string{to_string(from)}},
+                 {"Channel-Call-State-Number", std::to_string(static_cast<unsigned>(to))}});
+}
+
+void switch_core::answer(leg& l, std::int64_t now_us) {
+  l.answered_us = now_us;
+  l.snap.answer = answer_state::answered;
+  if (l.snap.caller)
+    l.snap.caller->channel_answered_time = now_us;
+  channel_event("CHANNEL_ANSWER", "switch_channel.c", "switch_channel_perform_mark_answered",
+                3846, now_us, l);
+  set_call_state(l, call_state::active, now_us);
+}
+
+void switch_core::execute(leg& l, std::string app, std::string data, std::int64_t now_us) {
+  l.app = std::move(app);
+  l.app_data = std::move(data);
+  l.app_uuid = new_uuid();
+  l.app_ends_us = 0;
+  l.last_app = l.app;
+  l.last_arg = l.app_data;
+  l.snap.erase_variable("current_application_response");
+  l.snap.set_variable("current_application", l.app);
+  if (l.app_data.empty())
+    l.snap.erase_variable("current_application_data");
+  else
+    l.snap.set_variable("current_application_data", l.app_data);
+  std::vector<event_header> extras{{"Application", l.app}};
+  if (!l.app_data.empty())
+    extras.push_back({"Application-Data", l.app_data});
+  extras.push_back({"Application-UUID", l.app_uuid});
+  channel_event("CHANNEL_EXECUTE", "switch_core_session.c", "switch_core_session_exec", 2944,
+                now_us, l, std::move(extras));
+  // Capture 05: current_application is set once more after CHANNEL_EXECUTE (it moves behind
+  // current_application_data).
+  l.snap.set_variable("current_application", l.app);
+}
+
+void switch_core::execute_complete(leg& l, std::string_view response, std::int64_t now_us) {
+  std::vector<event_header> extras{{"Application", l.app}};
+  if (!l.app_data.empty())
+    extras.push_back({"Application-Data", l.app_data});
+  extras.push_back({"Application-Response", std::string{response}});
+  extras.push_back({"Application-UUID", l.app_uuid});
+  channel_event("CHANNEL_EXECUTE_COMPLETE", "switch_core_session.c", "switch_core_session_exec",
+                2967, now_us, l, std::move(extras));
+  l.app.clear();
+  l.app_data.clear();
+  l.app_ends_us = 0;
+}
+
+void switch_core::finish_app_on_hangup(leg& l, std::int64_t now_us) {
+  if (l.app.empty())
+    return;
+  if (l.app == "park") {
+    channel_event("CHANNEL_UNPARK", "switch_ivr.c", "switch_ivr_park", 1213, now_us, l);
+  } else if (l.app == "playback") {
+    // Interrupted by the hangup (not captured): FreeSWITCH stops the file early.
+    auto type = l.app_data.substr(0, l.app_data.find("://"));
+    channel_event("PLAYBACK_STOP", "switch_ivr_play_say.c", "switch_ivr_play_file", 2020, now_us,
+                  l,
+                  {{"Playback-File-Type", type},
+                   {"Playback-File-Path", l.app_data},
+                   {"Playback-Status", "break"}});
+  }
+  execute_complete(l, "_none_", now_us);
+}
+
+void switch_core::add_hangup_variables(leg& l, std::int64_t now_us) {
+  auto cause = known_cause(l.snap.hangup_cause);
+  auto epoch = [](std::int64_t us) { return std::to_string(us / 1'000'000); };
+  auto& v = l.snap;
+  v.set_variable("hangup_cause", l.snap.hangup_cause);
+  v.set_variable("hangup_cause_q850", std::to_string(q850_of(cause.second)));
+  v.set_variable("digits_dialed", "none");
+  auto offset = config_.utc_offset_seconds;
+  v.set_variable("start_stamp", local_stamp(l.created_us, offset));
+  v.set_variable("profile_start_stamp", local_stamp(l.created_us, offset));
+  if (l.answered_us != 0)
+    v.set_variable("answer_stamp", local_stamp(l.answered_us, offset));
+  v.set_variable("end_stamp", local_stamp(now_us, offset));
+  v.set_variable("start_epoch", epoch(l.created_us));
+  v.set_variable("start_uepoch", std::to_string(l.created_us));
+  v.set_variable("profile_start_epoch", epoch(l.created_us));
+  v.set_variable("profile_start_uepoch", std::to_string(l.created_us));
+  v.set_variable("answer_epoch", epoch(l.answered_us));
+  v.set_variable("answer_uepoch", std::to_string(l.answered_us));
+  for (auto name : {"bridge_epoch", "bridge_uepoch", "last_hold_epoch", "last_hold_uepoch",
+                    "hold_accum_seconds", "hold_accum_usec", "hold_accum_ms", "resurrect_epoch",
+                    "resurrect_uepoch", "progress_epoch", "progress_uepoch",
+                    "progress_media_epoch", "progress_media_uepoch"})
+    v.set_variable(name, "0");
+  v.set_variable("end_epoch", epoch(now_us));
+  v.set_variable("end_uepoch", std::to_string(now_us));
+  if (!l.last_app.empty())
+    v.set_variable("last_app", l.last_app);
+  if (!l.last_arg.empty())
+    v.set_variable("last_arg", l.last_arg);
+  if (v.caller)
+    v.set_variable("caller_id", caller_id_text(*v.caller));
+  // FreeSWITCH's switch_channel_set_timestamps: seconds from the epoch seconds, the rest from
+  // the microsecond times.
+  auto total_us = now_us - l.created_us;
+  auto bill_us = l.answered_us != 0 ? now_us - l.answered_us : 0;
+  auto answer_us = l.answered_us != 0 ? l.answered_us - l.created_us : 0;
+  auto seconds = [](std::int64_t from, std::int64_t to) {
+    return std::to_string(to / 1'000'000 - from / 1'000'000);
+  };
+  v.set_variable("duration", seconds(l.created_us, now_us));
+  v.set_variable("billsec", l.answered_us != 0 ? seconds(l.answered_us, now_us) : "0");
+  v.set_variable("progresssec", "0");
+  v.set_variable("answersec", l.answered_us != 0 ? seconds(l.created_us, l.answered_us) : "0");
+  v.set_variable("waitsec", "0");
+  v.set_variable("progress_mediasec", "0");
+  v.set_variable("flow_billsec", seconds(l.created_us, now_us));
+  v.set_variable("mduration", std::to_string(total_us / 1000));
+  v.set_variable("billmsec", std::to_string(bill_us / 1000));
+  v.set_variable("progressmsec", "0");
+  v.set_variable("answermsec", std::to_string(answer_us / 1000));
+  v.set_variable("waitmsec", "0");
+  v.set_variable("progress_mediamsec", "0");
+  v.set_variable("flow_billmsec", std::to_string(total_us / 1000));
+  v.set_variable("uduration", std::to_string(total_us));
+  v.set_variable("billusec", std::to_string(bill_us));
+  v.set_variable("progressusec", "0");
+  v.set_variable("answerusec", std::to_string(answer_us));
+  v.set_variable("waitusec", "0");
+  v.set_variable("progress_mediausec", "0");
+  v.set_variable("flow_billusec", std::to_string(total_us));
+  v.set_variable("is_loopback", "1");
+}
+
+void switch_core::hang_up_call(std::string_view uuid, std::string cause, std::int64_t now_us) {
+  auto* first = find_live(uuid);
+  if (first == nullptr || first->snap.answer == answer_state::hangup)
+    return;
+  auto first_uuid = first->snap.uuid;
+  auto second_uuid = first->partner;
+  auto hang_up = [&](leg& l) {
+    l.snap.hangup_cause = cause;
+    l.snap.answer = answer_state::hangup;
+    l.snap.state = channel_state::cs_hangup;
+    channel_event("CHANNEL_HANGUP", "switch_channel.c", "switch_channel_perform_hangup", 3445,
+                  now_us, l);
+  };
+  auto to_hangup_state = [&](leg& l) {
+    finish_app_on_hangup(l, now_us);
+    set_state(l, channel_state::cs_hangup, channel_state::cs_hangup, now_us);
+    set_call_state(l, call_state::hangup, now_us);
+  };
+  auto report = [&](leg& l) {
+    set_state(l, channel_state::cs_reporting, channel_state::cs_reporting, now_us);
+    add_hangup_variables(l, now_us);
+    channel_event("CHANNEL_HANGUP_COMPLETE", "switch_core_state_machine.c",
+                  "switch_core_session_reporting_state", 943, now_us, l);
+  };
+  // Capture 05: the leg that hangs up reaches CS_HANGUP, its loopback partner is hung up with
+  // the same cause, the first leg reports, then the partner runs down; both are destroyed.
+  hang_up(*first);
+  to_hangup_state(*find_live(first_uuid));
+  auto* second = find_live(second_uuid);
+  if (second != nullptr && second->snap.answer != answer_state::hangup)
+    hang_up(*second);
+  else
+    second = nullptr;
+  report(*find_live(first_uuid));
+  if (second != nullptr) {
+    to_hangup_state(*second);
+    report(*second);
+  }
+  auto destroy = [&](leg& l) {
+    l.snap.state = channel_state::cs_destroy;
+    channel_event("CHANNEL_DESTROY", "switch_core_session.c", "switch_core_session_perform_destroy",
+                  1584, now_us, l);
+  };
+  auto finish = [&](leg& l) {
+    set_state(l, channel_state::cs_destroy, channel_state::cs_destroy, now_us);
+    l.gone = true;
+    l.listed_until_us = now_us + config_.channel_list_lag_us;
+    auto found = live_.find(l.snap.uuid);
+    unlisted_.push_back(found->second);
+    live_.erase(found);
+    if (session_count_ > 0)
+      --session_count_;
+  };
+  destroy(*find_live(first_uuid));
+  if (second != nullptr)
+    destroy(*find_live(second_uuid));
+  if (second != nullptr)
+    finish(*find_live(second_uuid));
+  finish(*find_live(first_uuid));
+}
+
+std::string switch_core::originate(std::string_view args, std::int64_t now_us) {
+  auto argv = words(args);
+  if (argv.size() < 2)
+    return std::string{originate_usage};
+  auto url = argv[0];
+  // Leading {var=value,...} and [var=value] blocks set channel variables on the A leg; values
+  // arrive URL-encoded (capture 04: "Fs%20Build" becomes "Fs Build").
+  std::vector<std::pair<std::string, std::string>> vars;
+  while (!url.empty() && (url.front() == '{' || url.front() == '[' || url.front() == '<')) {
+    char close = url.front() == '{' ? '}' : (url.front() == '[' ? ']' : '>');
+    auto end = url.find(close);
+    if (end == std::string_view::npos)
+      break;
+    auto inner = url.substr(1, end - 1);
+    url.remove_prefix(end + 1);
+    while (!inner.empty()) {
+      auto comma = inner.find(',');
+      auto item = inner.substr(0, comma);
+      inner = comma == std::string_view::npos ? std::string_view{} : inner.substr(comma + 1);
+      auto eq = item.find('=');
+      if (eq == std::string_view::npos || eq == 0)
+        continue;
+      auto name = std::string{item.substr(0, eq)};
+      auto value = esl::percent_decode(item.substr(eq + 1));
+      auto same = std::find_if(vars.begin(), vars.end(),
+                               [&](const auto& v) { return v.first == name; });
+      if (same != vars.end())
+        vars.erase(same);
+      vars.emplace_back(std::move(name), std::move(value));
+    }
+  }
+  auto slash = url.find('/');
+  auto endpoint = url.substr(0, slash);
+  if (endpoint != "loopback")
+    return "-ERR CHAN_NOT_IMPLEMENTED\n";
+  if (!accepting_outbound())
+    return "-ERR DESTINATION_OUT_OF_ORDER\n";
+  auto target = slash == std::string_view::npos ? std::string_view{} : url.substr(slash + 1);
+  auto context_slash = target.find('/');
+  std::string dest{target.substr(0, context_slash)};
+  std::string context = context_slash == std::string_view::npos
+                          ? std::string{"default"}
+                          : std::string{target.substr(context_slash + 1)};
+  const dialplan_extension* extension = nullptr;
+  for (const auto& e : config_.dialplan)
+    if (e.destination == dest && e.context == context)
+      extension = &e;
+  if (extension == nullptr)
+    return "-ERR NO_ROUTE_DESTINATION\n";
+  // Capture 15: with inbound calls paused the B leg is refused and FreeSWITCH's originate ends
+  // with NO_ANSWER after originate_timeout; fsemu answers at once and creates no channel.
+  if (!accepting_inbound())
+    return "-ERR NO_ANSWER\n";
+  // switch_core_session_request refuses a session over the limit the same way it refuses one
+  // while paused (no session), which originate reports as DESTINATION_OUT_OF_ORDER.
+  if (session_count_ + 2 > config_.max_sessions)
+    return "-ERR DESTINATION_OUT_OF_ORDER\n";
+  // The A leg's application: &name(args) or &name.
+  auto exten = argv[1];
+  if (exten.empty() || exten.front() != '&')
+    return "-ERR fsemu does not emulate originate to a dialplan extension (use &park())\n";
+  exten.remove_prefix(1);
+  auto paren = exten.find('(');
+  std::string app{exten.substr(0, paren)};
+  std::string app_args;
+  if (paren != std::string_view::npos) {
+    auto close = exten.rfind(')');
+    if (close != std::string_view::npos && close > paren)
+      app_args = std::string{exten.substr(paren + 1, close - paren - 1)};
+  }
+  if (app != "park" && app != "echo")
+    return "-ERR fsemu does not emulate application " + app + "\n";
+
+  auto var_of = [&](std::string_view name) -> const std::string* {
+    for (const auto& [key, value] : vars)
+      if (key == name)
+        return &value;
+    return nullptr;
+  };
+  auto a_uuid = var_of("origination_uuid") != nullptr ? *var_of("origination_uuid") : new_uuid();
+  if (find_live(a_uuid) != nullptr)
+    return "-ERR DESTINATION_OUT_OF_ORDER\n";
+  auto b_uuid = new_uuid();
+  const auto* name_var = var_of("origination_caller_id_name");
+  std::string cid_name = name_var != nullptr ? *name_var : std::string{};
+  std::string cid_number = var_of("origination_caller_id_number")
+                             ? *var_of("origination_caller_id_number")
+                             : std::string{"0000000000"};
+  const codec_info l16{"L16", 8000, 128000};
+
+  auto make_leg = [&](bool is_a) {
+    leg l;
+    l.is_a = is_a;
+    l.created_us = now_us;
+    l.snap.uuid = is_a ? a_uuid : b_uuid;
+    l.partner = is_a ? b_uuid : a_uuid;
+    l.snap.name = "loopback/" + dest + (is_a ? "-a" : "-b");
+    l.snap.direction = is_a ? call_direction::outbound : call_direction::inbound;
+    l.snap.hit_dialplan = !is_a;
+    l.snap.running_state = channel_state::cs_none;
+    l.snap.state = channel_state::cs_new;
+    caller_profile p;
+    p.direction = l.snap.direction;
+    p.logical_direction = l.snap.direction;
+    p.dialplan = "xml";
+    p.caller_id_name = cid_name;
+    p.caller_id_number = cid_number;
+    p.orig_caller_id_name = cid_name;
+    p.orig_caller_id_number = cid_number;
+    p.callee_id_name = "Outbound Call";
+    p.callee_id_number = context;
+    p.ani = cid_number;
+    p.destination_number = dest;
+    p.unique_id = l.snap.uuid;
+    p.source = "mod_loopback";
+    p.context = context;
+    p.channel_name = l.snap.name;
+    p.profile_index = "1";
+    p.profile_created_time = now_us;
+    p.channel_created_time = now_us;
+    l.snap.caller = p; // attached after the CODEC events (see below)
+    return l;
+  };
+  auto codec_events = [&](leg& l) {
+    auto profile = std::exchange(l.snap.caller, std::nullopt);
+    // Before its caller profile exists the A leg is named after the dial string (capture 05:
+    // "loopback/9197/default-a"); the B leg has its final name from the start.
+    auto final_name = l.snap.name;
+    if (l.is_a)
+      l.snap.name = "loopback/" + std::string{target} + "-a";
+    l.snap.read_codec = l16;
+    channel_event("CODEC", "switch_core_codec.c", "switch_core_session_set_read_codec", 279,
+                  now_us, l,
+                  {{"channel-read-codec-name", "L16"},
+                   {"channel-read-codec-rate", "8000"},
+                   {"channel-read-codec-bit-rate", "128000"}});
+    l.snap.write_codec = l16;
+    channel_event("CODEC", "switch_core_codec.c", "switch_core_session_set_write_codec", 450,
+                  now_us, l,
+                  {{"Channel-Write-Codec-Name", "L16"},
+                   {"Channel-Write-Codec-Rate", "8000"},
+                   {"Channel-Write-codec-bit-rate", "128000"}});
+    l.snap.name = std::move(final_name);
+    l.snap.caller = std::move(profile);
+  };
+
+  legs_.push_back(make_leg(true));
+  live_.emplace(a_uuid, std::prev(legs_.end()));
+  legs_.push_back(make_leg(false));
+  live_.emplace(b_uuid, std::prev(legs_.end()));
+  count_new_session(now_us);
+  auto a_session = sessions_since_startup_;
+  count_new_session(now_us);
+  auto b_session = sessions_since_startup_;
+  auto A = [&]() -> leg& { return *find_live(a_uuid); };
+  auto B = [&]() -> leg& { return *find_live(b_uuid); };
+
+  // A leg variables, in the order capture 04/05 shows them.
+  {
+    auto& v = A().snap;
+    v.set_variable("direction", "outbound");
+    v.set_variable("is_outbound", "true");
+    v.set_variable("uuid", a_uuid);
+    v.set_variable("call_uuid", a_uuid);
+    v.set_variable("session_id", std::to_string(a_session));
+    v.set_variable("read_codec", "L16");
+    v.set_variable("read_rate", "8000");
+    v.set_variable("write_codec", "L16");
+    v.set_variable("write_rate", "8000");
+    v.set_variable("channel_name", v.name);
+    for (const auto& [name, value] : vars)
+      if (name != "origination_uuid")
+        v.set_variable(name, value);
+    v.set_variable("originate_early_media", "true");
+    v.set_variable("originate_endpoint", "loopback");
+    v.set_variable("other_loopback_leg_uuid", b_uuid);
+    v.set_variable("loopback_leg", "A");
+  }
+  {
+    auto& v = B().snap;
+    v.set_variable("direction", "inbound");
+    v.set_variable("uuid", b_uuid);
+    v.set_variable("call_uuid", b_uuid);
+    v.set_variable("session_id", std::to_string(b_session));
+    v.set_variable("channel_name", v.name);
+    v.set_variable("read_codec", "L16");
+    v.set_variable("read_rate", "8000");
+    v.set_variable("write_codec", "L16");
+    v.set_variable("write_rate", "8000");
+    for (const auto& [name, value] : vars)
+      if (name != "origination_uuid")
+        v.set_variable(name, value);
+    v.set_variable("other_loopback_leg_uuid", a_uuid);
+    v.set_variable("loopback_leg", "B");
+  }
+
+  // Creation (capture 05, sequence 548-559).
+  codec_events(A());
+  A().snap.state = channel_state::cs_init;
+  channel_event("CHANNEL_OUTGOING", "switch_core_session.c", "switch_core_session_outgoing_channel",
+                768, now_us, A());
+  set_state(A(), channel_state::cs_init, channel_state::cs_init, now_us);
+  codec_events(B());
+  A().snap.state = channel_state::cs_routing;
+  channel_event("CHANNEL_CREATE", "switch_core_state_machine.c", "switch_core_session_run", 626,
+                now_us, A());
+  channel_event("CHANNEL_ORIGINATE", "switch_core_state_machine.c", "switch_core_session_run",
+                632, now_us, A());
+  set_state(A(), channel_state::cs_routing, channel_state::cs_routing, now_us);
+  set_state(A(), channel_state::cs_consume_media, channel_state::cs_consume_media, now_us);
+  set_state(B(), channel_state::cs_init, channel_state::cs_init, now_us);
+  B().snap.state = channel_state::cs_routing;
+  channel_event("CHANNEL_CREATE", "switch_core_state_machine.c", "switch_core_session_run", 626,
+                now_us, B());
+  B().snap.running_state = channel_state::cs_routing;
+  set_call_state(B(), call_state::ringing, now_us);
+  set_state(B(), channel_state::cs_routing, channel_state::cs_routing, now_us);
+  set_state(B(), channel_state::cs_execute, channel_state::cs_execute, now_us);
+  // The dialplan matched: DP_MATCH, and call_uuid set again (it moves to the end).
+  if (!extension->dp_match.empty())
+    B().snap.set_variable("DP_MATCH", extension->dp_match);
+  B().snap.set_variable("call_uuid", b_uuid);
+
+  // Capture 14: the socket application finds nothing listening (outbound ESL is not emulated),
+  // the B leg hangs up unanswered, the A leg follows, and originate says NORMAL_CLEARING.
+  if (extension->action == extension_action::socket) {
+    execute(B(), "socket", extension->socket_address + " async full", now_us);
+    B().snap.set_variable("socket_host",
+                          extension->socket_address.substr(0, extension->socket_address.find(':')));
+    hang_up_call(b_uuid, "NORMAL_CLEARING", now_us);
+    return "-ERR NORMAL_CLEARING\n";
+  }
+
+  // The B leg answers; the A leg sees the answer first (capture 05, 564-569).
+  execute(B(), "answer", "", now_us);
+  answer(A(), now_us);
+  answer(B(), now_us);
+  B().snap.set_variable("endpoint_disposition", "ANSWER");
+  execute_complete(B(), "_none_", now_us);
+
+  // The B leg's next application, then the A leg's caller id flips (CALL_UPDATE).
+  if (extension->action == extension_action::park) {
+    execute(B(), "park", "", now_us);
+  } else {
+    execute(B(), "playback", extension->playback_file, now_us);
+  }
+  {
+    auto& a = A();
+    a.snap.set_variable("endpoint_disposition", "ANSWER");
+    if (!cid_name.empty())
+      a.snap.set_variable("pre_transfer_caller_id_name", cid_name);
+    a.snap.set_variable("pre_transfer_caller_id_number", cid_number);
+    a.snap.set_variable("channel_cid_flipped", "yes");
+    auto& p = *a.snap.caller;
+    std::swap(p.caller_id_name, p.callee_id_name);
+    std::swap(p.caller_id_number, p.callee_id_number);
+    a.snap.hit_dialplan = true;
+    channel_event("CALL_UPDATE", "switch_channel.c", "switch_channel_flip_cid", 3277, now_us, a,
+                  {{"Direction", "RECV"}});
+  }
+  if (extension->action == extension_action::park) {
+    channel_event("CHANNEL_PARK", "switch_ivr.c", "switch_ivr_park", 1002, now_us, B());
+  } else {
+    auto& b = B();
+    auto type = extension->playback_file.substr(0, extension->playback_file.find("://"));
+    channel_event("PLAYBACK_START", "switch_ivr_play_say.c", "switch_ivr_play_file", 1646, now_us,
+                  b,
+                  {{"Playback-File-Type", type}, {"Playback-File-Path", extension->playback_file}});
+    b.app_ends_us = now_us + extension->playback_us;
+    app_ends_.emplace(b.app_ends_us, b.snap.uuid);
+  }
+
+  // The A leg runs its application (capture 05, 573-575).
+  set_state(A(), channel_state::cs_execute, channel_state::cs_execute, now_us);
+  A().snap.set_variable("call_uuid", a_uuid);
+  execute(A(), app, app_args, now_us);
+  if (app == "park")
+    channel_event("CHANNEL_PARK", "switch_ivr.c", "switch_ivr_park", 1002, now_us, A());
+  return "+OK " + a_uuid + "\n";
+}
+
+void switch_core::advance(std::int64_t now_us) {
+  // Work due by now in time order: playbacks that end (each then runs `hangup
+  // NORMAL_CLEARING`) and the waiting shutdown's checks; a playback goes first on a tie.
+  while (true) {
+    bool playback_due = !app_ends_.empty() && app_ends_.begin()->first <= now_us;
+    bool tick_due = shutdown_waits_ && next_shutdown_tick_us_ <= now_us;
+    if (!playback_due && !tick_due)
+      break;
+    if (tick_due && (!playback_due || next_shutdown_tick_us_ < app_ends_.begin()->first)) {
+      shutdown_tick(next_shutdown_tick_us_);
+      continue;
+    }
+    auto at = app_ends_.begin()->first;
+    auto uuid = app_ends_.begin()->second;
+    app_ends_.erase(app_ends_.begin());
+    auto* due = find_live(uuid);
+    if (due == nullptr || due->app_ends_us != at)
+      continue; // stale: the playback ended early (hangup)
+    auto played_us = at - due->answered_us;
+    auto samples = std::to_string(played_us * 8000 / 1'000'000);
+    due->snap.set_variable("playback_last_offset_pos", samples);
+    due->snap.set_variable("playback_seconds", std::to_string(played_us / 1'000'000));
+    due->snap.set_variable("playback_ms", std::to_string(played_us / 1000));
+    due->snap.set_variable("playback_samples", samples);
+    auto type = due->app_data.substr(0, due->app_data.find("://"));
+    channel_event("PLAYBACK_STOP", "switch_ivr_play_say.c", "switch_ivr_play_file", 2020, at,
+                  *due,
+                  {{"Playback-File-Type", type},
+                   {"Playback-File-Path", due->app_data},
+                   {"Playback-Status", "done"}});
+    due->snap.set_variable("current_application_response", "FILE PLAYED");
+    execute_complete(*due, "FILE PLAYED", at);
+    execute(*find_live(uuid), "hangup", "NORMAL_CLEARING", at);
+    // The hangup application: CHANNEL_HANGUP comes before its EXECUTE_COMPLETE (capture 05).
+    hang_up_call(uuid, "NORMAL_CLEARING", at);
+  }
+  while (!unlisted_.empty() && unlisted_.front()->listed_until_us <= now_us) {
+    legs_.erase(unlisted_.front());
+    unlisted_.pop_front();
+  }
+}
+
+std::optional<std::int64_t> switch_core::next_due() const {
+  std::optional<std::int64_t> due;
+  auto consider = [&](std::int64_t at) {
+    if (!due || at < *due)
+      due = at;
+  };
+  if (!app_ends_.empty())
+    consider(app_ends_.begin()->first);
+  if (shutdown_waits_)
+    consider(next_shutdown_tick_us_);
+  if (!unlisted_.empty())
+    consider(unlisted_.front()->listed_until_us);
+  return due;
+}
+
+std::string switch_core::show_channels(bool as_json, std::int64_t now_us) const {
+  // Column values of a live channel as FreeSWITCH's channels table holds them; only the
+  // CS_INIT row of capture 15 is captured, the rest follows the caller profile.
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& l : legs_) {
+    if (!l.snap.caller || l.created_us + config_.channel_list_lag_us > now_us
+        || l.listed_until_us <= now_us)
+      continue;
+    const auto& p = *l.snap.caller;
+    const auto& s = l.snap;
+    auto codec_rate = [](const std::optional<codec_info>& c, int which) -> std::string {
+      if (!c)
+        return {};
+      return which == 0 ? c->name : std::to_string(which == 1 ? c->rate : c->bit_rate);
+    };
+    rows.push_back({s.uuid,
+                     std::string{to_string(s.direction)},
+                     local_stamp(l.created_us, config_.utc_offset_seconds),
+                     std::to_string(l.created_us / 1'000'000),
+                     s.name,
+                     std::string{to_string(s.running_state)},
+                     p.caller_id_name,
+                     p.caller_id_number,
+                     p.network_addr,
+                     p.destination_number,
+                     l.app,
+                     l.app_data,
+                     p.dialplan,
+                     p.context,
+                     codec_rate(s.read_codec, 0),
+                     codec_rate(s.read_codec, 1),
+                     codec_rate(s.read_codec, 2),
+                     codec_rate(s.write_codec, 0),
+                     codec_rate(s.write_codec, 1),
+                     codec_rate(s.write_codec, 2),
+                     "",
+                     config_.identity.hostname,
+                     "",
+                     "",
+                     "",
+                     std::string{to_string(s.call)},
+                     p.callee_id_name,
+                     p.callee_id_number,
+                     // Captures 15 and 16b: the A leg's callee direction is RECV after its
+                     // CALL_UPDATE; only the outbound leg has a call_uuid.
+                     l.is_a && l.snap.hit_dialplan ? "RECV" : "",
+                     l.is_a ? s.uuid : "",
+                     "",
+                     "",
+                     p.orig_caller_id_name,
+                     p.orig_caller_id_number,
+                     p.network_addr,
+                     p.destination_number,
+                     p.dialplan,
+                     p.context});
+  }
+  if (as_json) {
+    if (rows.empty())
+      return "{\"row_count\": 0}\n";
+    std::string spaced{channels_columns};
+    std::replace(spaced.begin(), spaced.end(), ',', ' ');
+    auto columns = words(spaced);
+    auto quote = [](std::string_view text) {
+      std::string out = "\"";
+      for (char c : text) {
+        if (c == '"' || c == '\\')
+          out += '\\';
+        out += c;
+      }
+      return out + "\"";
+    };
+    std::string out = "{\"row_count\":" + std::to_string(rows.size()) + ",\"rows\":[";
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      out += r == 0 ? "{" : ",{";
+      for (std::size_t c = 0; c < rows[r].size() && c < columns.size(); ++c) {
+        if (c != 0)
+          out += ',';
+        out += quote(columns[c]) + ":" + quote(rows[r][c]);
+      }
+      out += '}';
+    }
+    // mod_commands writes cJSON_PrintUnformatted's text with no newline after it.
+    return out + "]}";
+  }
+  if (rows.empty())
+    return "\n0 total.\n";
+  std::string out{channels_columns};
+  out += '\n';
+  for (const auto& row : rows) {
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      if (c != 0)
+        out += ',';
+      out += row[c];
+    }
+    out += '\n';
+  }
+  return out + "\n" + std::to_string(rows.size()) + " total.\n";
+}
+
+std::string switch_core::uuid_command(std::string_view command, std::string_view args,
+                                      std::int64_t now_us) {
+  auto argv = words(args);
+  if (command == "uuid_kill") {
+    if (argv.empty())
+      return "-USAGE: <uuid> [cause]\n";
+    auto* l = find_live(argv[0]);
+    if (l == nullptr || l->snap.answer == answer_state::hangup)
+      return std::string{no_such_channel};
+    // Captures 04 and 15: uuid_kill without a cause ends both legs with NORMAL_CLEARING.
+    auto cause = argv.size() > 1 ? known_cause(argv[1]).first : std::string{"NORMAL_CLEARING"};
+    hang_up_call(argv[0], cause, now_us);
+    return "+OK\n";
+  }
+  if (command == "uuid_getvar") {
+    if (argv.size() < 2)
+      return "-USAGE: <uuid> <var>\n";
+    auto* l = find_live(argv[0]);
+    if (l == nullptr)
+      return std::string{no_such_channel};
+    const auto* value = l->snap.find_variable(argv[1]);
+    return value != nullptr ? *value : std::string{"_undef_"};
+  }
+  if (command == "uuid_setvar") {
+    if (argv.size() < 2 || argv.size() > 3)
+      return "-USAGE: <uuid> <var> [value]\n";
+    auto* l = find_live(argv[0]);
+    if (l == nullptr)
+      return std::string{no_such_channel};
+    if (argv.size() == 3)
+      l->snap.set_variable(argv[1], argv[2]);
+    else
+      l->snap.erase_variable(argv[1]);
+    return "+OK\n";
+  }
+  if (command == "uuid_exists")
+    return !argv.empty() && find_live(argv[0]) != nullptr ? "true" : "false";
+  // uuid_answer: FreeSWITCH answers the channel and writes nothing (an empty api/response);
+  // every emulated channel is answered already.
+  if (argv.empty() || find_live(argv[0]) == nullptr)
+    return "-ERROR\n";
+  return {};
 }
 
 } // namespace callgrid::fsemu

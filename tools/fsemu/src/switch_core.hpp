@@ -1,10 +1,16 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <limits>
+#include <list>
+#include <map>
 #include <optional>
 #include <random>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "channel_snapshot.hpp"
@@ -17,13 +23,50 @@
 /// ```
 /// fsemu::switch_core core{config, now_us};
 /// std::string body = core.api("status", now_us);   // "UP 0 years, ... is ready\n..."
+/// core.api("originate loopback/9197/default &park()", now_us);   // "+OK <A-leg uuid>\n"
 /// for (auto& ev : core.take_events(now_us)) deliver_to_every_session(ev);
+/// if (auto due = core.next_due()) { /* at *due: */ core.advance(*due); }
 /// if (core.halted()) close_everything();
 /// ```
 namespace callgrid::fsemu {
 
 /// A random (version 4) UUID in FreeSWITCH's lower-case form, drawn from `random`. Never fails.
 [[nodiscard]] std::string random_uuid(std::mt19937_64& random);
+
+/// What a dialplan extension does with the inbound (B) leg of a loopback call that reaches it.
+enum class extension_action : std::uint8_t {
+  /// `answer`, then `park`: the call stays up until someone hangs it up.
+  park,
+  /// `answer`, `playback <playback_file>` lasting `playback_us`, then `hangup NORMAL_CLEARING`.
+  play_and_hang_up,
+  /// `socket <socket_address> async full` (outbound ESL, not emulated yet: the call goes as it
+  /// goes in FreeSWITCH when nothing listens there, both legs hang up unanswered and originate
+  /// answers "-ERR NORMAL_CLEARING", capture 14).
+  socket,
+};
+
+/// One extension of the emulated dialplan: a destination number in a context. Plain data.
+struct dialplan_extension {
+  /// The destination number it matches exactly, e.g. "1000".
+  std::string destination;
+  /// The dialplan context, e.g. "default".
+  std::string context = "default";
+  /// What it does.
+  extension_action action = extension_action::park;
+  /// The DP_MATCH channel variable the match sets, e.g. "ARRAY::1000|:1000"; empty = none.
+  std::string dp_match;
+  /// `play_and_hang_up`: the file played, e.g. "tone_stream://%(1000,0,440);loops=2".
+  std::string playback_file;
+  /// `play_and_hang_up`: how long the playback lasts, in microseconds.
+  std::int64_t playback_us = 0;
+  /// `socket`: where the outbound socket would connect, e.g. "127.0.0.1:8084".
+  std::string socket_address;
+};
+
+/// The dialplan of the captured test box (tests/data/esl-captures/README.txt): `1000` parks,
+/// `9197` plays a 2 s tone and hangs up, `8084` goes to `socket 127.0.0.1:8084 async full`, all
+/// in context `default`. Never fails.
+[[nodiscard]] std::vector<dialplan_extension> default_dialplan();
 
 /// How the emulated switch is set up. Plain data; owned by `switch_core`.
 struct switch_config {
@@ -45,6 +88,13 @@ struct switch_config {
   std::int32_t utc_offset_seconds = 0;
   /// Seed of the UUID generator: equal seeds give equal Job-UUIDs and event UUIDs.
   std::uint64_t seed = 0;
+  /// The dialplan loopback destinations are routed through.
+  std::vector<dialplan_extension> dialplan = default_dialplan();
+  /// How long `show channels` / `show calls` lag behind the channels: FreeSWITCH lists channels
+  /// from its core database, which its SQL thread updates asynchronously (captures 04 and 15:
+  /// "0 total." right after originate, "2 total." 1 s later and right after the hangup). The
+  /// real lag is not measured; 500 ms is this emulator's choice. 0 lists channels at once.
+  std::int64_t channel_list_lag_us = 500'000;
 };
 
 /// Which `fsctl shutdown` is pending.
@@ -88,9 +138,11 @@ struct switch_event {
 /// and opens no socket; every time comes in as microseconds since the Unix epoch. API commands
 /// never fail as C++ calls: like FreeSWITCH they answer with a body ("-ERR ...", "-USAGE: ...").
 ///
-/// Channels are not modelled yet: the switch always has 0 sessions, every `loopback/...`
-/// originate is unrouted (-ERR NO_ROUTE_DESTINATION, as an empty dialplan would answer) and
-/// every uuid_* command finds no channel.
+/// Channels: `originate loopback/<dest>[/<context>] &park()` (or `&echo()`) creates the loopback
+/// pair (A leg outbound running the application, B leg inbound routed through the dialplan) and
+/// queues the channel events in the order FreeSWITCH fires them (captures 04, 05). Work that
+/// takes time (a playback's end) is due at a known moment: the owner calls `advance(now)` at
+/// `next_due()` (the listener with a timer, tests directly).
 class switch_core {
 public:
   /// A switch that started at `start_time_us`.
@@ -148,14 +200,73 @@ public:
   /// the process should exit.
   [[nodiscard]] bool halted() const noexcept { return halted_; }
 
-  /// Channels that exist now (always 0 until channels are modelled).
+  /// Channels that exist now (created and not yet destroyed).
   [[nodiscard]] std::uint32_t session_count() const noexcept { return session_count_; }
 
+  /// Runs the work due at or before `now_us` (playbacks that end, then what follows them; the
+  /// 500 ms checks of a shutdown waiting for calls, which release a bgapi'd request's
+  /// BACKGROUND_JOB and halt the switch) and forgets destroyed channels whose listing lag has
+  /// passed. Queues events like `api`.
+  void advance(std::int64_t now_us);
+
+  /// When `advance` next has work to do, or `nullopt` when nothing is scheduled.
+  [[nodiscard]] std::optional<std::int64_t> next_due() const;
+
 private:
+  /// One channel (one loopback leg). Owned by `legs_`.
+  struct leg {
+    channel_snapshot snap;
+    /// The other loopback leg's UUID.
+    std::string partner;
+    bool is_a = false;
+    std::int64_t created_us = 0;
+    std::int64_t answered_us = 0;
+    /// The application running now ("park", "playback", "echo", "hangup"; empty = none).
+    std::string app;
+    std::string app_data;
+    std::string app_uuid;
+    /// When the running application ends by itself (a playback); 0 = never.
+    std::int64_t app_ends_us = 0;
+    /// The last application executed and its argument (last_app, last_arg).
+    std::string last_app;
+    std::string last_arg;
+    /// Destroyed: kept only for the lagging channel list until `listed_until_us`.
+    bool gone = false;
+    std::int64_t listed_until_us = std::numeric_limits<std::int64_t>::max();
+  };
+
+  /// A bgapi job whose BACKGROUND_JOB waits (a shutdown request while calls are up).
+  struct waiting_job {
+    std::string uuid;
+    std::string command;
+    std::string args;
+    std::string output;
+  };
+
+  void halt(std::int64_t now_us);
+  void queue_background_job(const waiting_job& job, std::int64_t now_us);
+  void shutdown_tick(std::int64_t at_us);
+  std::string originate(std::string_view args, std::int64_t now_us);
+  std::string show_channels(bool as_json, std::int64_t now_us) const;
+  std::string uuid_command(std::string_view command, std::string_view args,
+                           std::int64_t now_us);
+  leg* find_live(std::string_view uuid);
+  void channel_event(std::string name, std::string_view file, std::string_view function,
+                     std::uint32_t line, std::int64_t now_us, const leg& l,
+                     std::vector<event_header> extras = {});
+  void set_state(leg& l, channel_state running, channel_state state, std::int64_t now_us);
+  void set_call_state(leg& l, call_state to, std::int64_t now_us);
+  void answer(leg& l, std::int64_t now_us);
+  void execute(leg& l, std::string app, std::string data, std::int64_t now_us);
+  void execute_complete(leg& l, std::string_view response, std::int64_t now_us);
+  void finish_app_on_hangup(leg& l, std::int64_t now_us);
+  void hang_up_call(std::string_view uuid, std::string cause, std::int64_t now_us);
+  void add_hangup_variables(leg& l, std::int64_t now_us);
+  void count_new_session(std::int64_t now_us);
+
   std::string status(std::int64_t now_us) const;
-  std::string show(std::string_view args) const;
+  std::string show(std::string_view args, std::int64_t now_us) const;
   std::string fsctl(std::string_view args, std::int64_t now_us);
-  std::string originate(std::string_view args) const;
   std::string global_getvar(std::string_view args) const;
   void queue_event(std::string name, std::string_view file, std::string_view function,
                    std::uint32_t line, std::int64_t now_us, std::vector<event_header> extras,
@@ -175,6 +286,28 @@ private:
   bool paused_outbound_ = false;
   shutdown_mode shutdown_ = shutdown_mode::none;
   bool halted_ = false;
+  /// A shutdown was requested with calls up: it is checked every 500 ms from the request on.
+  bool shutdown_waits_ = false;
+  std::int64_t next_shutdown_tick_us_ = 0;
+  std::vector<waiting_job> waiting_jobs_;
+  /// Hashes std::string and std::string_view alike, for lookups by view.
+  struct uuid_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view text) const noexcept {
+      return std::hash<std::string_view>{}(text);
+    }
+  };
+  /// Every channel still listed, in creation order (live ones and destroyed ones within the
+  /// listing lag).
+  std::list<leg> legs_;
+  /// The live (not destroyed) channels by UUID.
+  std::unordered_map<std::string, std::list<leg>::iterator, uuid_hash, std::equal_to<>> live_;
+  /// Playback ends: time -> channel UUID; an entry whose channel no longer plays then is stale.
+  std::multimap<std::int64_t, std::string> app_ends_;
+  /// Destroyed channels in the order they leave the listing.
+  std::deque<std::list<leg>::iterator> unlisted_;
+  std::int64_t rate_window_second_ = 0;
+  std::uint32_t rate_window_count_ = 0;
 };
 
 } // namespace callgrid::fsemu
