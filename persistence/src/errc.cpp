@@ -16,6 +16,11 @@ const char* to_string(errc code) noexcept {
     case errc::unsupported_record_version: return "unsupported_record_version";
     case errc::record_too_large: return "record_too_large";
     case errc::invalid_acknowledgement: return "invalid_acknowledgement";
+    case errc::db_unavailable: return "db_unavailable";
+    case errc::db_query_failed: return "db_query_failed";
+    case errc::schema_too_old: return "schema_too_old";
+    case errc::schema_too_new: return "schema_too_new";
+    case errc::migration_failed: return "migration_failed";
   }
   return "unknown";
 }

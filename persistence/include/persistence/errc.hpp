@@ -34,6 +34,20 @@ enum class errc : uint8_t {
   record_too_large,
   /// `acknowledge` named a sequence number that was never appended.
   invalid_acknowledgement,
+  /// No connection to PostgreSQL could be made; the context holds the libpq message and the
+  /// conninfo with any password masked.
+  db_unavailable,
+  /// A statement failed on an open connection; the context names the statement and holds the
+  /// server's message.
+  db_query_failed,
+  /// The database schema is older than this build expects; the context says to run
+  /// `callgridd migrate`.
+  schema_too_old,
+  /// The database schema is newer than this build knows; the context says to upgrade callgridd.
+  schema_too_new,
+  /// A migration's SQL failed and was rolled back; the context names the migration and holds the
+  /// server's message. Migrations applied before it stay applied.
+  migration_failed,
 };
 
 /// Returns the name of `code`, e.g. "spool_full".
