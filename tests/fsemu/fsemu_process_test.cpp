@@ -25,6 +25,7 @@
 #include "esl/errc.hpp"
 #include "esl/frame.hpp"
 #include "esl/inbound_client.hpp"
+#include "esl/outbound_server.hpp"
 #include "services/service_process.hpp"
 
 using namespace callgrid;
@@ -52,10 +53,12 @@ struct fsemu_process {
   test_support::process_spec spec;
   test_support::child_process process;
 
-  explicit fsemu_process(const std::string& password, std::optional<std::uint16_t> on_port = {}) {
+  explicit fsemu_process(const std::string& password, std::optional<std::uint16_t> on_port = {},
+                         const std::vector<std::string>& extra_args = {}) {
     if (on_port)
       port = *on_port;
     spec.argv = {fsemu_binary, "--esl-port", std::to_string(port), "--esl-password", password};
+    spec.argv.insert(spec.argv.end(), extra_args.begin(), extra_args.end());
     spec.output_path = dir.path() / "fsemu.log";
     process = test_support::child_process{spec};
   }
@@ -391,4 +394,144 @@ CAF_TEST(fsctl shutdown elegant with a call up waits for the call and then ends 
   CAF_CHECK_EQUAL(fsemu.wait_exit(), "exited with status 0");
   client->stop();
   CAF_CHECK(log.wait_for(esl::link_state::stopped));
+}
+
+CAF_TEST(a call to the socket extension connects out to an esl outbound_server) {
+  io_thread runner;
+  promise_box<std::shared_ptr<esl::outbound_session>> arrived;
+  esl::outbound_options server_options;
+  server_options.port = 0;
+  server_options.myevents = true;
+  server_options.linger = true;
+  auto server = esl::outbound_server::listen(
+    runner.io(), server_options,
+    [&](std::shared_ptr<esl::outbound_session> session) { arrived.set(std::move(session)); });
+  CAF_REQUIRE(server);
+  auto target = "127.0.0.1:" + std::to_string((*server)->port());
+  fsemu_process fsemu{"ClueCon", std::nullopt, {"--socket-target", target}};
+  fsemu.wait_listening();
+  state_log log;
+  auto client = make_client(runner, log, fsemu.port, "ClueCon");
+  client->start();
+  CAF_REQUIRE(log.wait_for(esl::link_state::ready));
+  auto api = [&](const std::string& line) {
+    promise_box<std::string> reply;
+    client->api(line, [&](caf::expected<std::string> out) {
+      reply.set(out ? *out : std::string{"error: "} + caf::to_string(out.error()));
+    });
+    return reply.wait().value_or("no reply");
+  };
+
+  auto originated = api("originate loopback/8084/default &park()");
+  CAF_REQUIRE(originated.starts_with("+OK ") && originated.size() == 41);
+  auto a_leg = originated.substr(4, 36);
+  auto session = arrived.wait();
+  CAF_REQUIRE(session && *session);
+  auto b_leg = std::string{(*session)->channel_uuid()};
+  CAF_CHECK_EQUAL(api("uuid_getvar " + a_leg + " other_loopback_leg_uuid"), b_leg);
+  const auto& data = (*session)->channel_data();
+  CAF_CHECK_EQUAL(data.field("Channel-Name").value_or(""), "loopback/8084-b");
+  CAF_CHECK_EQUAL(data.field("variable_loopback_leg").value_or(""), "B");
+  CAF_CHECK_EQUAL(data.field("Answer-State").value_or(""), "ringing");
+  CAF_CHECK_EQUAL(data.field("variable_current_application").value_or(""), "socket");
+  CAF_CHECK_EQUAL(data.field("variable_current_application_data").value_or(""),
+                  target + " async full");
+  CAF_CHECK_EQUAL(data.field("Socket-Mode").value_or(""), "async");
+
+  // Every frame the session receives: (event name or content type, Application, disposition).
+  std::mutex frames_mutex;
+  std::condition_variable frames_changed;
+  std::vector<std::string> frames;
+  (*session)->start(
+    [&](esl::frame&& f) {
+      std::string what;
+      if (f.type() == esl::content_type::disconnect_notice)
+        what = "notice " + std::string{f.header("Content-Disposition").value_or("")};
+      else
+        what = std::string{f.event_name()} + " " + std::string{f.field("Application").value_or("")}
+               + " " + std::string{f.unique_id() == b_leg ? "b" : "other"};
+      std::lock_guard<std::mutex> guard{frames_mutex};
+      frames.push_back(std::move(what));
+      frames_changed.notify_all();
+    },
+    [](const caf::error&) {});
+  auto wait_frame = [&](const std::string& wanted) {
+    std::unique_lock<std::mutex> lock{frames_mutex};
+    frames_changed.wait_for(lock, 5s, [&] {
+      return std::find(frames.begin(), frames.end(), wanted) != frames.end();
+    });
+    return frames;
+  };
+  auto send = [&](caf::expected<esl::command> cmd) {
+    CAF_REQUIRE(cmd);
+    promise_box<std::string> reply;
+    (*session)->send(std::move(*cmd), [&](caf::expected<esl::frame> f) {
+      reply.set(f ? std::string{f->reply_text()} : std::string{"error"});
+    });
+    return reply.wait().value_or("no reply");
+  };
+  // myevents does not include PLAYBACK_*; subscribe to them as well.
+  CAF_CHECK_EQUAL(send(esl::command::event(esl::event_format::plain,
+                                           "PLAYBACK_START PLAYBACK_STOP")),
+                  "+OK event listener enabled plain");
+  esl::sendmsg_args answer;
+  answer.app_name = "answer";
+  answer.event_lock = true;
+  CAF_CHECK_EQUAL(send(esl::command::sendmsg(answer)), "+OK");
+  esl::sendmsg_args playback;
+  playback.app_name = "playback";
+  playback.app_arg = "tone_stream://%(100,0,440);loops=2";
+  playback.event_lock = true;
+  CAF_CHECK_EQUAL(send(esl::command::sendmsg(playback)), "+OK");
+  auto seen = wait_frame("CHANNEL_EXECUTE_COMPLETE playback b");
+  std::vector<std::string> expected{"CHANNEL_EXECUTE answer b",
+                                    "CHANNEL_ANSWER  b",
+                                    "CHANNEL_EXECUTE_COMPLETE answer b",
+                                    "CHANNEL_EXECUTE playback b",
+                                    "PLAYBACK_START playback b",
+                                    "PLAYBACK_STOP playback b",
+                                    "CHANNEL_EXECUTE_COMPLETE playback b"};
+  // PLAYBACK_* carry no Application header.
+  expected[4] = "PLAYBACK_START  b";
+  expected[5] = "PLAYBACK_STOP  b";
+  CAF_CHECK_EQUAL(seen, expected);
+  CAF_CHECK_EQUAL(api("uuid_exists " + b_leg), "true");
+
+  esl::sendmsg_args hangup;
+  hangup.app_name = "hangup";
+  CAF_CHECK_EQUAL(send(esl::command::sendmsg(hangup)), "+OK");
+  seen = wait_frame("notice linger");
+  CAF_REQUIRE(seen.size() >= 2);
+  CAF_CHECK_EQUAL(seen.back(), "notice linger");
+  CAF_CHECK_EQUAL(seen[seen.size() - 2], "CHANNEL_HANGUP_COMPLETE  b");
+  CAF_CHECK_EQUAL(api("uuid_exists " + b_leg), "false");
+  CAF_CHECK_EQUAL(api("uuid_exists " + a_leg), "false");
+  (*session)->close();
+  (*server)->stop();
+  client->stop();
+  CAF_CHECK(log.wait_for(esl::link_state::stopped));
+  CAF_CHECK_EQUAL(fsemu.process.stop(SIGTERM, 5'000ms), "exited with status 0");
+}
+
+CAF_TEST(a call to the socket extension with nothing listening fails as capture 14) {
+  auto free_port = test_support::pick_free_port();
+  fsemu_process fsemu{"ClueCon", std::nullopt,
+                      {"--socket-target", "127.0.0.1:" + std::to_string(free_port)}};
+  fsemu.wait_listening();
+  io_thread runner;
+  state_log log;
+  auto client = make_client(runner, log, fsemu.port, "ClueCon");
+  client->start();
+  CAF_REQUIRE(log.wait_for(esl::link_state::ready));
+  promise_box<std::string> reply;
+  client->api("originate loopback/8084/default &park()", [&](caf::expected<std::string> out) {
+    reply.set(out ? *out : std::string{"error: "} + caf::to_string(out.error()));
+  });
+  auto text = reply.wait();
+  CAF_REQUIRE(text);
+  // inbound_client reports -ERR api output as an error.
+  CAF_CHECK(text->find("NORMAL_CLEARING") != std::string::npos);
+  client->stop();
+  CAF_CHECK(log.wait_for(esl::link_state::stopped));
+  CAF_CHECK_EQUAL(fsemu.process.stop(SIGTERM, 5'000ms), "exited with status 0");
 }

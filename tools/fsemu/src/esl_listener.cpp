@@ -5,13 +5,16 @@
 #include <chrono>
 #include <utility>
 
+#include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/system/error_code.hpp>
 
 #include "esl/frame.hpp"
 #include "esl/frame_parser.hpp"
 #include "inbound_session.hpp"
+#include "outbound_session.hpp"
 
 namespace callgrid::fsemu {
 
@@ -28,8 +31,9 @@ std::int64_t now_us() {
 
 } // namespace
 
-/// One accepted client: socket, parser and session. Owned by the listener's set (and by the
-/// handlers in flight); runs on the listener's single I/O thread.
+/// One client: an accepted inbound event socket client, or an outbound socket fsemu opened
+/// for a channel (`outbound` set). Socket, parser and session. Owned by the listener's set (and
+/// by the handlers in flight); runs on the listener's single I/O thread.
 class esl_listener::connection : public std::enable_shared_from_this<connection> {
 public:
   connection(esl_listener& owner, tcp::socket socket)
@@ -40,10 +44,47 @@ public:
     // Nothing to do until start().
   }
 
-  inbound_session& session() noexcept { return session_; }
+  /// An outbound socket for channel `uuid`, connected already.
+  connection(esl_listener& owner, tcp::socket socket, std::string uuid)
+    : connection(owner, std::move(socket)) {
+    outbound_.emplace(owner.core_, std::move(uuid));
+  }
+
+  bool is_outbound() const noexcept { return outbound_.has_value(); }
+
+  /// Appends `event` in the session's format if the session takes it.
+  void deliver(const switch_event& event, std::string& out) {
+    if (outbound_)
+      outbound_->deliver(event, out);
+    else
+      session_.deliver(event, out);
+  }
+
+  /// The outbound session's due work (the end of `linger N`), if any.
+  std::optional<std::int64_t> next_due() const {
+    return outbound_ ? outbound_->next_due() : std::nullopt;
+  }
+
+  /// Runs the outbound session's due work and closes it when it is done.
+  void advance(std::int64_t now) {
+    if (!outbound_)
+      return;
+    std::string out;
+    outbound_->advance(now, out);
+    send(out);
+    after_output();
+  }
+
+  /// Closes once written when the session says so.
+  void after_output() {
+    if (outbound_ ? outbound_->closing() : session_.closing())
+      close_after_flush();
+  }
 
   void start() {
-    send(inbound_session::greeting());
+    // An outbound socket sends nothing before the client's "connect" (capture 11).
+    if (!outbound_)
+      send(inbound_session::greeting());
     read();
   }
 
@@ -66,6 +107,11 @@ public:
     if (closed_)
       return;
     closed_ = true;
+    // FreeSWITCH hangs up a channel whose socket client went away.
+    if (outbound_ && !outbound_->closing() && !owner_->closed_) {
+      outbound_->client_gone(now_us());
+      asio::post(owner_->io_, [owner = owner_] { owner->dispatch_events(); });
+    }
     boost::system::error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
@@ -91,7 +137,8 @@ private:
     parser_.feed(std::string_view{buffer_.data(), n});
     std::string out;
     esl::frame command;
-    while (!session_.closing()) {
+    auto closing = [this] { return outbound_ ? outbound_->closing() : session_.closing(); };
+    while (!closing()) {
       auto got = parser_.next(command);
       if (!got) {
         // A corrupt stream cannot be answered frame by frame: drop the client.
@@ -101,11 +148,13 @@ private:
       }
       if (!*got)
         break;
-      session_.handle(command, now_us(), out);
+      if (outbound_)
+        outbound_->handle(command, now_us(), out);
+      else
+        session_.handle(command, now_us(), out);
     }
     send(out);
-    if (session_.closing())
-      close_after_flush();
+    after_output();
     owner_->dispatch_events();
     read();
   }
@@ -135,6 +184,7 @@ private:
   tcp::socket socket_;
   esl::frame_parser parser_;
   inbound_session session_;
+  std::optional<outbound_session_logic> outbound_;
   std::array<char, 16 * 1024> buffer_{};
   std::string pending_;
   std::string in_flight_;
@@ -146,11 +196,41 @@ private:
 esl_listener::esl_listener(asio::io_context& io, switch_core& core,
                            std::function<void()> on_halt)
   : io_(io), core_(core), on_halt_(std::move(on_halt)), acceptor_(io), timer_(io) {
-  // Bound in open().
+  core_.set_socket_connector([this](std::string_view uuid, std::string_view address) {
+    return connect_outbound(uuid, address);
+  });
+}
+
+bool esl_listener::connect_outbound(std::string_view uuid, std::string_view address) {
+  if (closed_)
+    return false;
+  auto colon = address.rfind(':');
+  if (colon == std::string_view::npos)
+    return false;
+  std::string host{address.substr(0, colon)};
+  std::string port{address.substr(colon + 1)};
+  // A blocking connect on the I/O thread, so that originate can answer as capture 14 shows
+  // when nothing listens: instant on loopback, up to the OS timeout for an unreachable host.
+  boost::system::error_code ec;
+  tcp::resolver resolver{io_};
+  auto endpoints = resolver.resolve(host, port, ec);
+  if (ec)
+    return false;
+  tcp::socket socket{io_};
+  asio::connect(socket, endpoints, ec);
+  if (ec)
+    return false;
+  socket.set_option(tcp::no_delay(true), ec);
+  auto conn = std::make_shared<connection>(*this, std::move(socket), std::string{uuid});
+  connections_.insert(conn);
+  conn->start();
+  return true;
 }
 
 esl_listener::~esl_listener() {
   close();
+  // The switch may outlive this listener: it must not call back into it.
+  core_.set_socket_connector({});
 }
 
 std::optional<listen_error> esl_listener::open(const std::string& address, std::uint16_t port) {
@@ -192,6 +272,9 @@ void esl_listener::arm_timer() {
   if (closed_)
     return;
   auto due = core_.next_due();
+  for (const auto& conn : connections_)
+    if (auto at = conn->next_due(); at && (!due || *at < *due))
+      due = at;
   if (!due) {
     timer_.cancel();
     return;
@@ -215,9 +298,16 @@ void esl_listener::dispatch_events() {
     for (const auto& conn : targets) {
       std::string out;
       for (const auto& ev : events)
-        conn->session().deliver(ev, out);
+        conn->deliver(ev, out);
       conn->send(out);
+      conn->after_output();
     }
+  }
+  {
+    auto targets = connections_;
+    for (const auto& conn : targets)
+      if (auto at = conn->next_due(); at && *at <= now)
+        conn->advance(now);
   }
   if (core_.halted() && !closed_) {
     closed_ = true;
@@ -225,7 +315,8 @@ void esl_listener::dispatch_events() {
     acceptor_.close(ignored);
     auto targets = connections_;
     for (const auto& conn : targets) {
-      conn->send(inbound_session::shutdown_notice());
+      if (!conn->is_outbound())
+        conn->send(inbound_session::shutdown_notice());
       conn->close_after_flush();
     }
     if (connections_.empty() && !halt_reported_ && on_halt_) {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -14,7 +15,9 @@
 #include "switch_core.hpp"
 
 /// The emulated switch's event socket: a TCP acceptor whose connections each run one
-/// `inbound_session`. Thin Asio glue; the protocol lives in `inbound_session` and `switch_core`.
+/// `inbound_session`, and the outbound sockets (`socket HOST:PORT async full`) it opens for
+/// channels, each running one `outbound_session_logic`. Thin Asio glue; the protocol lives in
+/// the sessions and `switch_core`.
 ///
 /// ```
 /// boost::asio::io_context io;
@@ -59,6 +62,8 @@ private:
   friend class connection;
 
   void accept();
+  /// The switch's socket connector: opens an outbound socket for channel `uuid`.
+  bool connect_outbound(std::string_view uuid, std::string_view address);
   void dispatch_events();
   /// Arms the timer for the switch's next due work (`switch_core::next_due`).
   void arm_timer();

@@ -33,6 +33,14 @@ public:
   /// A new, unauthenticated connection to `core`.
   explicit inbound_session(switch_core& core) : core_(&core) {}
 
+  /// A connection that needs no `auth`: the commands an outbound socket shares with an inbound
+  /// one (`api`, `bgapi`, `event`, `filter`, ...) are answered by one of these.
+  [[nodiscard]] static inbound_session preauthenticated(switch_core& core) {
+    inbound_session session{core};
+    session.authenticated_ = true;
+    return session;
+  }
+
   /// The bytes FreeSWITCH sends as soon as a client connects.
   [[nodiscard]] static std::string greeting() { return "Content-Type: auth/request\n\n"; }
 

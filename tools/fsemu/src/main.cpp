@@ -49,7 +49,7 @@ std::string host_name() {
 } // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"fsemu: emulates a FreeSWITCH 1.10.12 node's inbound event socket (ESL) for "
+  CLI::App app{"fsemu: emulates a FreeSWITCH 1.10.12 node's event socket (ESL, inbound and outbound) for "
                "tests, benchmarks and demos"};
   std::string listen_address = "127.0.0.1";
   std::uint16_t esl_port = 0;
@@ -72,6 +72,22 @@ int main(int argc, char** argv) {
                  "refused beyond it")
     ->capture_default_str()
     ->check(CLI::Range(1u, 10'000'000u));
+  std::string socket_target;
+  app.add_option("--socket-target", socket_target,
+                 "HOST:PORT the dialplan's outbound socket extension (8084, 'socket "
+                 "127.0.0.1:8084 async full') connects to instead of 127.0.0.1:8084")
+    ->check(
+      [](const std::string& value) {
+        auto colon = value.rfind(':');
+        if (colon == std::string::npos || colon == 0 || colon + 1 == value.size())
+          return std::string{"must be HOST:PORT"};
+        auto port = value.substr(colon + 1);
+        if (port.find_first_not_of("0123456789") != std::string::npos || port.size() > 5
+            || std::stoul(port) == 0 || std::stoul(port) > 65535)
+          return std::string{"must be HOST:PORT with a port of 1-65535"};
+        return std::string{};
+      },
+      "HOST:PORT");
   app.add_option("--hostname", hostname,
                  "Host name the switch reports (FreeSWITCH-Hostname, 'hostname')")
     ->capture_default_str();
@@ -88,6 +104,10 @@ int main(int argc, char** argv) {
   config.identity.ipv6 = "::1";
   config.local_ip_v4 = listen_address;
   config.utc_offset_seconds = local_utc_offset();
+  if (!socket_target.empty())
+    for (auto& extension : config.dialplan)
+      if (extension.action == fsemu::extension_action::socket)
+        extension.socket_address = socket_target;
   std::mt19937_64 core_uuid_random{config.seed ^ 0x9e3779b97f4a7c15ULL};
   config.identity.core_uuid = fsemu::random_uuid(core_uuid_random);
   fsemu::switch_core switch_node{config, now_us()};

@@ -491,11 +491,13 @@ void switch_core::answer(leg& l, std::int64_t now_us) {
   set_call_state(l, call_state::active, now_us);
 }
 
-void switch_core::execute(leg& l, std::string app, std::string data, std::int64_t now_us) {
+void switch_core::execute(leg& l, std::string app, std::string data, std::int64_t now_us,
+                          std::string app_uuid) {
   l.app = std::move(app);
   l.app_data = std::move(data);
-  l.app_uuid = new_uuid();
+  l.app_uuid = app_uuid.empty() ? new_uuid() : std::move(app_uuid);
   l.app_ends_us = 0;
+  l.app_started_us = now_us;
   l.last_app = l.app;
   l.last_arg = l.app_data;
   l.snap.erase_variable("current_application_response");
@@ -528,9 +530,47 @@ void switch_core::execute_complete(leg& l, std::string_view response, std::int64
   l.app_ends_us = 0;
 }
 
+void switch_core::restore_socket_app(leg& l) {
+  // An application run by the socket client ended: `socket` is the running one again.
+  if (!l.socket_controlled)
+    return;
+  // switch_ivr_parse_event unsets the loop variables once the application returned.
+  l.snap.erase_variable("current_loop");
+  l.snap.erase_variable("total_loops");
+  l.app = "socket";
+  l.app_data = l.socket_app_data;
+  l.app_uuid = l.socket_app_uuid;
+  l.app_ends_us = 0;
+}
+
 void switch_core::finish_app_on_hangup(leg& l, std::int64_t now_us) {
   if (l.app.empty())
     return;
+  if (l.socket_controlled) {
+    // Capture 11: the nested application (if any) ends, then the socket's park (CHANNEL_UNPARK)
+    // and the socket application itself (its CHANNEL_EXECUTE_COMPLETE, "_none_").
+    bool unparked = false;
+    if (l.app != "socket") {
+      if (l.app == "park") {
+        channel_event("CHANNEL_UNPARK", "switch_ivr.c", "switch_ivr_park", 1213, now_us, l);
+        unparked = true;
+      } else if (l.app == "playback") {
+        auto type = l.app_data.substr(0, l.app_data.find("://"));
+        channel_event("PLAYBACK_STOP", "switch_ivr_play_say.c", "switch_ivr_play_file", 2020,
+                      now_us, l,
+                      {{"Playback-File-Type", type},
+                       {"Playback-File-Path", l.app_data},
+                       {"Playback-Status", "break"}});
+      }
+      execute_complete(l, "_none_", now_us);
+      restore_socket_app(l);
+    }
+    if (l.socket_parked && !unparked)
+      channel_event("CHANNEL_UNPARK", "switch_ivr.c", "switch_ivr_park", 1213, now_us, l);
+    l.socket_controlled = false;
+    execute_complete(l, "_none_", now_us);
+    return;
+  }
   if (l.app == "park") {
     channel_event("CHANNEL_UNPARK", "switch_ivr.c", "switch_ivr_park", 1213, now_us, l);
   } else if (l.app == "playback") {
@@ -899,8 +939,19 @@ std::string switch_core::originate(std::string_view args, std::int64_t now_us) {
     execute(B(), "socket", extension->socket_address + " async full", now_us);
     B().snap.set_variable("socket_host",
                           extension->socket_address.substr(0, extension->socket_address.find(':')));
-    hang_up_call(b_uuid, "NORMAL_CLEARING", now_us);
-    return "-ERR NORMAL_CLEARING\n";
+    if (!connector_ || !connector_(b_uuid, extension->socket_address)) {
+      hang_up_call(b_uuid, "NORMAL_CLEARING", now_us);
+      return "-ERR NORMAL_CLEARING\n";
+    }
+    // Connected: the B leg rings until its socket client answers it; the A leg runs its
+    // application then. FreeSWITCH's originate waits for that answer; fsemu answers at once.
+    auto& b = B();
+    b.socket_controlled = true;
+    b.socket_app_data = b.app_data;
+    b.socket_app_uuid = b.app_uuid;
+    A().pending_app = app;
+    A().pending_app_args = app_args;
+    return "+OK " + a_uuid + "\n";
   }
 
   // The B leg answers; the A leg sees the answer first (capture 05, 564-569).
@@ -969,7 +1020,7 @@ void switch_core::advance(std::int64_t now_us) {
     auto* due = find_live(uuid);
     if (due == nullptr || due->app_ends_us != at)
       continue; // stale: the playback ended early (hangup)
-    auto played_us = at - due->answered_us;
+    auto played_us = at - due->app_started_us;
     auto samples = std::to_string(played_us * 8000 / 1'000'000);
     due->snap.set_variable("playback_last_offset_pos", samples);
     due->snap.set_variable("playback_seconds", std::to_string(played_us / 1'000'000));
@@ -983,6 +1034,11 @@ void switch_core::advance(std::int64_t now_us) {
                    {"Playback-Status", "done"}});
     due->snap.set_variable("current_application_response", "FILE PLAYED");
     execute_complete(*due, "FILE PLAYED", at);
+    if (due->socket_controlled) {
+      // Run by a socket client: the call goes on under the socket's control.
+      restore_socket_app(*due);
+      continue;
+    }
     execute(*find_live(uuid), "hangup", "NORMAL_CLEARING", at);
     // The hangup application: CHANNEL_HANGUP comes before its EXECUTE_COMPLETE (capture 05).
     hang_up_call(uuid, "NORMAL_CLEARING", at);
@@ -1006,6 +1062,151 @@ std::optional<std::int64_t> switch_core::next_due() const {
   if (!unlisted_.empty())
     consider(unlisted_.front()->listed_until_us);
   return due;
+}
+
+std::int64_t playback_duration_us(std::string_view file, std::int64_t file_us) {
+  constexpr std::string_view tone = "tone_stream://";
+  if (file.substr(0, tone.size()) != tone)
+    return file_us;
+  // %(on,off,freq...) then optional ;loops=N (FreeSWITCH's teletone: one loop by default).
+  std::int64_t on = 0;
+  std::int64_t off = 0;
+  auto open = file.find("%(");
+  if (open != std::string_view::npos) {
+    auto spec = file.substr(open + 2);
+    auto parse = [](std::string_view text, std::int64_t& value) {
+      value = 0;
+      std::size_t i = 0;
+      while (i < text.size() && text[i] >= '0' && text[i] <= '9')
+        value = value * 10 + (text[i++] - '0');
+      return i;
+    };
+    auto used = parse(spec, on);
+    if (used < spec.size() && spec[used] == ',')
+      parse(spec.substr(used + 1), off);
+  }
+  std::int64_t loops = 1;
+  auto at = file.find("loops=");
+  if (at != std::string_view::npos) {
+    auto text = file.substr(at + 6);
+    bool negative = !text.empty() && text.front() == '-';
+    if (negative)
+      return 0;
+    loops = 0;
+    for (char c : text) {
+      if (c < '0' || c > '9')
+        break;
+      loops = loops * 10 + (c - '0');
+    }
+  }
+  return loops * (on + off) * 1000;
+}
+
+const channel_snapshot* switch_core::channel(std::string_view uuid) const {
+  auto found = live_.find(uuid);
+  return found == live_.end() ? nullptr : &found->second->snap;
+}
+
+bool switch_core::socket_connect(std::string_view uuid, std::int64_t now_us, std::string& out) {
+  auto* l = find_live(uuid);
+  if (l == nullptr || !l->socket_controlled || l->socket_connected)
+    return false;
+  l->socket_connected = true;
+  event_context ctx{"mod_event_socket.c", "parse_command", 2021, next_sequence_++, now_us,
+                    config_.utc_offset_seconds};
+  if (renderer_.append_connect_reply(ctx, l->snap, connect_options{}, out))
+    return false;
+  // mod_event_socket's async mode parks the channel under the socket application.
+  l->socket_parked = true;
+  channel_event("CHANNEL_PARK", "switch_ivr.c", "switch_ivr_park", 1002, now_us, *l);
+  return true;
+}
+
+bool switch_core::hang_up(std::string_view uuid, std::string_view cause, std::int64_t now_us) {
+  auto* l = find_live(uuid);
+  if (l == nullptr || l->snap.answer == answer_state::hangup)
+    return false;
+  hang_up_call(uuid, known_cause(cause).first, now_us);
+  return true;
+}
+
+bool switch_core::execute_app(std::string_view uuid, std::string_view app, std::string_view arg,
+                              std::string_view app_uuid, std::int64_t now_us) {
+  auto* l = find_live(uuid);
+  if (l == nullptr || !l->socket_controlled || l->snap.answer == answer_state::hangup)
+    return false;
+  std::string id{uuid};
+  auto B = [&]() -> leg& { return *find_live(id); };
+  // switch_ivr_parse_event runs a sendmsg'd application `loops` times (1) and says so.
+  l->snap.set_variable("current_loop", "1");
+  l->snap.set_variable("total_loops", "1");
+  if (app == "answer") {
+    execute(B(), "answer", std::string{arg}, now_us, std::string{app_uuid});
+    if (B().snap.answer != answer_state::answered) {
+      auto partner = B().partner;
+      leg* a = find_live(partner);
+      if (a != nullptr && a->snap.answer != answer_state::answered)
+        answer(*a, now_us);
+      answer(B(), now_us);
+      B().snap.set_variable("endpoint_disposition", "ANSWER");
+      execute_complete(B(), "_none_", now_us);
+      restore_socket_app(B());
+      // The A leg's originate succeeded: it runs its application.
+      a = find_live(partner);
+      if (a != nullptr && !a->pending_app.empty()) {
+        a->snap.set_variable("endpoint_disposition", "ANSWER");
+        set_state(*a, channel_state::cs_execute, channel_state::cs_execute, now_us);
+        a->snap.set_variable("call_uuid", partner);
+        auto next = std::exchange(a->pending_app, {});
+        execute(*a, next, std::exchange(a->pending_app_args, {}), now_us);
+        if (next == "park")
+          channel_event("CHANNEL_PARK", "switch_ivr.c", "switch_ivr_park", 1002, now_us,
+                        *find_live(partner));
+      }
+      return true;
+    }
+    execute_complete(B(), "_none_", now_us);
+    restore_socket_app(B());
+    return true;
+  }
+  if (app == "playback") {
+    execute(B(), "playback", std::string{arg}, now_us, std::string{app_uuid});
+    auto& b = B();
+    auto type = b.app_data.substr(0, b.app_data.find("://"));
+    channel_event("PLAYBACK_START", "switch_ivr_play_say.c", "switch_ivr_play_file", 1646, now_us,
+                  b, {{"Playback-File-Type", type}, {"Playback-File-Path", b.app_data}});
+    auto length = playback_duration_us(b.app_data, config_.file_playback_us);
+    if (length > 0 || b.app_data.find("loops=-") == std::string::npos) {
+      b.app_ends_us = now_us + length;
+      app_ends_.emplace(b.app_ends_us, b.snap.uuid);
+    }
+    return true;
+  }
+  if (app == "set") {
+    execute(B(), "set", std::string{arg}, now_us, std::string{app_uuid});
+    auto eq = arg.find('=');
+    if (eq != std::string_view::npos && eq > 0) {
+      if (eq + 1 < arg.size())
+        B().snap.set_variable(arg.substr(0, eq), arg.substr(eq + 1));
+      else
+        B().snap.erase_variable(arg.substr(0, eq));
+    }
+    execute_complete(B(), "_none_", now_us);
+    restore_socket_app(B());
+    return true;
+  }
+  if (app == "park") {
+    execute(B(), "park", std::string{arg}, now_us, std::string{app_uuid});
+    channel_event("CHANNEL_PARK", "switch_ivr.c", "switch_ivr_park", 1002, now_us, B());
+    return true;
+  }
+  if (app == "hangup") {
+    execute(B(), "hangup", std::string{arg}, now_us, std::string{app_uuid});
+    auto cause = arg.empty() ? std::string{"NORMAL_CLEARING"} : known_cause(arg).first;
+    hang_up_call(id, cause, now_us);
+    return true;
+  }
+  return true;
 }
 
 std::string switch_core::show_channels(bool as_json, std::int64_t now_us) const {

@@ -39,9 +39,11 @@ enum class extension_action : std::uint8_t {
   park,
   /// `answer`, `playback <playback_file>` lasting `playback_us`, then `hangup NORMAL_CLEARING`.
   play_and_hang_up,
-  /// `socket <socket_address> async full` (outbound ESL, not emulated yet: the call goes as it
-  /// goes in FreeSWITCH when nothing listens there, both legs hang up unanswered and originate
-  /// answers "-ERR NORMAL_CLEARING", capture 14).
+  /// `socket <socket_address> async full` (outbound ESL): the switch's `socket_connector`
+  /// opens the connection and the B leg waits, ringing, for its client (`socket_connect`,
+  /// `execute_app`). When nothing listens there (or no connector is set) the call goes as in
+  /// FreeSWITCH: both legs hang up unanswered and originate answers "-ERR NORMAL_CLEARING"
+  /// (capture 14).
   socket,
 };
 
@@ -95,7 +97,20 @@ struct switch_config {
   /// "0 total." right after originate, "2 total." 1 s later and right after the hangup). The
   /// real lag is not measured; 500 ms is this emulator's choice. 0 lists channels at once.
   std::int64_t channel_list_lag_us = 500'000;
+  /// How long `playback` of a file (anything but `tone_stream://`) lasts, in microseconds;
+  /// fsemu has no audio files, so every file lasts this long.
+  std::int64_t file_playback_us = 1'000'000;
 };
+
+/// Opens the outbound event socket for channel `uuid` to `address` ("HOST:PORT", the `socket`
+/// application's argument) and says whether it connected. Set by the listener; tests answer
+/// directly. Called from `switch_core::api` (originate) on the switch's thread.
+using socket_connector = std::function<bool(std::string_view uuid, std::string_view address)>;
+
+/// How long `playback <file>` lasts: `tone_stream://%(on,off,freq)[;loops=N]` lasts
+/// N × (on + off) ms (N = 1 without `loops`; 0 = forever for a negative N); any other file
+/// `file_us`. Never fails.
+[[nodiscard]] std::int64_t playback_duration_us(std::string_view file, std::int64_t file_us);
 
 /// Which `fsctl shutdown` is pending.
 enum class shutdown_mode : std::uint8_t {
@@ -212,6 +227,31 @@ public:
   /// When `advance` next has work to do, or `nullopt` when nothing is scheduled.
   [[nodiscard]] std::optional<std::int64_t> next_due() const;
 
+  /// Sets who opens outbound sockets (`socket` extensions); without one nothing listens.
+  void set_socket_connector(socket_connector connector) { connector_ = std::move(connector); }
+
+  /// A live channel's current data, or `nullptr` when it does not exist (any more).
+  [[nodiscard]] const channel_snapshot* channel(std::string_view uuid) const;
+
+  /// The outbound socket of channel `uuid` received `connect`: appends the channel data reply
+  /// (`event_renderer::append_connect_reply`) to `out` and parks the channel (CHANNEL_PARK, as
+  /// mod_event_socket's async mode does). Returns false (nothing appended) when the channel is
+  /// gone or is not waiting for a socket client.
+  bool socket_connect(std::string_view uuid, std::int64_t now_us, std::string& out);
+
+  /// Runs application `app` with argument `arg` on the socket-controlled channel `uuid` (an
+  /// outbound socket's `sendmsg` `call-command: execute`): `answer`, `playback` (lasting
+  /// `playback_duration_us`; PLAYBACK_START/STOP), `set name=value`, `park`, `hangup [cause]`.
+  /// The CHANNEL_EXECUTE(_COMPLETE) events carry `app_uuid` as Application-UUID (a fresh one
+  /// when empty). Returns false when the channel does not exist or is not socket-controlled;
+  /// an application fsemu does not know is ignored (true, no events).
+  bool execute_app(std::string_view uuid, std::string_view app, std::string_view arg,
+                   std::string_view app_uuid, std::int64_t now_us);
+
+  /// Hangs up the call of channel `uuid` with `cause` (a name; unknown = NORMAL_CLEARING), as
+  /// `uuid_kill` does. Returns false when the channel does not exist (any more).
+  bool hang_up(std::string_view uuid, std::string_view cause, std::int64_t now_us);
+
 private:
   /// One channel (one loopback leg). Owned by `legs_`.
   struct leg {
@@ -227,6 +267,18 @@ private:
     std::string app_uuid;
     /// When the running application ends by itself (a playback); 0 = never.
     std::int64_t app_ends_us = 0;
+    /// When the running application started.
+    std::int64_t app_started_us = 0;
+    /// Controlled by an outbound socket: applications run nested in `socket`, which stays the
+    /// leg's application (`socket_app_*`) and parks the channel once the client connected.
+    bool socket_controlled = false;
+    bool socket_connected = false;
+    bool socket_parked = false;
+    std::string socket_app_data;
+    std::string socket_app_uuid;
+    /// The A leg of a socket call: the application it runs once the B leg answers.
+    std::string pending_app;
+    std::string pending_app_args;
     /// The last application executed and its argument (last_app, last_arg).
     std::string last_app;
     std::string last_arg;
@@ -257,7 +309,9 @@ private:
   void set_state(leg& l, channel_state running, channel_state state, std::int64_t now_us);
   void set_call_state(leg& l, call_state to, std::int64_t now_us);
   void answer(leg& l, std::int64_t now_us);
-  void execute(leg& l, std::string app, std::string data, std::int64_t now_us);
+  void execute(leg& l, std::string app, std::string data, std::int64_t now_us,
+               std::string app_uuid = {});
+  void restore_socket_app(leg& l);
   void execute_complete(leg& l, std::string_view response, std::int64_t now_us);
   void finish_app_on_hangup(leg& l, std::int64_t now_us);
   void hang_up_call(std::string_view uuid, std::string cause, std::int64_t now_us);
@@ -306,6 +360,7 @@ private:
   std::multimap<std::int64_t, std::string> app_ends_;
   /// Destroyed channels in the order they leave the listing.
   std::deque<std::list<leg>::iterator> unlisted_;
+  socket_connector connector_;
   std::int64_t rate_window_second_ = 0;
   std::uint32_t rate_window_count_ = 0;
 };
