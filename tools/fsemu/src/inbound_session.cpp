@@ -5,6 +5,8 @@
 #include <cctype>
 #include <optional>
 
+#include "command_words.hpp"
+
 namespace callgrid::fsemu {
 
 namespace {
@@ -40,30 +42,6 @@ bool iequals(std::string_view a, std::string_view b) {
            return std::tolower(static_cast<unsigned char>(x))
                   == std::tolower(static_cast<unsigned char>(y));
          });
-}
-
-std::pair<std::string_view, std::string_view> split_first(std::string_view line) {
-  auto space = line.find(' ');
-  if (space == std::string_view::npos)
-    return {line, {}};
-  auto rest = line.substr(space + 1);
-  while (!rest.empty() && rest.front() == ' ')
-    rest.remove_prefix(1);
-  return {line.substr(0, space), rest};
-}
-
-std::vector<std::string_view> words(std::string_view text) {
-  std::vector<std::string_view> out;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    auto end = text.find(' ', pos);
-    if (end == std::string_view::npos)
-      end = text.size();
-    if (end > pos)
-      out.push_back(text.substr(pos, end - pos));
-    pos = end + 1;
-  }
-  return out;
 }
 
 /// The canonical name of an event type, accepting any case and the "SWITCH_EVENT_" prefix as

@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "command_words.hpp"
+
 
 namespace callgrid::fsemu {
 
@@ -23,30 +25,6 @@ constexpr std::array<std::string_view, 23> myevents_names = {
   "CHANNEL_PROGRESS_MEDIA", "CHANNEL_STATE",        "CHANNEL_UNBRIDGE",
   "CHANNEL_UNPARK",     "DETECTED_SPEECH",          "DTMF",
   "NOTALK",             "TALK"};
-
-std::pair<std::string_view, std::string_view> split_first(std::string_view line) {
-  auto space = line.find(' ');
-  if (space == std::string_view::npos)
-    return {line, {}};
-  auto rest = line.substr(space + 1);
-  while (!rest.empty() && rest.front() == ' ')
-    rest.remove_prefix(1);
-  return {line.substr(0, space), rest};
-}
-
-std::vector<std::string_view> words(std::string_view text) {
-  std::vector<std::string_view> out;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    auto end = text.find(' ', pos);
-    if (end == std::string_view::npos)
-      end = text.size();
-    if (end > pos)
-      out.push_back(text.substr(pos, end - pos));
-    pos = end + 1;
-  }
-  return out;
-}
 
 } // namespace
 

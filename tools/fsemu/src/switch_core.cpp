@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "esl/percent_codec.hpp"
+#include "command_words.hpp"
 
 namespace callgrid::fsemu {
 
@@ -36,31 +37,7 @@ constexpr std::string_view originate_usage
 constexpr std::string_view no_such_channel = "-ERR No such channel!\n";
 
 /// Splits "cmd rest of line" at the first space; the rest keeps inner spaces.
-std::pair<std::string_view, std::string_view> split_first(std::string_view line) {
-  auto space = line.find(' ');
-  if (space == std::string_view::npos)
-    return {line, {}};
-  auto rest = line.substr(space + 1);
-  while (!rest.empty() && rest.front() == ' ')
-    rest.remove_prefix(1);
-  return {line.substr(0, space), rest};
-}
-
 /// Splits on spaces, dropping empty words (FreeSWITCH's switch_separate_string).
-std::vector<std::string_view> words(std::string_view text) {
-  std::vector<std::string_view> out;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    auto end = text.find(' ', pos);
-    if (end == std::string_view::npos)
-      end = text.size();
-    if (end > pos)
-      out.push_back(text.substr(pos, end - pos));
-    pos = end + 1;
-  }
-  return out;
-}
-
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x))
