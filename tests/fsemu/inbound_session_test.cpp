@@ -2,19 +2,12 @@
 
 #include <caf/test/unit_test.hpp>
 
-#include <cstdint>
-#include <regex>
-#include <string>
-#include <string_view>
-#include <vector>
-
 #include "capture_transcript.hpp"
-#include "esl/frame.hpp"
-#include "esl/frame_parser.hpp"
+#include "frame_comparison.hpp" // also esl frames, switch_core, <regex>, <string>, <vector>
 #include "inbound_session.hpp"
-#include "switch_core.hpp"
 
 using namespace callgrid;
+using namespace callgrid::fsemu::testing;
 
 namespace {
 
@@ -26,20 +19,10 @@ namespace {
 // with UUIDs and numbers masked where the value differs by nature (uptime, counters, times,
 // generated Job-UUIDs, Event-Sequence).
 
-/// 2026-11-26 04:00:00 UTC, in microseconds: the captures' day.
-constexpr std::int64_t capture_day_us = 1'795'665'600'000'000;
-
 fsemu::switch_config capture_config() {
-  fsemu::switch_config config;
-  config.identity.core_uuid = "7c51b8bd-8432-4f97-a2d6-eaed8705c43e";
-  config.identity.hostname = "vm";
-  config.identity.switchname = "vm";
-  config.identity.ipv4 = "192.0.2.2";
-  config.identity.ipv6 = "fd00::2";
-  config.password = "ClueCon";
+  auto config = captured_switch_config(42);
   config.local_ip_v4 = "127.0.0.1";
   config.idle_cpu_percent = 56.97;
-  config.seed = 42;
   return config;
 }
 
@@ -52,42 +35,11 @@ struct harness {
   /// Feeds the client bytes `wire` (one or more commands) and returns everything the session
   /// sends back, events it receives included.
   std::string send(std::string_view wire) {
-    esl::frame_parser parser{esl::parser_limits{}, esl::stream_direction::to_freeswitch};
-    parser.feed(wire);
     std::string out;
-    esl::frame command;
-    while (true) {
-      auto got = parser.next(command);
-      CAF_REQUIRE(got);
-      if (!*got)
-        break;
-      session.handle(command, now, out);
-      for (const auto& ev : core.take_events(now))
-        session.deliver(ev, out);
-    }
+    send_commands(wire, core, session, now, out);
     return out;
   }
 };
-
-/// Splits a stream FreeSWITCH-side bytes into frames; fails the test on malformed output
-/// (a wrong Content-Length shows up here).
-std::vector<std::string> split_frames(const std::string& bytes) {
-  esl::frame_parser parser;
-  parser.feed(bytes);
-  std::vector<std::string> frames;
-  std::size_t offset = 0;
-  esl::frame f;
-  while (true) {
-    auto got = parser.next(f);
-    CAF_REQUIRE(got);
-    if (!*got)
-      break;
-    frames.push_back(bytes.substr(offset, f.wire_size()));
-    offset += f.wire_size();
-  }
-  CAF_CHECK_EQUAL(offset, bytes.size());
-  return frames;
-}
 
 /// Replaces what varies between runs: UUIDs, every run of digits, and the plural of the
 /// uptime's units (which follows the number).
@@ -116,10 +68,6 @@ std::vector<exchange> exchanges(const std::string& capture_name) {
       out.push_back(exchange{entry.bytes, {}});
   }
   return out;
-}
-
-bool starts_with(std::string_view text, std::string_view prefix) {
-  return text.substr(0, prefix.size()) == prefix;
 }
 
 /// Whether a reply to `command` carries values that vary by nature and is compared masked.
