@@ -8,37 +8,14 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-
 #include "esl/command.hpp"
 #include "esl/frame_parser.hpp"
+#include "io_thread.hpp"
 
 /// Helpers for the esl suites that run over loopback TCP.
 namespace callgrid::esl::testing {
 
-/// An io_context running on its own thread for the lifetime of the object.
-class io_thread {
-public:
-  io_thread() : guard_(boost::asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {
-  }
-  ~io_thread() { stop(); }
-  /// Stops the loop and joins its thread; after this no handler runs any more. Fixtures call
-  /// it first in their destructor, before the state that handlers touch goes away.
-  void stop() {
-    if (!thread_.joinable())
-      return;
-    guard_.reset();
-    io_.stop();
-    thread_.join();
-  }
-  boost::asio::io_context& io() { return io_; }
-
-private:
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
-  std::thread thread_;
-};
+using test_support::io_thread;
 
 /// A thread-safe list that tests wait on.
 template <class T>

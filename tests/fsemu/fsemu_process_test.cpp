@@ -17,7 +17,6 @@
 #include <vector>
 
 #include <boost/asio/connect.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
@@ -26,6 +25,7 @@
 #include "esl/frame.hpp"
 #include "esl/inbound_client.hpp"
 #include "esl/outbound_server.hpp"
+#include "io_thread.hpp"
 #include "services/service_process.hpp"
 
 using namespace callgrid;
@@ -78,23 +78,7 @@ struct fsemu_process {
   }
 };
 
-/// An io_context running on its own thread for the lifetime of the object.
-class io_thread {
-public:
-  io_thread() : guard_(boost::asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {
-  }
-  ~io_thread() {
-    guard_.reset();
-    io_.stop();
-    thread_.join();
-  }
-  boost::asio::io_context& io() { return io_; }
-
-private:
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
-  std::thread thread_;
-};
+using test_support::io_thread;
 
 /// A value one thread sets and another waits for.
 template <class T>
