@@ -242,8 +242,15 @@ caf::expected<call_record> record_codec::decode(std::span<const std::byte> bytes
   msgpack::object_handle handle;
   std::size_t offset = 0;
   try {
-    // msgpack throws on malformed or truncated input; this is the library boundary.
-    handle = msgpack::unpack(reinterpret_cast<const char*>(bytes.data()), bytes.size(), offset);
+    // msgpack throws on malformed or truncated input; this is the library boundary. Without
+    // limits it believes an array header announcing 600 million elements and allocates for them
+    // before noticing the input is 32 bytes long (found by tests/fuzz/record_codec_fuzz): no
+    // container or string can have more elements or bytes than the input itself, and a record
+    // nests two levels deep.
+    auto most = bytes.size();
+    msgpack::unpack_limit limits{most, most, most, most, most, 8};
+    handle = msgpack::unpack(reinterpret_cast<const char*>(bytes.data()), bytes.size(), offset,
+                             nullptr, nullptr, limits);
   } catch (const std::exception& ex) {
     return caf::make_error(errc::record_decode_failed,
                            std::string{"malformed msgpack: "} + ex.what());

@@ -147,3 +147,16 @@ CAF_TEST(the checksum is crc32c) {
   CAF_CHECK_EQUAL(crc32c(ones), 0x62A8AB43u);
   CAF_CHECK_EQUAL(crc32c(ascending), 0x46DD794Eu);
 }
+
+CAF_TEST(an array header announcing more elements than the input holds is refused without allocating) {
+  // Found by tests/fuzz/record_codec_fuzz: 32 bytes whose array32 header claims ~620 million
+  // elements made msgpack try to allocate 17 GB.
+  const std::uint8_t input[] = {0xdc, 0x02, 0x17, 0x7c, 0x04, 0x17, 0x01, 0x38, 0x24, 0xdd, 0x24,
+                                0xf0, 0x38, 0x24, 0x01, 0xd9};
+  auto bytes = std::as_bytes(std::span{input});
+  auto decoded = callgrid::persistence::record_codec::decode(bytes);
+  CAF_REQUIRE(!decoded);
+  // Refused by the size limit, not by running out of memory or bytes after allocating.
+  CAF_MESSAGE(render_error(decoded.error()));
+  CAF_CHECK(render_error(decoded.error()).find("size overflow") != std::string::npos);
+}
