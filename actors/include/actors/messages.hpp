@@ -1,0 +1,97 @@
+#pragma once
+
+// The message vocabulary between the engine's actors on one node: plain structs, each with
+// operator== (CAF's test DSL compares with it). They carry pointers to frames and sockets, so
+// they are local-only (CAF_ALLOW_UNSAFE_MESSAGE_TYPE); the cluster's remote messages (issue 6)
+// get a type-ID block and serialization of their own.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+
+#include "persistence/call_record.hpp"
+
+namespace callgrid::esl {
+class frame;
+class outbound_session;
+} // namespace callgrid::esl
+
+namespace callgrid::actors {
+
+/// One ESL event (or outbound disconnect notice) for a call actor or the node supervisor.
+/// Frames are immutable and shared; the Asio thread creates them.
+struct esl_event {
+  std::shared_ptr<const esl::frame> frame;
+  friend bool operator==(const esl_event& a, const esl_event& b) { return a.frame == b.frame; }
+};
+
+/// A call's timer expired (the id the call's IVR chose).
+struct call_timer {
+  uint64_t id = 0;
+  friend bool operator==(const call_timer&, const call_timer&) = default;
+};
+
+/// The answer of a hot-data lookup for a call.
+struct lookup_answer {
+  uint64_t id = 0;
+  std::optional<std::string> value;
+  bool timed_out = false;
+  friend bool operator==(const lookup_answer&, const lookup_answer&) = default;
+};
+
+/// The supervisor ends a call: hang it up with `cause` (when `hang_up`) and close its record
+/// with `reason` (drain deadline, node lost, shutdown).
+struct end_call {
+  persistence::end_reason reason = persistence::end_reason::normal;
+  std::string cause;
+  bool hang_up = true;
+  friend bool operator==(const end_call&, const end_call&) = default;
+};
+
+/// The inbound ESL link is back; the call's channel is still listed by FreeSWITCH.
+struct link_restored {
+  friend bool operator==(const link_restored&, const link_restored&) = default;
+};
+
+/// FreeSWITCH's `socket` application connected and finished the handshake.
+struct outbound_call {
+  std::shared_ptr<esl::outbound_session> session;
+  friend bool operator==(const outbound_call& a, const outbound_call& b) {
+    return a.session == b.session;
+  }
+};
+
+/// The inbound ESL link changed state (from the Asio thread).
+struct link_status {
+  bool ready = false;
+  std::string why;
+  friend bool operator==(const link_status&, const link_status&) = default;
+};
+
+/// The output of `show channels as json` after the link became ready (recovery).
+struct channel_listing {
+  std::string json;
+  bool failed = false;
+  friend bool operator==(const channel_listing&, const channel_listing&) = default;
+};
+
+/// A call record for the record writer.
+struct record_message {
+  persistence::call_record record;
+  friend bool operator==(const record_message&, const record_message&) = default;
+};
+
+} // namespace callgrid::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::esl_event)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::call_timer)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::lookup_answer)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::end_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::link_restored)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::outbound_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::link_status)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::channel_listing)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::record_message)

@@ -1,0 +1,89 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/call_actor.hpp"
+#include "actors/engine_catalog.hpp"
+#include "actors/messages.hpp"
+#include "actors/record_writer.hpp"
+#include "actors/route_table.hpp"
+#include "esl/inbound_client.hpp"
+
+namespace boost::asio {
+class io_context;
+} // namespace boost::asio
+
+namespace callgrid::actors {
+
+class metrics_registry;
+
+/// Replaces the supervisor's catalog (from the catalog watcher, on a LISTEN/NOTIFY change).
+struct catalog_update {
+  std::shared_ptr<const engine_catalog> catalog;
+  friend bool operator==(const catalog_update& a, const catalog_update& b) {
+    return a.catalog == b.catalog;
+  }
+};
+
+/// The node's load as the supervisor sees it.
+struct node_load {
+  uint64_t live_calls = 0;
+  uint64_t calls_started = 0;
+  bool esl_ready = false;
+  /// From FreeSWITCH's last HEARTBEAT (0 until one arrived).
+  uint64_t freeswitch_sessions = 0;
+  uint64_t freeswitch_max_sessions = 0;
+  double freeswitch_idle_cpu = 0;
+  friend bool operator==(const node_load&, const node_load&) = default;
+};
+
+} // namespace callgrid::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::catalog_update)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::node_load)
+
+namespace callgrid::actors {
+
+/// The node supervisor (design.md §3): owns the inbound ESL link to its FreeSWITCH, spawns a
+/// call actor for every parked channel (inbound ESL mode) and for every outbound socket the
+/// listener hands over, routes each channel's events by Unique-ID to its call actor, counts
+/// the node's load, and after a (re)connect lists the live channels to re-adopt parked ones
+/// and end the calls whose channels are gone. Runs as an event-based actor; the ESL link's
+/// callbacks run on the Asio thread and only send messages to it.
+using node_supervisor_actor
+  = caf::typed_actor<caf::reacts_to<esl_event>, caf::reacts_to<link_status>,
+                     caf::reacts_to<channel_listing>, caf::reacts_to<outbound_call>,
+                     caf::reacts_to<catalog_update>,
+                     caf::replies_to<caf::get_atom>::with<node_load>>;
+
+/// How the node supervisor runs.
+struct node_supervisor_options {
+  /// This node's name, carried by every call record.
+  std::string node_name;
+  /// The inbound ESL link (host, port, password, timeouts); the supervisor sets the events.
+  esl::inbound_options esl;
+  /// The io_context whose thread runs the ESL link (owned by the daemon).
+  boost::asio::io_context* io = nullptr;
+  record_writer_actor records;
+  metrics_registry* metrics = nullptr;
+  hot_data_lookup lookup;
+  std::shared_ptr<const engine_catalog> catalog;
+};
+
+/// Spawns the supervisor, which connects its ESL link at once (and keeps reconnecting).
+[[nodiscard]] node_supervisor_actor spawn_node_supervisor(caf::actor_system& system,
+                                                          node_supervisor_options options);
+
+/// The events the supervisor subscribes to on the inbound link.
+inline constexpr const char* node_supervisor_events
+  = "CHANNEL_PARK CHANNEL_ANSWER CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP "
+    "CHANNEL_HANGUP_COMPLETE DTMF HEARTBEAT";
+
+} // namespace callgrid::actors

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/messages.hpp"
+#include "persistence/record_batcher.hpp"
+
+namespace callgrid::actors {
+
+class metrics_registry;
+
+/// The record writer of one daemon (design.md §5): call actors send it `record_message`s and
+/// never wait; it appends them to the durable local spool in small groups (one fdatasync per
+/// group) and ships the spool to PostgreSQL with the record batcher, retrying with backoff
+/// while PostgreSQL is down. `flush_atom` ships what can be shipped now and answers the number
+/// of records still pending (0 = everything is in PostgreSQL), for drain and shutdown.
+using record_writer_actor
+  = caf::typed_actor<caf::reacts_to<record_message>,
+                     caf::replies_to<caf::flush_atom>::with<uint64_t>,
+                     caf::reacts_to<caf::tick_atom>>;
+
+/// How the record writer spools and ships.
+struct record_writer_options {
+  /// The spool directory (created if missing; locked against a second daemon).
+  std::filesystem::path spool_dir;
+  /// Records are appended at least this often (and at once when `append_group` are waiting).
+  std::chrono::milliseconds append_interval{5};
+  /// Records appended with one fdatasync at most.
+  std::size_t append_group = 256;
+  /// How the spool is shipped; an empty conninfo keeps records in the spool only (no database
+  /// configured), which the daemon reports at start.
+  persistence::record_batcher_options batcher;
+  /// Log sink for damage found when opening the spool and for failures (one line each).
+  std::function<void(const std::string&)> log_warning;
+};
+
+/// Opens the spool (reporting and repairing damage through `log_warning`) and spawns the
+/// record writer as a detached actor: it blocks on disk and on libpq, so it gets a thread of
+/// its own. Fails when the spool cannot be opened (locked by another daemon, I/O error). The
+/// metrics `callgrid_record_spool_depth`, `callgrid_record_spool_oldest_age_seconds`,
+/// `callgrid_records_*_total` are registered in `metrics`.
+[[nodiscard]] caf::expected<record_writer_actor>
+spawn_record_writer(caf::actor_system& system, record_writer_options options,
+                    metrics_registry& metrics);
+
+} // namespace callgrid::actors

@@ -1,0 +1,308 @@
+#include "actors/call_state.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+#include "esl/frame.hpp"
+
+namespace callgrid::actors {
+
+namespace {
+
+std::optional<int64_t> field_as_int(const esl::frame& event, std::string_view name) {
+  auto text = event.field(name);
+  if (!text || text->empty())
+    return std::nullopt;
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (ec != std::errc{} || end != text->data() + text->size())
+    return std::nullopt;
+  return value;
+}
+
+int64_t now_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+const char* disposition_for(ivr::outcome result) {
+  switch (result) {
+    case ivr::outcome::running:
+      return "in_ivr";
+    case ivr::outcome::transferred:
+      return "transferred";
+    case ivr::outcome::bridged:
+      return "bridged";
+    case ivr::outcome::hung_up_by_flow:
+      return "ivr_completed";
+    case ivr::outcome::caller_hung_up:
+      return "abandoned";
+    case ivr::outcome::escalated:
+      return "escalated";
+    case ivr::outcome::failed:
+      return "ivr_failed";
+  }
+  return "unknown";
+}
+
+} // namespace
+
+const char* to_string(call_phase phase) noexcept {
+  switch (phase) {
+    case call_phase::created:
+      return "created";
+    case call_phase::answering:
+      return "answering";
+    case call_phase::running:
+      return "running";
+    case call_phase::hanging_up:
+      return "hanging_up";
+    case call_phase::ended:
+      return "ended";
+  }
+  return "unknown";
+}
+
+call_state::call_state(call_setup setup) : setup_(std::move(setup)) {
+}
+
+call_state::~call_state() = default;
+call_state::call_state(call_state&&) noexcept = default;
+call_state& call_state::operator=(call_state&&) noexcept = default;
+
+std::string call_state::next_event_uuid() {
+  // Unique per call and cheap: the channel UUID plus a counter.
+  return setup_.uuid + "-" + std::to_string(++event_counter_);
+}
+
+void call_state::start(std::chrono::system_clock::time_point now, std::vector<call_action>& out) {
+  started_at_ = now;
+  if (!setup_.matched_route) {
+    disposition_ = "no_route";
+    send_hangup("NO_ROUTE_DESTINATION", out);
+    return;
+  }
+  const auto& r = *setup_.matched_route;
+  if (r.action == route_action::hangup) {
+    disposition_ = "rejected";
+    send_hangup(r.hangup_cause.empty() ? "CALL_REJECTED" : r.hangup_cause, out);
+    return;
+  }
+  if (r.action == route_action::flow && !setup_.flow) {
+    disposition_ = "flow_missing";
+    send_hangup("SERVICE_UNAVAILABLE", out);
+    return;
+  }
+  if (r.answer && !setup_.already_answered) {
+    phase_ = call_phase::answering;
+    out.push_back(execute_app{"answer", "", next_event_uuid()});
+    return;
+  }
+  begin_action(out);
+}
+
+void call_state::begin_action(std::vector<call_action>& out) {
+  phase_ = call_phase::running;
+  const auto& r = *setup_.matched_route;
+  if (r.action == route_action::bridge) {
+    disposition_ = "bridged";
+    out.push_back(execute_app{"bridge", r.bridge_target, next_event_uuid()});
+    return;
+  }
+  disposition_ = "in_ivr";
+  ivr_ = std::make_unique<ivr::session>(setup_.flow);
+  ivr::call_facts facts;
+  facts.caller = setup_.caller;
+  facts.callee = setup_.callee;
+  facts.campaign = setup_.campaign;
+  feed_ivr(ivr::started{std::move(facts), started_at_}, out);
+}
+
+void call_state::feed_ivr(const ivr::event& event, std::vector<call_action>& out) {
+  if (!ivr_ || ivr_->finished())
+    return;
+  std::vector<ivr::command> commands;
+  ivr_->handle(event, commands);
+  for (auto& cmd : commands) {
+    std::visit(
+      [&](auto& c) {
+        using T = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<T, ivr::play_prompt>) {
+          playing_.push_back(next_event_uuid());
+          out.push_back(execute_app{"playback", std::move(c.uri), playing_.back()});
+        } else if constexpr (std::is_same_v<T, ivr::stop_prompt>) {
+          // Breaks the playback in progress; its completion still counts as its prompt's end.
+          out.push_back(run_api{"uuid_break " + setup_.uuid});
+        } else if constexpr (std::is_same_v<T, ivr::start_timer>) {
+          out.push_back(arm_timer{c.timer_id, c.after});
+        } else if constexpr (std::is_same_v<T, ivr::cancel_timer>) {
+          out.push_back(disarm_timer{c.timer_id});
+        } else if constexpr (std::is_same_v<T, ivr::start_lookup>) {
+          out.push_back(lookup_hot_data{c.request_id, std::move(c.key), c.budget});
+        } else if constexpr (std::is_same_v<T, ivr::set_variable>) {
+          out.push_back(execute_app{"set", c.name + "=" + c.value, next_event_uuid()});
+        } else if constexpr (std::is_same_v<T, ivr::transfer_call>) {
+          out.push_back(execute_app{"transfer", std::move(c.target), next_event_uuid()});
+        } else if constexpr (std::is_same_v<T, ivr::bridge_call>) {
+          out.push_back(execute_app{"bridge", std::move(c.endpoint), next_event_uuid()});
+        } else if constexpr (std::is_same_v<T, ivr::hang_up>) {
+          send_hangup(c.cause.empty() ? "NORMAL_CLEARING" : std::move(c.cause), out);
+        }
+      },
+      cmd);
+  }
+  if (ivr_->finished())
+    disposition_ = disposition_for(ivr_->result());
+}
+
+void call_state::send_hangup(std::string cause, std::vector<call_action>& out) {
+  if (phase_ != call_phase::ended)
+    phase_ = call_phase::hanging_up;
+  if (hangup_sent_)
+    return;
+  hangup_sent_ = true;
+  out.push_back(hangup_channel{std::move(cause)});
+}
+
+void call_state::on_event(const esl::frame& event, std::vector<call_action>& out) {
+  if (phase_ == call_phase::ended)
+    return;
+  if (event.type() == esl::content_type::disconnect_notice) {
+    // Outbound socket: a `disconnect` notice means FreeSWITCH closes the socket; with linger
+    // the final events came before it, without linger they never will.
+    auto disposition = event.header("Content-Disposition");
+    if (!disposition || *disposition == "disconnect") {
+      if (ivr_ && !ivr_->finished())
+        feed_ivr(ivr::caller_hung_up{}, out);
+      end_untracked(persistence::end_reason::normal,
+                    hangup_cause_.empty() ? "NORMAL_CLEARING" : hangup_cause_, now_us());
+    }
+    return;
+  }
+  auto name = event.event_name();
+  if (name == "CHANNEL_ANSWER") {
+    answered_us_ = field_as_int(event, "Caller-Channel-Answered-Time");
+    if (phase_ == call_phase::answering)
+      begin_action(out);
+  } else if (name == "CHANNEL_EXECUTE_COMPLETE") {
+    auto app_uuid = event.field("Application-UUID");
+    if (!app_uuid)
+      return;
+    auto it = std::find(playing_.begin(), playing_.end(), *app_uuid);
+    if (it != playing_.end()) {
+      playing_.erase(it);
+      feed_ivr(ivr::prompt_finished{}, out);
+    }
+  } else if (name == "DTMF") {
+    auto digit = event.field("DTMF-Digit");
+    if (digit && digit->size() == 1)
+      feed_ivr(ivr::digit_pressed{(*digit)[0]}, out);
+  } else if (name == "CHANNEL_HANGUP") {
+    if (auto cause = event.field("Hangup-Cause"))
+      hangup_cause_ = std::string{*cause};
+    if (phase_ != call_phase::hanging_up)
+      phase_ = call_phase::hanging_up;
+    if (ivr_ && !ivr_->finished()) {
+      feed_ivr(ivr::caller_hung_up{}, out);
+      disposition_ = "abandoned";
+    }
+    // The channel is gone: drop whatever actions the IVR still wanted.
+    std::erase_if(out, [](const call_action& a) {
+      return !std::holds_alternative<disarm_timer>(a);
+    });
+  } else if (name == "CHANNEL_HANGUP_COMPLETE") {
+    absorb_final_event(event);
+    phase_ = call_phase::ended;
+  }
+}
+
+void call_state::absorb_final_event(const esl::frame& event) {
+  if (auto cause = event.field("Hangup-Cause"))
+    hangup_cause_ = std::string{*cause};
+  if (auto answered = field_as_int(event, "Caller-Channel-Answered-Time"); answered && *answered)
+    answered_us_ = *answered;
+  if (auto created = field_as_int(event, "Caller-Channel-Created-Time"); created && *created)
+    setup_.created_us = *created;
+  ended_us_ = field_as_int(event, "Caller-Channel-Hangup-Time").value_or(0);
+  if (ended_us_ == 0)
+    ended_us_ = now_us();
+  duration_ms_ = field_as_int(event, "variable_mduration")
+                   .value_or((ended_us_ - setup_.created_us) / 1000);
+  billsec_ms_ = field_as_int(event, "variable_billmsec").value_or(0);
+  if (auto code = field_as_int(event, "variable_sip_term_status"))
+    sip_code_ = static_cast<int32_t>(*code);
+}
+
+void call_state::on_timer(uint64_t id, std::vector<call_action>& out) {
+  feed_ivr(ivr::timer_expired{id}, out);
+}
+
+void call_state::on_lookup(uint64_t id, std::optional<std::string> value, bool timed_out,
+                           std::vector<call_action>& out) {
+  feed_ivr(ivr::lookup_finished{id, std::move(value), timed_out}, out);
+}
+
+void call_state::on_link_restored(std::vector<call_action>& out) {
+  // Completions may have been lost with the link: count every outstanding prompt as done.
+  auto outstanding = playing_.size();
+  playing_.clear();
+  for (std::size_t i = 0; i < outstanding; ++i)
+    feed_ivr(ivr::prompt_finished{}, out);
+}
+
+void call_state::end_untracked(persistence::end_reason reason, std::string cause,
+                               int64_t now) {
+  if (phase_ == call_phase::ended)
+    return;
+  end_reason_ = reason;
+  if (hangup_cause_.empty())
+    hangup_cause_ = std::move(cause);
+  ended_us_ = now;
+  duration_ms_ = setup_.created_us > 0 ? (now - setup_.created_us) / 1000 : 0;
+  billsec_ms_ = answered_us_ ? (now - *answered_us_) / 1000 : 0;
+  if (disposition_.empty() || disposition_ == "in_ivr")
+    disposition_ = reason == persistence::end_reason::normal ? "ended" : to_string(reason);
+  phase_ = call_phase::ended;
+}
+
+void call_state::fail(std::string cause, std::vector<call_action>& out) {
+  disposition_ = "engine_error";
+  send_hangup(std::move(cause), out);
+}
+
+std::string call_state::ivr_outcome() const {
+  if (!ivr_)
+    return {};
+  return disposition_for(ivr_->result());
+}
+
+persistence::call_record call_state::make_record() const {
+  persistence::call_record rec;
+  rec.call_uuid = setup_.uuid;
+  rec.leg_uuid = setup_.uuid;
+  rec.leg = 0;
+  rec.direction = setup_.direction;
+  rec.caller = setup_.caller;
+  rec.callee = setup_.callee;
+  if (setup_.matched_route) {
+    rec.route_id = setup_.matched_route->id;
+    rec.flow_id = setup_.matched_route->flow_id;
+  }
+  rec.node = setup_.node;
+  rec.mode = setup_.mode;
+  rec.created_us = setup_.created_us;
+  rec.answered_us = answered_us_;
+  rec.ended_us = ended_us_;
+  rec.duration_ms = duration_ms_;
+  rec.billsec_ms = billsec_ms_;
+  rec.hangup_cause = hangup_cause_;
+  rec.sip_code = sip_code_;
+  rec.disposition = disposition_;
+  if (ivr_)
+    for (const auto& step : ivr_->path())
+      rec.ivr_path.push_back({step.node, step.choice});
+  rec.reason = end_reason_;
+  return rec;
+}
+
+} // namespace callgrid::actors

@@ -1,0 +1,350 @@
+#include "actors/node_supervisor.hpp"
+
+#include <charconv>
+#include <chrono>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/channel_link.hpp"
+#include "actors/metrics_registry.hpp"
+#include "esl/errc.hpp"
+#include "esl/frame.hpp"
+#include "esl/outbound_server.hpp"
+
+namespace callgrid::actors {
+
+namespace {
+
+int64_t wall_clock_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+int64_t to_int(std::string_view text, int64_t fallback = 0) {
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return ec == std::errc{} ? value : fallback;
+}
+
+struct tracked_call {
+  call_actor handle;
+  persistence::esl_mode mode = persistence::esl_mode::inbound;
+  int64_t created_us = 0;
+};
+
+struct supervisor_metrics {
+  metric_counter& calls_started;
+  metric_counter& events;
+  metric_counter& unowned_events;
+  metric_counter& reconnects;
+  metric_counter& adopted;
+  metric_counter& lost;
+  metric_counter& without_park_timeout;
+  metric_gauge& esl_up;
+  metric_gauge& fs_sessions;
+  metric_gauge& fs_max_sessions;
+  metric_gauge& fs_idle_cpu;
+};
+
+struct node_supervisor_state {
+  static inline const char* name = "node_supervisor";
+
+  node_supervisor_options options;
+  std::shared_ptr<esl::inbound_client> client;
+  std::unordered_map<std::string, tracked_call> calls;
+  std::unordered_map<caf::actor_addr, std::string> uuid_by_actor;
+  std::optional<supervisor_metrics> metrics;
+  node_load load;
+  bool ever_ready = false;
+  /// When the link was lost (wall clock, µs); calls created before it and not listed after the
+  /// reconnect are gone. 0 = not lost since start.
+  int64_t link_lost_at_us = 0;
+};
+
+using supervisor_pointer = node_supervisor_actor::stateful_pointer<node_supervisor_state>;
+
+call_setup make_setup(node_supervisor_state& st, std::string uuid, std::string caller,
+                      std::string callee, int64_t created_us, bool answered,
+                      persistence::esl_mode mode) {
+  call_setup setup;
+  setup.uuid = std::move(uuid);
+  setup.caller = std::move(caller);
+  setup.callee = std::move(callee);
+  setup.direction = persistence::call_direction::inbound;
+  setup.mode = mode;
+  setup.node = st.options.node_name;
+  setup.created_us = created_us > 0 ? created_us : wall_clock_us();
+  setup.already_answered = answered;
+  const auto& catalog = st.options.catalog;
+  if (catalog && catalog->routes) {
+    if (const route* r = catalog->routes->match(setup.callee, setup.caller,
+                                                std::chrono::system_clock::now())) {
+      setup.matched_route = *r;
+      if (r->flow_id) {
+        auto it = catalog->flows.find(*r->flow_id);
+        if (it != catalog->flows.end())
+          setup.flow = it->second;
+      }
+    }
+  }
+  return setup;
+}
+
+void start_call(supervisor_pointer self, call_setup setup, std::shared_ptr<channel_link> link) {
+  auto& st = self->state;
+  auto uuid = setup.uuid;
+  auto mode = setup.mode;
+  auto created = setup.created_us;
+  if (!setup.matched_route)
+    spdlog::warn("call {}: no route for {} -> {}", uuid, setup.caller, setup.callee);
+  else
+    spdlog::info("call {}: {} -> {} on route '{}' ({} mode)", uuid, setup.caller, setup.callee,
+                 setup.matched_route->name, persistence::to_string(mode));
+  auto handle = spawn_call_actor(self->system(), std::move(setup),
+                                 call_context{std::move(link), st.options.records,
+                                              st.options.metrics, st.options.lookup});
+  self->monitor(handle);
+  st.uuid_by_actor.emplace(handle.address(), uuid);
+  st.calls.emplace(std::move(uuid), tracked_call{handle, mode, created});
+  st.metrics->calls_started.increment();
+  ++st.load.calls_started;
+  st.load.live_calls = st.calls.size();
+}
+
+void on_park(supervisor_pointer self, std::shared_ptr<const esl::frame> ev) {
+  auto& st = self->state;
+  std::string uuid{ev->unique_id()};
+  if (auto it = st.calls.find(uuid); it != st.calls.end()) {
+    if (it->second.mode == persistence::esl_mode::inbound)
+      self->send(it->second.handle, esl_event{std::move(ev)});
+    return;
+  }
+  // A channel running `socket` parks too; its own socket brings it to us (outbound mode).
+  if (ev->field("variable_current_application") == std::optional<std::string_view>{"socket"})
+    return;
+  if (!ev->field("variable_park_timeout")) {
+    st.metrics->without_park_timeout.increment();
+    spdlog::warn("call {}: parked without park_timeout; the dialplan should set it so that no "
+                 "channel stays parked forever if callgridd is down",
+                 uuid);
+  }
+  auto setup = make_setup(st, uuid, std::string{ev->field("Caller-Caller-ID-Number").value_or("")},
+                          std::string{ev->field("Caller-Destination-Number").value_or("")},
+                          to_int(ev->field("Caller-Channel-Created-Time").value_or("0")),
+                          ev->field("Answer-State") == std::optional<std::string_view>{"answered"},
+                          persistence::esl_mode::inbound);
+  start_call(self, std::move(setup), make_inbound_link(st.client, uuid));
+}
+
+void on_heartbeat(node_supervisor_state& st, const esl::frame& ev) {
+  st.load.freeswitch_sessions = static_cast<uint64_t>(to_int(ev.field("Session-Count").value_or("0")));
+  st.load.freeswitch_max_sessions
+    = static_cast<uint64_t>(to_int(ev.field("Max-Sessions").value_or("0")));
+  auto idle = ev.field("Idle-CPU").value_or("0");
+  st.load.freeswitch_idle_cpu = std::strtod(std::string{idle}.c_str(), nullptr);
+  st.metrics->fs_sessions.set(static_cast<double>(st.load.freeswitch_sessions));
+  st.metrics->fs_max_sessions.set(static_cast<double>(st.load.freeswitch_max_sessions));
+  st.metrics->fs_idle_cpu.set(st.load.freeswitch_idle_cpu);
+}
+
+void request_listing(supervisor_pointer self) {
+  caf::actor handle = caf::actor_cast<caf::actor>(self);
+  self->state.client->api("show channels as json",
+                          [handle](caf::expected<std::string> output) {
+                            if (!output)
+                              caf::anon_send(handle, channel_listing{
+                                                       esl::render_error(output.error()), true});
+                            else
+                              caf::anon_send(handle, channel_listing{std::move(*output), false});
+                          });
+}
+
+/// Re-adopts parked channels nobody owns, tells owned ones the link is back, and ends the calls
+/// whose channels are gone.
+void reconcile(supervisor_pointer self, const channel_listing& listing) {
+  auto& st = self->state;
+  if (listing.failed) {
+    spdlog::warn("recovery: listing the channels failed: {}", listing.json);
+    return;
+  }
+  nlohmann::json doc = nlohmann::json::parse(listing.json, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    spdlog::warn("recovery: 'show channels as json' did not answer JSON: {}",
+                 listing.json.substr(0, 200));
+    return;
+  }
+  std::unordered_set<std::string> listed;
+  if (auto rows = doc.find("rows"); rows != doc.end() && rows->is_array()) {
+    for (const auto& row : *rows) {
+      auto text = [&](const char* key) {
+        auto it = row.find(key);
+        return it != row.end() && it->is_string() ? it->get<std::string>() : std::string{};
+      };
+      auto uuid = text("uuid");
+      if (uuid.empty())
+        continue;
+      listed.insert(uuid);
+      if (auto it = st.calls.find(uuid); it != st.calls.end()) {
+        self->send(it->second.handle, link_restored{});
+        continue;
+      }
+      auto application = text("application");
+      if (application == "socket" || application == "bridge" || application == "transfer")
+        continue;
+      auto created_epoch = to_int(text("created_epoch"));
+      auto setup = make_setup(st, uuid, text("cid_num"), text("dest"), created_epoch * 1'000'000,
+                              text("callstate") == "ACTIVE", persistence::esl_mode::inbound);
+      spdlog::info("recovery: re-adopting channel {} ({} -> {}, application '{}')", uuid,
+                   setup.caller, setup.callee, application);
+      st.metrics->adopted.increment();
+      start_call(self, std::move(setup), make_inbound_link(st.client, uuid));
+    }
+  }
+  if (st.link_lost_at_us == 0)
+    return;
+  for (auto& [uuid, call] : st.calls) {
+    if (call.mode != persistence::esl_mode::inbound || listed.contains(uuid)
+        || call.created_us >= st.link_lost_at_us)
+      continue;
+    spdlog::warn("recovery: channel {} is gone after the ESL link was lost; closing its record",
+                 uuid);
+    st.metrics->lost.increment();
+    self->send(call.handle, end_call{persistence::end_reason::node_lost, "LOSE_RACE", false});
+  }
+  st.link_lost_at_us = 0;
+}
+
+node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer self,
+                                                          node_supervisor_options options) {
+  auto& st = self->state;
+  st.options = std::move(options);
+  auto& m = *st.options.metrics;
+  st.metrics.emplace(supervisor_metrics{
+    m.counter("callgrid_calls_started_total", "Calls taken over by this node's engine"),
+    m.counter("callgrid_esl_events_total", "ESL events received on the inbound link"),
+    m.counter("callgrid_esl_unowned_events_total",
+              "Channel events for channels no call actor owns (dropped)"),
+    m.counter("callgrid_esl_reconnects_total", "Times the inbound ESL link became ready again"),
+    m.counter("callgrid_calls_adopted_total", "Parked channels re-adopted after a (re)connect"),
+    m.counter("callgrid_calls_lost_total",
+              "Calls closed because their channel was gone after a link loss"),
+    m.counter("callgrid_channels_without_park_timeout_total",
+              "Parked channels without park_timeout (dialplan misconfiguration)"),
+    m.gauge("callgrid_esl_up", "1 while the inbound ESL link is ready"),
+    m.gauge("callgrid_freeswitch_sessions", "Session-Count of FreeSWITCH's last HEARTBEAT"),
+    m.gauge("callgrid_freeswitch_max_sessions", "Max-Sessions of FreeSWITCH's last HEARTBEAT"),
+    m.gauge("callgrid_freeswitch_idle_cpu_ratio",
+            "Idle-CPU of FreeSWITCH's last HEARTBEAT, as a ratio"),
+  });
+  auto esl_options = st.options.esl;
+  esl_options.events.clear();
+  std::istringstream names{node_supervisor_events};
+  for (std::string name; names >> name;)
+    esl_options.events.push_back(name);
+  caf::actor handle = caf::actor_cast<caf::actor>(self);
+  st.client = esl::inbound_client::make(
+    *st.options.io, std::move(esl_options),
+    {.on_event =
+       [handle](esl::frame&& f) {
+         caf::anon_send(handle, esl_event{std::make_shared<const esl::frame>(std::move(f))});
+       },
+     .on_state =
+       [handle](esl::link_state state, const caf::error& why) {
+         caf::anon_send(handle, link_status{state == esl::link_state::ready,
+                                            why ? esl::render_error(why) : std::string{}});
+       }});
+  st.client->start();
+  self->attach_functor([client = st.client] { client->stop(); });
+  self->set_down_handler([self](caf::down_msg& down) {
+    auto& state = self->state;
+    auto it = state.uuid_by_actor.find(down.source);
+    if (it == state.uuid_by_actor.end())
+      return;
+    auto call = state.calls.find(it->second);
+    if (call != state.calls.end() && call->second.handle.address() == down.source)
+      state.calls.erase(call);
+    state.uuid_by_actor.erase(it);
+    state.load.live_calls = state.calls.size();
+  });
+  return {
+    [self](esl_event& ev) {
+      auto& state = self->state;
+      state.metrics->events.increment();
+      auto name = ev.frame->event_name();
+      if (name == "CHANNEL_PARK") {
+        on_park(self, std::move(ev.frame));
+        return;
+      }
+      if (name == "HEARTBEAT") {
+        on_heartbeat(state, *ev.frame);
+        return;
+      }
+      auto it = state.calls.find(std::string{ev.frame->unique_id()});
+      if (it == state.calls.end() || it->second.mode != persistence::esl_mode::inbound) {
+        if (it == state.calls.end())
+          state.metrics->unowned_events.increment();
+        return;
+      }
+      self->send(it->second.handle, std::move(ev));
+    },
+    [self](link_status& status) {
+      auto& state = self->state;
+      state.load.esl_ready = status.ready;
+      state.metrics->esl_up.set(status.ready ? 1 : 0);
+      if (status.ready) {
+        spdlog::info("ESL link to FreeSWITCH ready");
+        if (state.ever_ready)
+          state.metrics->reconnects.increment();
+        state.ever_ready = true;
+        request_listing(self);
+      } else {
+        if (state.link_lost_at_us == 0 && state.ever_ready)
+          state.link_lost_at_us = wall_clock_us();
+        spdlog::warn("ESL link to FreeSWITCH not ready: {}", status.why);
+      }
+    },
+    [self](channel_listing& listing) { reconcile(self, listing); },
+    [self](outbound_call& call) {
+      auto& state = self->state;
+      auto session = call.session;
+      const auto& data = session->channel_data();
+      auto setup = make_setup(
+        state, std::string{data.unique_id()},
+        std::string{data.field("Caller-Caller-ID-Number").value_or("")},
+        std::string{data.field("Caller-Destination-Number").value_or("")},
+        to_int(data.field("Caller-Channel-Created-Time").value_or("0")),
+        data.field("Answer-State") == std::optional<std::string_view>{"answered"},
+        persistence::esl_mode::outbound);
+      auto uuid = setup.uuid;
+      start_call(self, std::move(setup), make_outbound_link(session));
+      auto call_handle = state.calls.at(uuid).handle;
+      session->start(
+        [call_handle](esl::frame&& f) {
+          caf::anon_send(call_handle, esl_event{std::make_shared<const esl::frame>(std::move(f))});
+        },
+        [call_handle](const caf::error&) {
+          // The socket closed; if the call had not ended by its events, end it now.
+          caf::anon_send(call_handle, end_call{persistence::end_reason::normal, "NORMAL_CLEARING",
+                                          false});
+        });
+    },
+    [self](catalog_update& update) { self->state.options.catalog = std::move(update.catalog); },
+    [self](caf::get_atom) { return self->state.load; },
+  };
+}
+
+} // namespace
+
+node_supervisor_actor spawn_node_supervisor(caf::actor_system& system,
+                                            node_supervisor_options options) {
+  return system.spawn(node_supervisor_impl, std::move(options));
+}
+
+} // namespace callgrid::actors

@@ -1,0 +1,190 @@
+#include "actors/record_writer.hpp"
+
+#include <optional>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/metrics_registry.hpp"
+#include "persistence/record_spool.hpp"
+
+namespace callgrid::actors {
+
+namespace {
+
+struct writer_metrics {
+  metric_counter& appended;
+  metric_counter& shipped;
+  metric_counter& duplicates;
+  metric_counter& append_failures;
+  metric_counter& ship_failures;
+  metric_gauge& depth;
+  metric_gauge& oldest_age;
+  metric_gauge& database_reachable;
+};
+
+struct record_writer_state {
+  static inline const char* name = "record_writer";
+
+  std::optional<persistence::record_spool> spool;
+  std::optional<persistence::record_batcher> batcher;
+  record_writer_options options;
+  std::optional<writer_metrics> metrics;
+  std::vector<persistence::call_record> waiting;
+  std::chrono::steady_clock::time_point next_ship_attempt{};
+  bool tick_armed = false;
+
+  void warn(const std::string& line) const {
+    if (options.log_warning)
+      options.log_warning(line);
+  }
+
+  /// Appends the waiting records with one sync. On failure they stay waiting (in memory) and
+  /// are tried again at the next tick; the failure is reported loudly each time.
+  void append_waiting() {
+    if (waiting.empty())
+      return;
+    auto appended = spool->append(waiting);
+    if (!appended) {
+      metrics->append_failures.increment();
+      warn("record spool append of " + std::to_string(waiting.size())
+           + " records failed (kept in memory, retrying): "
+           + persistence::render_error(appended.error()));
+      return;
+    }
+    metrics->appended.increment(waiting.size());
+    waiting.clear();
+  }
+
+  /// Ships due batches until the spool has nothing due or a failure sets the retry delay.
+  void ship_due(bool everything) {
+    if (!batcher)
+      return;
+    auto now = std::chrono::steady_clock::now();
+    if (now < next_ship_attempt)
+      return;
+    while (spool->depth() > 0
+           && (everything || batcher->batch_due(*spool, caf::make_timestamp()))) {
+      auto shipped = batcher->ship_once(*spool);
+      if (!shipped) {
+        metrics->ship_failures.increment();
+        metrics->database_reachable.set(batcher->connected() ? 1 : 0);
+        auto delay = batcher->next_retry_delay();
+        next_ship_attempt = std::chrono::steady_clock::now() + delay;
+        if (batcher->consecutive_failures() == 1 || batcher->consecutive_failures() % 20 == 0)
+          warn("shipping call records failed " + std::to_string(batcher->consecutive_failures())
+               + " time(s) in a row, retrying in " + std::to_string(delay.count())
+               + " ms; records stay in the spool: "
+               + persistence::render_error(shipped.error()));
+        return;
+      }
+      metrics->database_reachable.set(1);
+      if (shipped->partition_error)
+        warn("creating cdr partitions failed (rows go to the default partition): "
+             + persistence::render_error(shipped->partition_error));
+      metrics->shipped.increment(shipped->inserted);
+      metrics->duplicates.increment(shipped->duplicates());
+      if (shipped->staged == 0)
+        break;
+    }
+  }
+
+  void update_gauges() {
+    metrics->depth.set(static_cast<double>(spool->depth() + waiting.size()));
+    auto age = spool->oldest_pending_age(caf::make_timestamp());
+    metrics->oldest_age.set(age ? static_cast<double>(age->count()) / 1e6 : 0.0);
+  }
+};
+
+using writer_pointer = record_writer_actor::stateful_pointer<record_writer_state>;
+
+record_writer_actor::behavior_type record_writer_impl(writer_pointer self) {
+  auto arm = [self] {
+    if (!self->state.tick_armed) {
+      self->state.tick_armed = true;
+      self->delayed_send(self, self->state.options.append_interval, caf::tick_atom_v);
+    }
+  };
+  // A periodic tick also drives shipping and retries when no record arrives.
+  self->state.tick_armed = true;
+  self->delayed_send(self, self->state.options.append_interval, caf::tick_atom_v);
+  return {
+    [self, arm](record_message& msg) {
+      auto& st = self->state;
+      st.waiting.push_back(std::move(msg.record));
+      if (st.waiting.size() >= st.options.append_group) {
+        st.append_waiting();
+        st.update_gauges();
+      }
+      arm();
+    },
+    [self](caf::tick_atom) {
+      auto& st = self->state;
+      st.tick_armed = false;
+      st.append_waiting();
+      st.ship_due(false);
+      st.update_gauges();
+      auto idle_interval = std::max(st.options.append_interval, std::chrono::milliseconds{50});
+      st.tick_armed = true;
+      self->delayed_send(self, st.waiting.empty() ? idle_interval : st.options.append_interval,
+                         caf::tick_atom_v);
+    },
+    [self](caf::flush_atom) -> uint64_t {
+      auto& st = self->state;
+      st.append_waiting();
+      st.next_ship_attempt = {};
+      st.ship_due(true);
+      st.update_gauges();
+      return st.spool->depth() + st.waiting.size();
+    },
+  };
+}
+
+} // namespace
+
+caf::expected<record_writer_actor>
+spawn_record_writer(caf::actor_system& system, record_writer_options options,
+                    metrics_registry& metrics) {
+  auto spool = persistence::record_spool::open(options.spool_dir, {});
+  if (!spool)
+    return spool.error();
+  for (const auto& damage : spool->report().damage)
+    if (options.log_warning)
+      options.log_warning("record spool repaired at open: " + persistence::to_string(damage));
+  writer_metrics m{
+    metrics.counter("callgrid_records_spooled_total",
+                    "Call records appended to the local durable spool"),
+    metrics.counter("callgrid_records_stored_total",
+                    "Call records inserted into PostgreSQL (cdr)"),
+    metrics.counter("callgrid_records_duplicates_total",
+                    "Spooled records PostgreSQL already had (replays after a crash or retry)"),
+    metrics.counter("callgrid_record_spool_failures_total",
+                    "Failed appends to the record spool (disk full or I/O error)"),
+    metrics.counter("callgrid_record_ship_failures_total",
+                    "Failed attempts to ship spooled records to PostgreSQL"),
+    metrics.gauge("callgrid_record_spool_depth",
+                  "Call records not yet stored in PostgreSQL (spooled or waiting to be)"),
+    metrics.gauge("callgrid_record_spool_oldest_age_seconds",
+                  "Age of the oldest call record not yet stored in PostgreSQL"),
+    metrics.gauge("callgrid_record_database_up",
+                  "1 when the last shipment to PostgreSQL succeeded, else 0"),
+  };
+  // Spawning copies the function, so the move-only spool travels behind a shared pointer.
+  auto shared_spool = std::make_shared<persistence::record_spool>(std::move(*spool));
+  auto actor = system.spawn<caf::detached>(
+    [shared_spool, options = std::move(options),
+     m](writer_pointer self) mutable -> record_writer_actor::behavior_type {
+      auto& st = self->state;
+      st.spool.emplace(std::move(*shared_spool));
+      if (!options.batcher.conninfo.empty())
+        st.batcher.emplace(options.batcher);
+      st.options = std::move(options);
+      st.metrics.emplace(m);
+      return record_writer_impl(self);
+    });
+  return actor;
+}
+
+} // namespace callgrid::actors
