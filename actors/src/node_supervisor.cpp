@@ -307,7 +307,8 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
       } else {
         if (state.link_lost_at_us == 0 && state.ever_ready)
           state.link_lost_at_us = wall_clock_us();
-        spdlog::warn("ESL link to FreeSWITCH not ready: {}", status.why);
+        if (!status.why.empty())
+          spdlog::warn("ESL link to FreeSWITCH not ready: {}", status.why);
       }
     },
     [self](channel_listing& listing) { reconcile(self, listing); },

@@ -22,7 +22,6 @@ struct writer_metrics {
   metric_counter& ship_failures;
   metric_gauge& depth;
   metric_gauge& oldest_age;
-  metric_gauge& database_reachable;
 };
 
 struct record_writer_state {
@@ -70,7 +69,6 @@ struct record_writer_state {
       auto shipped = batcher->ship_once(*spool);
       if (!shipped) {
         metrics->ship_failures.increment();
-        metrics->database_reachable.set(batcher->connected() ? 1 : 0);
         auto delay = batcher->next_retry_delay();
         next_ship_attempt = std::chrono::steady_clock::now() + delay;
         if (batcher->consecutive_failures() == 1 || batcher->consecutive_failures() % 20 == 0)
@@ -80,7 +78,6 @@ struct record_writer_state {
                + persistence::render_error(shipped.error()));
         return;
       }
-      metrics->database_reachable.set(1);
       if (shipped->partition_error)
         warn("creating cdr partitions failed (rows go to the default partition): "
              + persistence::render_error(shipped->partition_error));
@@ -168,8 +165,6 @@ spawn_record_writer(caf::actor_system& system, record_writer_options options,
                   "Call records not yet stored in PostgreSQL (spooled or waiting to be)"),
     metrics.gauge("callgrid_record_spool_oldest_age_seconds",
                   "Age of the oldest call record not yet stored in PostgreSQL"),
-    metrics.gauge("callgrid_record_database_up",
-                  "1 when the last shipment to PostgreSQL succeeded, else 0"),
   };
   // Spawning copies the function, so the move-only spool travels behind a shared pointer.
   auto shared_spool = std::make_shared<persistence::record_spool>(std::move(*spool));

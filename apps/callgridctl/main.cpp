@@ -9,6 +9,8 @@
 #include <CLI/CLI.hpp>
 
 #include "esl_command.hpp"
+#include "flow_command.hpp"
+#include "route_command.hpp"
 
 namespace {
 
@@ -28,11 +30,18 @@ constexpr command_group command_groups[] = {
    "Run ESL commands on a FreeSWITCH node and print their output (like fs_cli -x), or print "
    "its events as they arrive",
    install_esl_command},
+  {"flow",
+   "Validate IVR flow documents and import them into the catalog (PostgreSQL)",
+   install_flow_command},
+  {"route",
+   "Import inbound routes into the catalog (PostgreSQL) and list them",
+   install_route_command},
 };
 
 constexpr std::string_view exit_codes_footer =
   "Exit codes: 0 done; 1 could not connect, password rejected, timeout or link lost; 2 usage "
-  "error; 3 FreeSWITCH answered a command with -ERR; 130 interrupted (Ctrl-C).\n"
+  "error; 3 FreeSWITCH answered a command with -ERR; 4 a flow or route document has errors; "
+  "130 interrupted (Ctrl-C).\n"
   "Run 'callgridctl COMMAND --help' for the options of a command.";
 
 } // namespace

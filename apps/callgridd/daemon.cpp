@@ -20,8 +20,10 @@
 #include "actors/record_writer.hpp"
 #include "esl/outbound_server.hpp"
 #include "persistence/catalog_watcher.hpp"
+#include "persistence/errc.hpp"
 #include "persistence/hot_state.hpp"
 #include "persistence/redis_client.hpp"
+#include "persistence/redis_reply.hpp"
 #include "persistence/schema_migrator.hpp"
 
 namespace callgrid::daemon {
@@ -35,9 +37,10 @@ class daemon_system_config : public caf::actor_system_config {
 public:
   explicit daemon_system_config(const config::scheduler_settings& scheduler) {
     set("scheduler.max-threads", static_cast<size_t>(scheduler.threads));
-    set("scheduler.policy", caf::atom(scheduler.policy == config::scheduler_policy::sharing
-                                        ? "sharing"
-                                        : "stealing"));
+    if (scheduler.policy == config::scheduler_policy::sharing)
+      set("scheduler.policy", caf::atom("sharing"));
+    else
+      set("scheduler.policy", caf::atom("stealing"));
     set("logger.verbosity", caf::atom("quiet"));
   }
 };

@@ -13,6 +13,7 @@
 #include "config/loader.hpp"
 #include "daemon.hpp"
 #include "logging.hpp"
+#include "persistence/errc.hpp"
 #include "persistence/schema_migrator.hpp"
 
 namespace {
@@ -90,6 +91,7 @@ int main(int argc, char** argv) {
   auto* migrate = app.add_subcommand(
     "migrate", "Apply the PostgreSQL schema migrations (idempotent) and exit; with --check only "
                "compare the schema version with this build's");
+  migrate->fallthrough();
   bool migrate_check = false;
   migrate->add_flag("--check", migrate_check,
                     "Only check: exit 0 when the schema is current, 1 when it is too old or too new");
