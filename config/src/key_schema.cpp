@@ -1,0 +1,488 @@
+#include "config/key_schema.hpp"
+
+#include <algorithm>
+#include <arpa/inet.h>
+#include <cctype>
+#include <limits>
+#include <type_traits>
+#include <utility>
+
+namespace callgrid::config {
+
+namespace {
+
+using namespace std::string_literals;
+using namespace std::string_view_literals;
+using check_result = std::optional<std::pair<std::string, std::string>>;
+
+// --- enumerations -------------------------------------------------------------------------------
+
+std::span<const std::string_view> names_of(daemon_role) { return daemon_role_names; }
+std::span<const std::string_view> names_of(event_format) { return event_format_names; }
+std::span<const std::string_view> names_of(log_level) { return log_level_names; }
+std::span<const std::string_view> names_of(log_format) { return log_format_names; }
+std::span<const std::string_view> names_of(scheduler_policy) { return scheduler_policy_names; }
+
+template <class Enum>
+std::string_view enum_name(Enum value) noexcept {
+  auto names = names_of(value);
+  auto index = static_cast<std::size_t>(value);
+  return index < names.size() ? names[index] : "?"sv;
+}
+
+// --- binding of keys to daemon_config members ---------------------------------------------------
+
+template <class T>
+constexpr value_kind kind_of() {
+  if constexpr (std::is_same_v<T, bool>)
+    return value_kind::boolean;
+  else if constexpr (std::is_enum_v<T>)
+    return value_kind::choice;
+  else if constexpr (std::is_integral_v<T>)
+    return value_kind::integer;
+  else if constexpr (std::is_same_v<T, std::chrono::milliseconds>)
+    return value_kind::duration;
+  else if constexpr (std::is_same_v<T, std::vector<std::string>>)
+    return value_kind::string_list;
+  else
+    return value_kind::string;
+}
+
+template <class T>
+void assign(T& field, const setting_value& value) {
+  if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, std::string>
+                || std::is_same_v<T, std::chrono::milliseconds>
+                || std::is_same_v<T, std::vector<std::string>>) {
+    field = std::get<T>(value);
+  } else if constexpr (std::is_enum_v<T>) {
+    auto names = names_of(T{});
+    const auto& word = std::get<std::string>(value);
+    auto pos = std::find(names.begin(), names.end(), word);
+    if (pos != names.end())
+      field = static_cast<T>(pos - names.begin());
+  } else {
+    static_assert(std::is_integral_v<T>);
+    field = static_cast<T>(std::get<std::int64_t>(value));
+  }
+}
+
+template <class T>
+setting_value to_setting(const T& field) {
+  if constexpr (std::is_enum_v<T>)
+    return std::string{enum_name(field)};
+  else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
+    return static_cast<std::int64_t>(field);
+  else
+    return field;
+}
+
+template <auto Section, auto Field>
+struct nested_field {
+  static auto& get(daemon_config& config) { return config.*Section.*Field; }
+  static const auto& get(const daemon_config& config) { return config.*Section.*Field; }
+};
+
+template <auto Field>
+struct top_field {
+  static auto& get(daemon_config& config) { return config.*Field; }
+  static const auto& get(const daemon_config& config) { return config.*Field; }
+};
+
+template <class Access>
+key_spec bind(key_spec spec) {
+  using field_type = std::remove_cvref_t<decltype(Access::get(std::declval<daemon_config&>()))>;
+  spec.kind = kind_of<field_type>();
+  if constexpr (std::is_enum_v<field_type>)
+    spec.choices = names_of(field_type{});
+  spec.store = [](daemon_config& config, const setting_value& value) {
+    assign(Access::get(config), value);
+  };
+  spec.load = [](const daemon_config& config) { return to_setting(Access::get(config)); };
+  return spec;
+}
+
+template <auto Section, auto Field>
+key_spec key(key_spec spec) {
+  return bind<nested_field<Section, Field>>(spec);
+}
+
+// --- string checks ------------------------------------------------------------------------------
+
+bool is_host_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' || c == '_';
+}
+
+check_result check_host(std::string_view text) {
+  if (text.empty())
+    return std::pair{"is empty"s, "write an IP address or a host name, e.g. \"127.0.0.1\""s};
+  std::string copy{text};
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, copy.c_str(), &v6) == 1)
+    return std::nullopt;
+  if (text.find(':') != std::string_view::npos)
+    return std::pair{"\"" + copy + "\" is not an IP address or host name",
+                     "write the address alone; the port is a key of its own"s};
+  if (!std::all_of(text.begin(), text.end(), is_host_char))
+    return std::pair{"\"" + copy + "\" is not an IP address or host name",
+                     "use letters, digits, '-', '_' and '.' only"s};
+  return std::nullopt;
+}
+
+check_result check_sip_uri(std::string_view text) {
+  auto has_prefix = text.starts_with("sip:") || text.starts_with("sips:");
+  auto body = has_prefix ? text.substr(text.find(':') + 1) : std::string_view{};
+  auto has_space = std::any_of(text.begin(), text.end(), [](char c) {
+    return std::isspace(static_cast<unsigned char>(c)) != 0;
+  });
+  if (body.empty() || has_space)
+    return std::pair{"\"" + std::string{text} + "\" is not a SIP URI",
+                     "write it like \"sip:10.0.0.5:5060\""s};
+  return std::nullopt;
+}
+
+check_result check_node_name(std::string_view text) {
+  if (text.size() > 64 || !std::all_of(text.begin(), text.end(), is_host_char))
+    return std::pair{"\"" + std::string{text} + "\" is not a valid node name",
+                     "use at most 64 letters, digits, '-', '_' and '.', or leave it empty for "
+                     "the host name"s};
+  return std::nullopt;
+}
+
+check_result check_not_empty(std::string_view text) {
+  if (text.empty())
+    return std::pair{"is empty"s, "write a value, or remove the key to use the default"s};
+  return std::nullopt;
+}
+
+check_result check_language(std::string_view text) {
+  auto is_tag_char = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_';
+  };
+  if (text.size() < 2 || text.size() > 35
+      || std::isalpha(static_cast<unsigned char>(text.front())) == 0
+      || !std::all_of(text.begin(), text.end(), is_tag_char))
+    return std::pair{"\"" + std::string{text} + "\" is not a language tag",
+                     "write a tag such as \"en\" or \"de-CH\""s};
+  return std::nullopt;
+}
+
+// --- the table ----------------------------------------------------------------------------------
+
+constexpr std::int64_t ms = 1;
+constexpr std::int64_t second = 1000 * ms;
+constexpr std::int64_t minute = 60 * second;
+constexpr std::int64_t hour = 60 * minute;
+
+using dc = daemon_config;
+
+const std::vector<key_spec>& table() {
+  static const std::vector<key_spec> keys{
+    bind<top_field<&dc::role>>({
+      .name = "role", .default_toml = R"("all")",
+      .description = "What this process does: `node` (owns the calls of the local FreeSWITCH), "
+                     "`coordinator` (cluster registry, campaigns, admin API) or `all` (both, "
+                     "for a single box and the demo).",
+    }),
+
+    key<&dc::node, &node_settings::name>({
+      .name = "node.name", .default_toml = R"("")",
+      .description = "Name of this node in the cluster; empty means the host name. At most 64 "
+                     "letters, digits, `-`, `_` and `.`.",
+      .check = check_node_name,
+    }),
+    key<&dc::node, &node_settings::sip_uri>({
+      .name = "node.sip_uri", .default_toml = R"("sip:127.0.0.1:5060")",
+      .description = "SIP URI of the local FreeSWITCH that Kamailio's dispatcher sends calls "
+                     "to.",
+      .check = check_sip_uri,
+    }),
+    key<&dc::node, &node_settings::capacity>({
+      .name = "node.capacity", .default_toml = "1000", .unit = "calls", .restart = false,
+      .description = "Maximum number of live calls on this node; also its dispatcher weight.",
+      .min = 1, .max = 1'000'000,
+    }),
+    key<&dc::node, &node_settings::park_timeout>({
+      .name = "node.park_timeout", .default_toml = R"("30s")", .restart = false,
+      .description = "How long a call may stay parked before FreeSWITCH hangs it up (sets the "
+                     "channel's `park_timeout`): nothing stays parked forever.",
+      .min = 1 * second, .max = 1 * hour,
+    }),
+    key<&dc::node, &node_settings::answer_timeout>({
+      .name = "node.answer_timeout", .default_toml = R"("60s")", .restart = false,
+      .description = "How long an outgoing leg (bridge, transfer, campaign attempt) may ring "
+                     "before it is given up.",
+      .min = 1 * second, .max = 10 * minute,
+    }),
+
+    key<&dc::esl, &esl_settings::host>({
+      .name = "esl.host", .default_toml = R"("127.0.0.1")",
+      .description = "Address of FreeSWITCH's event socket. Must be loopback (127.0.0.0/8, "
+                     "`::1`, `localhost`) unless `esl.allow_remote` is true.",
+      .check = check_host,
+    }),
+    key<&dc::esl, &esl_settings::port>({
+      .name = "esl.port", .default_toml = "8021", .unit = "TCP port",
+      .description = "Port of FreeSWITCH's event socket.",
+      .min = 1, .max = 65535,
+    }),
+    key<&dc::esl, &esl_settings::password>({
+      .name = "esl.password",
+      .description = "Event socket password (required). Refused when it is FreeSWITCH's "
+                     "default `ClueCon` (any case), empty or shorter than 12 characters. Masked "
+                     "in the effective configuration.",
+    }),
+    key<&dc::esl, &esl_settings::allow_remote>({
+      .name = "esl.allow_remote", .default_toml = "false",
+      .description = "Permits a non-loopback `esl.host`. The event socket controls every call "
+                     "in clear text: use it only on a private network.",
+    }),
+    key<&dc::esl, &esl_settings::connect_timeout>({
+      .name = "esl.connect_timeout", .default_toml = R"("5s")",
+      .description = "Time allowed for connecting and authenticating to the event socket.",
+      .min = 100 * ms, .max = 5 * minute,
+    }),
+    key<&dc::esl, &esl_settings::reconnect_max>({
+      .name = "esl.reconnect_max", .default_toml = R"("15s")",
+      .description = "Upper bound of the reconnect backoff after the event socket link is "
+                     "lost.",
+      .min = 100 * ms, .max = 1 * hour,
+    }),
+    key<&dc::esl, &esl_settings::events>({
+      .name = "esl.events", .default_toml = R"("plain")",
+      .description = "Event format requested from FreeSWITCH.",
+    }),
+
+    key<&dc::outbound, &outbound_settings::enabled>({
+      .name = "outbound.enabled", .default_toml = "true",
+      .description = "Runs the listener for FreeSWITCH's `socket` application (outbound ESL, "
+                     "one connection per channel).",
+    }),
+    key<&dc::outbound, &outbound_settings::listen>({
+      .name = "outbound.listen", .default_toml = R"("127.0.0.1")",
+      .description = "Address the outbound listener binds to. Must be loopback unless "
+                     "`outbound.allow_remote` is true.",
+      .check = check_host,
+    }),
+    key<&dc::outbound, &outbound_settings::port>({
+      .name = "outbound.port", .default_toml = "8084", .unit = "TCP port",
+      .description = "Port of the outbound listener (the dialplan's `socket <host>:<port>`).",
+      .min = 1, .max = 65535,
+    }),
+    key<&dc::outbound, &outbound_settings::linger>({
+      .name = "outbound.linger", .default_toml = "true",
+      .description = "Sends `linger` on each outbound session; without it the session never "
+                     "sees CHANNEL_HANGUP_COMPLETE.",
+    }),
+    key<&dc::outbound, &outbound_settings::allow_remote>({
+      .name = "outbound.allow_remote", .default_toml = "false",
+      .description = "Permits a non-loopback `outbound.listen`: whoever connects there is "
+                     "treated as FreeSWITCH.",
+    }),
+
+    key<&dc::database, &database_settings::conninfo>({
+      .name = "database.conninfo", .default_toml = R"("")",
+      .description = "libpq connection string (`host=... dbname=...` or a `postgresql://` "
+                     "URI); empty means not configured. A password in it is masked in the "
+                     "effective configuration.",
+    }),
+    key<&dc::database, &database_settings::pool_size>({
+      .name = "database.pool_size", .default_toml = "4", .unit = "connections",
+      .description = "Number of pooled PostgreSQL connections.",
+      .min = 1, .max = 256,
+    }),
+    key<&dc::database, &database_settings::connect_timeout>({
+      .name = "database.connect_timeout", .default_toml = R"("5s")",
+      .description = "Time allowed for opening one PostgreSQL connection.",
+      .min = 1 * second, .max = 5 * minute,
+    }),
+
+    key<&dc::redis, &redis_settings::enabled>({
+      .name = "redis.enabled", .default_toml = "true",
+      .description = "Uses Redis for hot state (sessions, counters, rate limits, dedup keys).",
+    }),
+    key<&dc::redis, &redis_settings::host>({
+      .name = "redis.host", .default_toml = R"("127.0.0.1")",
+      .description = "Address of the Redis server.",
+      .check = check_host,
+    }),
+    key<&dc::redis, &redis_settings::port>({
+      .name = "redis.port", .default_toml = "6379", .unit = "TCP port",
+      .description = "Port of the Redis server.",
+      .min = 1, .max = 65535,
+    }),
+    key<&dc::redis, &redis_settings::timeout>({
+      .name = "redis.timeout", .default_toml = R"("50ms")", .restart = false,
+      .description = "Time budget of one Redis operation on the call path; when it is "
+                     "exceeded the key class's failure policy applies.",
+      .min = 1 * ms, .max = 10 * second,
+    }),
+
+    key<&dc::records, &records_settings::spool_dir>({
+      .name = "records.spool_dir", .default_toml = R"("/var/spool/callgrid/records")",
+      .description = "Directory of the durable call-record spool.",
+      .check = check_not_empty,
+    }),
+    key<&dc::records, &records_settings::batch_size>({
+      .name = "records.batch_size", .default_toml = "1000", .unit = "records",
+      .restart = false,
+      .description = "Records sent to PostgreSQL in one batch.",
+      .min = 1, .max = 100'000,
+    }),
+    key<&dc::records, &records_settings::max_delay>({
+      .name = "records.max_delay", .default_toml = R"("200ms")", .restart = false,
+      .description = "Longest time a record waits for its batch to fill before it is sent.",
+      .min = 1 * ms, .max = 1 * minute,
+    }),
+    key<&dc::records, &records_settings::retry_max>({
+      .name = "records.retry_max", .default_toml = R"("10s")", .restart = false,
+      .description = "Upper bound of the retry backoff while PostgreSQL is unavailable "
+                     "(records keep spooling meanwhile).",
+      .min = 100 * ms, .max = 1 * hour,
+    }),
+
+    key<&dc::http, &http_settings::listen>({
+      .name = "http.listen", .default_toml = R"("127.0.0.1")",
+      .description = "Address of the HTTP listener (`/metrics`, `/healthz`, `/readyz`, admin "
+                     "API). Must be loopback unless `http.allow_remote` is true.",
+      .check = check_host,
+    }),
+    key<&dc::http, &http_settings::port>({
+      .name = "http.port", .default_toml = "9464", .unit = "TCP port",
+      .description = "Port of the HTTP listener.",
+      .min = 1, .max = 65535,
+    }),
+    key<&dc::http, &http_settings::allow_remote>({
+      .name = "http.allow_remote", .default_toml = "false",
+      .description = "Permits a non-loopback `http.listen` (e.g. for a Prometheus server on "
+                     "another host).",
+    }),
+
+    key<&dc::log, &log_settings::level>({
+      .name = "log.level", .default_toml = R"("info")", .restart = false,
+      .description = "Lowest level written.",
+    }),
+    key<&dc::log, &log_settings::format>({
+      .name = "log.format", .default_toml = R"("auto")",
+      .description = "`json` (one object per line), `text`, or `auto`: JSON when "
+                     "`JOURNAL_STREAM` is set (running under systemd), text otherwise.",
+    }),
+
+    key<&dc::scheduler, &scheduler_settings::threads>({
+      .name = "scheduler.threads", .default_toml = "2", .unit = "threads",
+      .description = "Worker threads of CAF's scheduler (`caf.scheduler.max-threads`).",
+      .min = 1, .max = 256,
+    }),
+    key<&dc::scheduler, &scheduler_settings::policy>({
+      .name = "scheduler.policy", .default_toml = R"("sharing")",
+      .description = "CAF's scheduling policy: `sharing` (one shared queue; much faster for "
+                     "request/reply fan-out here) or `stealing`.",
+    }),
+
+    key<&dc::ivr, &ivr_settings::flow_files>({
+      .name = "ivr.flow_files", .default_toml = "[]",
+      .description = "Flow documents (YAML or JSON paths) loaded at start in addition to the "
+                     "catalog in PostgreSQL.",
+      .check = check_not_empty,
+    }),
+    key<&dc::ivr, &ivr_settings::default_language>({
+      .name = "ivr.default_language", .default_toml = R"("en")", .restart = false,
+      .description = "Prompt language used when neither the flow nor the caller picks one.",
+      .check = check_language,
+    }),
+  };
+  return keys;
+}
+
+} // namespace
+
+std::string_view to_string(daemon_role value) noexcept { return enum_name(value); }
+std::string_view to_string(event_format value) noexcept { return enum_name(value); }
+std::string_view to_string(log_level value) noexcept { return enum_name(value); }
+std::string_view to_string(log_format value) noexcept { return enum_name(value); }
+std::string_view to_string(scheduler_policy value) noexcept { return enum_name(value); }
+
+std::string_view to_string(value_kind kind) noexcept {
+  switch (kind) {
+    case value_kind::string: return "string";
+    case value_kind::integer: return "integer";
+    case value_kind::boolean: return "boolean";
+    case value_kind::duration: return "duration";
+    case value_kind::choice: return "choice";
+    case value_kind::string_list: return "array of strings";
+  }
+  return "?";
+}
+
+std::span<const key_spec> key_schema() noexcept { return table(); }
+
+const key_spec* find_key(std::string_view dotted_name) noexcept {
+  for (const auto& spec : table())
+    if (spec.name == dotted_name)
+      return &spec;
+  return nullptr;
+}
+
+std::string env_name(std::string_view dotted_name) {
+  std::string out{"CALLGRID_"};
+  for (char c : dotted_name)
+    out += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  struct unit {
+    std::string_view suffix;
+    std::int64_t factor;
+    int rank;
+  };
+  // "ms" before "m" and "s", so that "250ms" is not read as 250 minutes followed by "s".
+  static constexpr unit units[] = {{"h", hour, 3}, {"ms", ms, 0}, {"m", minute, 2},
+                                   {"s", second, 1}};
+  constexpr auto limit = std::numeric_limits<std::int64_t>::max();
+  if (text.empty())
+    return std::nullopt;
+  std::int64_t total = 0;
+  int last_rank = 4;
+  while (!text.empty()) {
+    std::int64_t number = 0;
+    std::size_t digits = 0;
+    while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits])) != 0) {
+      auto digit = static_cast<std::int64_t>(text[digits] - '0');
+      if (number > (limit - digit) / 10)
+        return std::nullopt;
+      number = number * 10 + digit;
+      ++digits;
+    }
+    if (digits == 0)
+      return std::nullopt;
+    text.remove_prefix(digits);
+    const auto* found = std::find_if(std::begin(units), std::end(units),
+                                     [&](const unit& u) { return text.starts_with(u.suffix); });
+    if (found == std::end(units) || found->rank >= last_rank)
+      return std::nullopt;
+    last_rank = found->rank;
+    text.remove_prefix(found->suffix.size());
+    if (number > (limit - total) / found->factor)
+      return std::nullopt;
+    total += number * found->factor;
+  }
+  return std::chrono::milliseconds{total};
+}
+
+std::string format_duration(std::chrono::milliseconds value) {
+  auto left = value.count();
+  if (left <= 0)
+    return std::to_string(left) + "ms";
+  std::string out;
+  for (auto [factor, suffix] : {std::pair{hour, "h"}, std::pair{minute, "m"},
+                                std::pair{second, "s"}, std::pair{ms, "ms"}}) {
+    if (left >= factor) {
+      out += std::to_string(left / factor);
+      out += suffix;
+      left %= factor;
+    }
+  }
+  return out;
+}
+
+} // namespace callgrid::config

@@ -1,0 +1,151 @@
+#define CAF_SUITE config.sections
+
+#include <caf/test/unit_test.hpp>
+
+#include "config/loader.hpp"
+#include "config_test_support.hpp"
+
+using namespace callgrid::config;
+
+namespace {
+
+daemon_config load_ok(const std::string& text) {
+  auto result = test::parse(text);
+  if (!result.config)
+    CAF_FAIL("configuration refused:\n" << test::rendered(result));
+  CAF_CHECK(result.problems.empty());
+  return *result.config;
+}
+
+} // namespace
+
+CAF_TEST(role selects what the daemon runs) {
+  for (auto [word, role] : {std::pair{"node", daemon_role::node},
+                            std::pair{"coordinator", daemon_role::coordinator},
+                            std::pair{"all", daemon_role::all}}) {
+    auto config = load_ok("role = \"" + std::string{word} + "\"\n" + test::minimal_toml());
+    CAF_CHECK(config.role == role);
+    CAF_CHECK_EQUAL(to_string(config.role), word);
+  }
+}
+
+CAF_TEST(the node section sets identity and call limits) {
+  auto config = load_ok(test::minimal_toml() + R"(
+[node]
+name = "fs-berlin-1"
+sip_uri = "sip:10.0.0.5:5080"
+capacity = 250
+park_timeout = "45s"
+answer_timeout = "1m30s"
+)");
+  node_settings expected{"fs-berlin-1", "sip:10.0.0.5:5080", 250, std::chrono::seconds{45},
+                         std::chrono::seconds{90}};
+  CAF_CHECK(config.node == expected);
+}
+
+CAF_TEST(the esl section sets the inbound link) {
+  auto config = load_ok(R"(
+[esl]
+host = "::1"
+port = 18021
+password = "a-very-long-secret"
+allow_remote = true
+connect_timeout = "2s"
+reconnect_max = "1m"
+events = "json"
+)");
+  esl_settings expected{"::1",     18021, "a-very-long-secret", true, std::chrono::seconds{2},
+                        std::chrono::minutes{1}, event_format::json};
+  CAF_CHECK(config.esl == expected);
+}
+
+CAF_TEST(the outbound section sets the socket listener) {
+  auto config = load_ok(test::minimal_toml() + R"(
+[outbound]
+enabled = false
+listen = "127.0.0.2"
+port = 9084
+linger = false
+allow_remote = true
+)");
+  outbound_settings expected{false, "127.0.0.2", 9084, false, true};
+  CAF_CHECK(config.outbound == expected);
+}
+
+CAF_TEST(the database section sets the PostgreSQL pool) {
+  auto config = load_ok(test::minimal_toml() + R"(
+[database]
+conninfo = "host=/run/postgresql dbname=callgrid"
+pool_size = 8
+connect_timeout = "10s"
+)");
+  database_settings expected{"host=/run/postgresql dbname=callgrid", 8,
+                             std::chrono::seconds{10}};
+  CAF_CHECK(config.database == expected);
+}
+
+CAF_TEST(the redis section sets the Redis client) {
+  auto config = load_ok(test::minimal_toml() + R"(
+[redis]
+enabled = false
+host = "redis.internal"
+port = 6380
+timeout = "20ms"
+)");
+  redis_settings expected{false, "redis.internal", 6380, std::chrono::milliseconds{20}};
+  CAF_CHECK(config.redis == expected);
+}
+
+CAF_TEST(the records section sets the spool and the batcher) {
+  auto config = load_ok(test::minimal_toml() + R"(
+[records]
+spool_dir = "/srv/callgrid/spool"
+batch_size = 5000
+max_delay = "1s"
+retry_max = "1m"
+)");
+  records_settings expected{"/srv/callgrid/spool", 5000, std::chrono::seconds{1},
+                            std::chrono::minutes{1}};
+  CAF_CHECK(config.records == expected);
+}
+
+CAF_TEST(the http section sets the metrics and admin listener) {
+  auto config = load_ok(test::minimal_toml() + R"(
+[http]
+listen = "0.0.0.0"
+port = 8080
+allow_remote = true
+)");
+  http_settings expected{"0.0.0.0", 8080, true};
+  CAF_CHECK(config.http == expected);
+}
+
+CAF_TEST(the log section sets level and format) {
+  auto config = load_ok(test::minimal_toml() + "[log]\nlevel = \"debug\"\nformat = \"json\"\n");
+  CAF_CHECK(config.log.level == log_level::debug);
+  CAF_CHECK(config.log.format == log_format::json);
+}
+
+CAF_TEST(the scheduler section pins the CAF scheduler) {
+  auto config = load_ok(test::minimal_toml()
+                        + "[scheduler]\nthreads = 4\npolicy = \"stealing\"\n");
+  CAF_CHECK_EQUAL(config.scheduler.threads, 4);
+  CAF_CHECK(config.scheduler.policy == scheduler_policy::stealing);
+}
+
+CAF_TEST(the ivr section lists flow files and the default language) {
+  auto config = load_ok(test::minimal_toml() + R"(
+[ivr]
+flow_files = ["/etc/callgrid/flows/main.yaml", "/etc/callgrid/flows/support.json"]
+default_language = "de-CH"
+)");
+  ivr_settings expected{{"/etc/callgrid/flows/main.yaml", "/etc/callgrid/flows/support.json"},
+                        "de-CH"};
+  CAF_CHECK(config.ivr == expected);
+}
+
+CAF_TEST(dotted keys and inline tables work like sections) {
+  auto config = load_ok("node.capacity = 7\nredis = { port = 7000 }\n" + test::minimal_toml());
+  CAF_CHECK_EQUAL(config.node.capacity, 7);
+  CAF_CHECK_EQUAL(config.redis.port, 7000);
+}
