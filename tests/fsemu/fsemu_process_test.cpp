@@ -3,12 +3,16 @@
 #include <caf/test/unit_test.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -16,9 +20,13 @@
 #include <thread>
 #include <vector>
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 
 #include "esl/command.hpp"
 #include "esl/errc.hpp"
@@ -515,6 +523,165 @@ CAF_TEST(a call to the socket extension with nothing listening fails as capture 
   CAF_REQUIRE(text);
   // inbound_client reports -ERR api output as an error.
   CAF_CHECK(text->find("NORMAL_CLEARING") != std::string::npos);
+  client->stop();
+  CAF_CHECK(log.wait_for(esl::link_state::stopped));
+  CAF_CHECK_EQUAL(fsemu.process.stop(SIGTERM, 5'000ms), "exited with status 0");
+}
+
+CAF_TEST(scripted callers from a config file are served by an inbound ESL controller) {
+  // fsemu places the calls of the config's [[callers]]; a controller built from
+  // esl::inbound_client answers each parked call, plays a prompt, waits for two digits and
+  // hangs up, as callgridd would. fsemu prints the summary, writes it as JSON and exits 0.
+  test_support::temp_dir work{"fsemu-callers"};
+  auto config_path = work.path() / "callers.toml";
+  auto summary_path = work.path() / "summary.json";
+  {
+    std::ofstream config{config_path};
+    config << "[switch]\nheartbeat = \"0s\"\n"
+              "[prompts]\n\"ivr/welcome.wav\" = \"300ms\"\n"
+              "[[callers]]\nname = \"demo\"\ndestination = \"1000\"\ncaller_id = \"5551000\"\n"
+              "rate = 5\nconcurrency = 2\ntotal = 3\nstart_after = \"1s\"\n"
+              "script = [ { wait_prompt = 1 }, { press = \"42\", digit_interval = \"100ms\" },"
+              " { expect_hangup = \"5s\" } ]\n";
+  }
+  fsemu_process fsemu{"ClueCon", std::nullopt,
+                      {"--config", config_path.string(), "--run-callers", "--exit-after-callers",
+                       "--summary-json", summary_path.string(), "--caller-time-limit", "20"}};
+  fsemu.wait_listening();
+  io_thread runner;
+  state_log log;
+  std::mutex mutex;
+  std::map<std::string, std::string> digits;
+  std::shared_ptr<esl::inbound_client> client;
+  auto send = [&](esl::sendmsg_args args) {
+    auto cmd = esl::command::sendmsg(args);
+    CAF_REQUIRE(cmd);
+    client->send(std::move(*cmd), [](caf::expected<esl::frame>) {});
+  };
+  esl::inbound_options options;
+  options.port = fsemu.port;
+  options.password = "ClueCon";
+  options.events = {"CHANNEL_PARK", "DTMF"};
+  options.max_attempts = 1;
+  options.connect_timeout = 3s;
+  options.idle_probe_after = 0ms;
+  client = esl::inbound_client::make(
+    runner.io(), options,
+    {.on_event =
+       [&](esl::frame&& f) {
+         std::string uuid{f.unique_id()};
+         if (f.event_name() == "CHANNEL_PARK") {
+           esl::sendmsg_args answer;
+           answer.uuid = uuid;
+           answer.app_name = "answer";
+           send(answer);
+           esl::sendmsg_args playback;
+           playback.uuid = uuid;
+           playback.app_name = "playback";
+           playback.app_arg = "ivr/welcome.wav";
+           send(playback);
+         } else if (f.event_name() == "DTMF") {
+           std::lock_guard<std::mutex> guard{mutex};
+           digits[uuid] += std::string{f.field("DTMF-Digit").value_or("?")};
+           if (digits[uuid].size() == 2) {
+             esl::sendmsg_args hangup;
+             hangup.uuid = uuid;
+             hangup.command = esl::call_command::hangup;
+             hangup.hangup_cause = "NORMAL_CLEARING";
+             send(hangup);
+           }
+         }
+       },
+     .on_state = [&log](esl::link_state state, const caf::error& why) { log.add(state, why); }});
+  client->start();
+  CAF_REQUIRE(log.wait_for(esl::link_state::ready));
+  CAF_CHECK_EQUAL(fsemu.wait_exit(20'000ms), "exited with status 0");
+  client->stop();
+  {
+    std::lock_guard<std::mutex> guard{mutex};
+    CAF_CHECK_EQUAL(digits.size(), 3u);
+    for (const auto& [uuid, pressed] : digits)
+      CAF_CHECK_EQUAL(pressed, "42");
+  }
+  std::ifstream in{summary_path};
+  std::string json{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+  CAF_CHECK(json.find("\"name\":\"demo\",\"placed\":3,\"refused\":0,\"answered\":3,"
+                      "\"completed\":3,\"failed\":0")
+            != std::string::npos);
+  CAF_CHECK(json.find("\"outcomes\":{\"NORMAL_CLEARING by switch\":3}") != std::string::npos);
+  auto output = test_support::tail_file(fsemu.spec.output_path);
+  CAF_CHECK(output.find("scenario demo: placed 3, refused 0, answered 3, completed 3, failed 0")
+            != std::string::npos);
+}
+
+CAF_TEST(a bad config file is reported with its location and exit code 2) {
+  test_support::temp_dir work{"fsemu-config"};
+  auto config_path = work.path() / "bad.toml";
+  {
+    std::ofstream config{config_path};
+    config << "[switch]\nmax_sesions = 10\n";
+  }
+  fsemu_process fsemu{"ClueCon", std::nullopt, {"--config", config_path.string()}};
+  CAF_CHECK_EQUAL(fsemu.wait_exit(), "exited with status 2");
+  auto output = test_support::tail_file(fsemu.spec.output_path);
+  CAF_CHECK(output.find(config_path.string() + ":2:1: key 'switch.max_sesions': unknown key")
+            != std::string::npos);
+}
+
+CAF_TEST(a client that stops reading loses events and is disconnected while others go on) {
+  fsemu_process fsemu{"ClueCon", std::nullopt, {"--event-queue-limit", "10"}};
+  fsemu.wait_listening();
+  // The silent client: subscribes to everything, then reads nothing for a while.
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket silent{io};
+  silent.open(boost::asio::ip::tcp::v4());
+  silent.set_option(boost::asio::socket_base::receive_buffer_size(4096));
+  silent.connect({boost::asio::ip::make_address("127.0.0.1"), fsemu.port});
+  // Reads below give up after 5 s instead of blocking for ever if fsemu never closes.
+  timeval read_timeout{5, 0};
+  ::setsockopt(silent.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &read_timeout,
+               sizeof read_timeout);
+  std::string hello = "auth ClueCon\n\nevent plain ALL\n\n";
+  boost::asio::write(silent, boost::asio::buffer(hello));
+  std::this_thread::sleep_for(200ms);
+
+  io_thread runner;
+  state_log log;
+  esl::inbound_options options;
+  options.port = fsemu.port;
+  options.password = "ClueCon";
+  options.max_attempts = 1;
+  options.connect_timeout = 3s;
+  options.idle_probe_after = 0ms;
+  auto client = esl::inbound_client::make(
+    runner.io(), options,
+    {.on_event = [](esl::frame&&) {},
+     .on_state = [&log](esl::link_state state, const caf::error& why) { log.add(state, why); }});
+  client->start();
+  CAF_REQUIRE(log.wait_for(esl::link_state::ready));
+  auto api = [&](const std::string& line) {
+    promise_box<std::string> reply;
+    client->api(line, [&](caf::expected<std::string> out) {
+      reply.set(out ? *out : std::string{"error: "} + caf::to_string(out.error()));
+    });
+    return reply.wait().value_or("no reply");
+  };
+  for (int i = 0; i < 150; ++i) {
+    auto originated = api("originate loopback/1000/default &park()");
+    CAF_REQUIRE(originated.starts_with("+OK "));
+    CAF_REQUIRE_EQUAL(api("uuid_kill " + originated.substr(4, 36)), "+OK\n");
+  }
+  // The busy client was served throughout.
+  CAF_CHECK(api("status").starts_with("UP "));
+  // The silent one was closed: reading drains what was queued, then ends.
+  boost::system::error_code ec;
+  std::array<char, 65536> buffer{};
+  std::size_t total = 0;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!ec && std::chrono::steady_clock::now() < deadline)
+    total += silent.read_some(boost::asio::buffer(buffer), ec);
+  CAF_CHECK_EQUAL(ec, boost::asio::error::eof);
+  CAF_CHECK(total > 0);
   client->stop();
   CAF_CHECK(log.wait_for(esl::link_state::stopped));
   CAF_CHECK_EQUAL(fsemu.process.stop(SIGTERM, 5'000ms), "exited with status 0");

@@ -52,13 +52,34 @@ public:
 
   bool is_outbound() const noexcept { return outbound_.has_value(); }
 
-  /// Appends `event` in the session's format if the session takes it.
+  /// Appends `event` in the session's format if the session takes it, unless the client's
+  /// queue of unwritten events is full (then the event is lost; too many lost in a row and
+  /// the client is closed, as mod_event_socket kills such a listener).
   void deliver(const switch_event& event, std::string& out) {
-    if (outbound_)
-      outbound_->deliver(event, out);
-    else
-      session_.deliver(event, out);
+    if (queued_events() >= owner_->max_queued_events_) {
+      bool would_take = outbound_ ? true : session_.wants(event);
+      if (would_take && ++lost_events_ > owner_->max_lost_events_)
+        overflowed_ = true;
+      return;
+    }
+    bool appended = outbound_ ? outbound_->deliver(event, out) : session_.deliver(event, out);
+    if (appended) {
+      ++pending_events_;
+      lost_events_ = 0;
+    }
   }
+
+  /// Whether this client could take events named `event_name` (an outbound socket takes its
+  /// channel's events, so it says yes to every name).
+  bool interested(std::string_view event_name) const {
+    return outbound_.has_value() || session_.subscribed_to(event_name);
+  }
+
+  /// Events delivered but not yet written.
+  std::size_t queued_events() const noexcept { return pending_events_ + in_flight_events_; }
+
+  /// The client lost too many events: it is to be closed.
+  bool overflowed() const noexcept { return overflowed_; }
 
   /// The outbound session's due work (the end of `linger N`), if any.
   std::optional<std::int64_t> next_due() const {
@@ -164,9 +185,11 @@ private:
       return;
     writing_ = true;
     in_flight_ = std::exchange(pending_, {});
+    in_flight_events_ = std::exchange(pending_events_, 0);
     asio::async_write(socket_, asio::buffer(in_flight_),
                       [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                         self->writing_ = false;
+                        self->in_flight_events_ = 0;
                         if (self->closed_)
                           return;
                         if (ec) {
@@ -188,6 +211,10 @@ private:
   std::array<char, 16 * 1024> buffer_{};
   std::string pending_;
   std::string in_flight_;
+  std::size_t pending_events_ = 0;
+  std::size_t in_flight_events_ = 0;
+  std::size_t lost_events_ = 0;
+  bool overflowed_ = false;
   bool writing_ = false;
   bool close_after_ = false;
   bool closed_ = false;
@@ -199,6 +226,14 @@ esl_listener::esl_listener(asio::io_context& io, switch_core& core,
   core_.set_socket_connector([this](std::string_view uuid, std::string_view address) {
     return connect_outbound(uuid, address);
   });
+  core_.set_event_interest([this](std::string_view name) { return interested(name); });
+}
+
+bool esl_listener::interested(std::string_view event_name) const {
+  if (callers_ != nullptr && caller_runner::observes(event_name))
+    return true;
+  return std::any_of(connections_.begin(), connections_.end(),
+                     [&](const auto& conn) { return conn->interested(event_name); });
 }
 
 bool esl_listener::connect_outbound(std::string_view uuid, std::string_view address) {
@@ -231,6 +266,7 @@ esl_listener::~esl_listener() {
   close();
   // The switch may outlive this listener: it must not call back into it.
   core_.set_socket_connector({});
+  core_.set_event_interest({});
 }
 
 std::optional<listen_error> esl_listener::open(const std::string& address, std::uint16_t port) {
@@ -272,6 +308,9 @@ void esl_listener::arm_timer() {
   if (closed_)
     return;
   auto due = core_.next_due();
+  if (callers_ != nullptr)
+    if (auto at = callers_->next_due(); at && (!due || *at < *due))
+      due = at;
   for (const auto& conn : connections_)
     if (auto at = conn->next_due(); at && (!due || *at < *due))
       due = at;
@@ -288,11 +327,23 @@ void esl_listener::arm_timer() {
   });
 }
 
+void esl_listener::attach_callers(caller_runner* callers, std::function<void()> on_done) {
+  callers_ = callers;
+  callers_done_ = std::move(on_done);
+  asio::post(io_, [this] { dispatch_events(); });
+}
+
 void esl_listener::dispatch_events() {
   auto now = now_us();
   core_.advance(now);
-  auto events = core_.take_events(now);
-  if (!events.empty()) {
+  if (callers_ != nullptr)
+    callers_->advance(core_, now);
+  // Callers react to events (a prompt starts: they press digits), which fires more events:
+  // a few rounds settle it, the rest waits for the next timer.
+  for (int round = 0; round < 64; ++round) {
+    auto events = core_.take_events(now);
+    if (events.empty())
+      break;
     // Copy: a send may close a connection, which removes it from the set.
     auto targets = connections_;
     for (const auto& conn : targets) {
@@ -300,9 +351,19 @@ void esl_listener::dispatch_events() {
       for (const auto& ev : events)
         conn->deliver(ev, out);
       conn->send(out);
-      conn->after_output();
+      if (conn->overflowed())
+        conn->close_now();
+      else
+        conn->after_output();
     }
+    if (callers_ == nullptr)
+      break;
+    for (const auto& ev : events)
+      callers_->observe(ev, now);
+    callers_->advance(core_, now);
   }
+  if (callers_ != nullptr && callers_->done() && callers_done_)
+    asio::post(io_, std::exchange(callers_done_, {}));
   {
     auto targets = connections_;
     for (const auto& conn : targets)

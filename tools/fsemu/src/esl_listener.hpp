@@ -12,6 +12,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "caller_runner.hpp"
 #include "switch_core.hpp"
 
 /// The emulated switch's event socket: a TCP acceptor whose connections each run one
@@ -57,6 +58,23 @@ public:
   /// Stops accepting and closes every connection at once (no notice). Idempotent.
   void close();
 
+  /// Drives `callers` with the switch: they see every event and place calls and press digits
+  /// at their due times. `on_done` runs once on the I/O thread when every caller has finished.
+  /// `callers` must outlive the listener (or be detached with `attach_callers(nullptr, {})`).
+  void attach_callers(caller_runner* callers, std::function<void()> on_done);
+
+  /// Runs the switch's due work and fans the events out now (e.g. after `caller_runner::stop`).
+  void poke() { dispatch_events(); }
+
+  /// Bounds each client's queue of events not yet written, as mod_event_socket bounds its
+  /// listeners' queues (MAX_QUEUE_LEN 100000): an event for a full queue is lost, and a client
+  /// that loses more than `max_lost` (MAX_MISSED 500) in a row is disconnected. Replies are
+  /// never dropped.
+  void set_event_queue_limit(std::size_t max_queued, std::size_t max_lost = 500) {
+    max_queued_events_ = max_queued;
+    max_lost_events_ = max_lost;
+  }
+
 private:
   class connection;
   friend class connection;
@@ -65,6 +83,8 @@ private:
   /// The switch's socket connector: opens an outbound socket for channel `uuid`.
   bool connect_outbound(std::string_view uuid, std::string_view address);
   void dispatch_events();
+  /// Whether any client, or the callers, would take an event named `event_name`.
+  bool interested(std::string_view event_name) const;
   /// Arms the timer for the switch's next due work (`switch_core::next_due`).
   void arm_timer();
   void remove(const std::shared_ptr<connection>& conn);
@@ -76,6 +96,10 @@ private:
   /// Drives `switch_core::advance` (playbacks ending, the lagging channel list).
   boost::asio::steady_timer timer_;
   std::set<std::shared_ptr<connection>> connections_;
+  caller_runner* callers_ = nullptr;
+  std::function<void()> callers_done_;
+  std::size_t max_queued_events_ = 100'000;
+  std::size_t max_lost_events_ = 500;
   std::uint16_t port_ = 0;
   bool closed_ = false;
   bool halt_reported_ = false;

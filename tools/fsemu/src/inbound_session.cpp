@@ -79,6 +79,21 @@ std::string_view format_name(event_format format) {
 
 } // namespace
 
+std::string run_sendmsg(switch_core& core, const esl::frame& command,
+                        std::string_view default_uuid, std::int64_t now_us) {
+  auto [name, args] = split_first(command.command_line());
+  auto argv = words(args);
+  std::string target = argv.empty() ? std::string{default_uuid} : std::string{argv.front()};
+  auto call_command = command.header("call-command").value_or("");
+  if (call_command == "hangup")
+    return core.sendmsg(target, call_command, {}, command.header("hangup-cause").value_or(""),
+                        {}, now_us);
+  auto app = command.header("execute-app-name").value_or("");
+  std::string arg{command.header("execute-app-arg").value_or(command.body())};
+  auto app_uuid = command.header("Event-UUID").value_or("");
+  return core.sendmsg(target, call_command, app, arg, app_uuid, now_us);
+}
+
 std::string inbound_session::shutdown_notice() {
   std::string out;
   append_disconnect_notice("The system is being shut down.\n", out);
@@ -155,6 +170,8 @@ void inbound_session::handle(const esl::frame& command, std::int64_t now_us, std
     reply("-ERR not controlling a session.", out);
   } else if (name == "linger" || name == "nolinger") {
     reply("-ERR not controlling a session", out);
+  } else if (name == "sendmsg") {
+    reply(run_sendmsg(*core_, command, {}, now_us), out);
   } else if (name == "sendevent") {
     command_sendevent(command, args, now_us, out);
   } else if (name == "exit") {
@@ -312,6 +329,12 @@ void inbound_session::command_sendevent(const esl::frame& command, std::string_v
     body = std::string{command.body()};
   auto event_uuid = core_->fire_client_event(*type, std::move(headers), std::move(body), now_us);
   reply("+OK " + event_uuid, out);
+}
+
+bool inbound_session::subscribed_to(std::string_view event_name) const {
+  if (!authenticated_ || closing_ || !listening_)
+    return false;
+  return all_events_ || event_names_.find(event_name) != event_names_.end();
 }
 
 bool inbound_session::wants(const switch_event& event) const {

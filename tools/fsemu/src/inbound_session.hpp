@@ -25,6 +25,15 @@
 /// ```
 namespace callgrid::fsemu {
 
+/// Runs a `sendmsg [<uuid>]` command frame against `core` for either kind of event socket:
+/// `call-command: execute` (`execute-app-name`, `execute-app-arg` or the frame's body,
+/// `Event-UUID` as the Application-UUID; `event-lock` and `loops` accepted and ignored) or
+/// `call-command: hangup` (`hangup-cause`). `default_uuid` is used when the command line names
+/// no channel (an outbound socket's own). Returns the Reply-Text ("+OK", or "-ERR invalid
+/// session id [<uuid>]" as capture 07 shows). Runs on the caller's thread; never fails otherwise.
+[[nodiscard]] std::string run_sendmsg(switch_core& core, const esl::frame& command,
+                                      std::string_view default_uuid, std::int64_t now_us);
+
 /// The state of one client connection. Owned by the listener's connection object; used on the
 /// listener's I/O thread only. Holds a reference to the switch, which must outlive it. Never
 /// fails: protocol errors are answered the way FreeSWITCH answers them ("-ERR ...").
@@ -64,6 +73,10 @@ public:
   /// Whether this client receives `event`: authenticated, subscribed to its name (or ALL, or
   /// CUSTOM with its Event-Subclass), and matching a filter when it has filters.
   [[nodiscard]] bool wants(const switch_event& event) const;
+
+  /// Whether events named `event_name` could reach this client (subscribed to the name, to ALL,
+  /// or to CUSTOM for CUSTOM events; filters are not considered).
+  [[nodiscard]] bool subscribed_to(std::string_view event_name) const;
 
   /// Appends `event` in the session's format to `out` if the session `wants` it. Returns whether
   /// it did; an event that cannot be rendered (a malformed header name) is skipped.

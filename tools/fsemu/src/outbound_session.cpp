@@ -118,23 +118,8 @@ void outbound_session_logic::handle(const esl::frame& command, std::int64_t now_
 
 void outbound_session_logic::command_sendmsg(const esl::frame& command, std::int64_t now_us,
                                              std::string& out) {
-  auto [name, args] = split_first(command.command_line());
-  std::string target = args.empty() ? uuid_ : std::string{words(args).front()};
-  auto call_command = command.header("call-command").value_or("");
-  if (call_command == "execute") {
-    auto app = command.header("execute-app-name").value_or("");
-    std::string arg{command.header("execute-app-arg").value_or(command.body())};
-    auto app_uuid = command.header("Event-UUID").value_or("");
-    reply("+OK", out);
-    core_->execute_app(target, app, arg, app_uuid, now_us);
-  } else if (call_command == "hangup") {
-    auto cause = command.header("hangup-cause").value_or("NORMAL_CLEARING");
-    reply("+OK", out);
-    core_->hang_up(target, cause, now_us);
-  } else {
-    // Other call-commands (unicast, nomedia, ...) are not emulated; FreeSWITCH accepts them.
-    reply("+OK", out);
-  }
+  // The reply goes out before the application's events (capture 11), as on an inbound socket.
+  reply(run_sendmsg(*core_, command, uuid_, now_us), out);
 }
 
 bool outbound_session_logic::wants(const switch_event& event) const {

@@ -6,6 +6,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
+#include <regex>
 #include <utility>
 
 #include "esl/percent_codec.hpp"
@@ -95,6 +96,17 @@ std::pair<std::string, std::uint32_t> known_cause(std::string_view name) {
   return {"NORMAL_CLEARING", 16};
 }
 
+/// The headers PLAYBACK_START / PLAYBACK_STOP start with: switch_ivr_play_file names the type
+/// only for tone_stream:// and local_stream:// sources, then always the path.
+std::vector<event_header> playback_headers(const std::string& path) {
+  std::vector<event_header> out;
+  for (std::string_view type : {"tone_stream", "local_stream"})
+    if (std::string_view{path}.substr(0, type.size() + 1) == std::string{type} + ":")
+      out.push_back({"Playback-File-Type", std::string{type}});
+  out.push_back({"Playback-File-Path", path});
+  return out;
+}
+
 /// hangup_cause_q850: FreeSWITCH's own causes above 127 map to NORMAL_CLEARING (16).
 std::uint32_t q850_of(std::uint32_t cause) {
   return cause <= 127 ? cause : 16;
@@ -146,7 +158,10 @@ switch_core::switch_core(switch_config config, std::int64_t start_time_us)
     renderer_(config_.identity),
     start_time_us_(start_time_us),
     random_(config_.seed) {
-  // Nothing else: a fresh switch has no sessions, no flags and no pending events.
+  // A fresh switch has no sessions, no flags and no pending events; its first HEARTBEAT is
+  // one interval after the start.
+  if (config_.heartbeat_interval_us > 0)
+    next_heartbeat_us_ = start_time_us + config_.heartbeat_interval_us;
 }
 
 std::string switch_core::new_uuid() {
@@ -188,9 +203,15 @@ bool switch_core::accepting_outbound() const noexcept {
   return !halted_ && !paused_outbound_ && shutdown_ != shutdown_mode::asap;
 }
 
-void switch_core::queue_event(std::string name, std::string_view file, std::string_view function,
+bool switch_core::queue_event(std::string name, std::string_view file, std::string_view function,
                               std::uint32_t line, std::int64_t now_us,
                               std::vector<event_header> extras, std::optional<std::string> body) {
+  // An event nobody takes is not built (no channel snapshot copied); it still uses up its
+  // Event-Sequence number, as FreeSWITCH numbers every event it fires.
+  if (interest_ && !interest_(name)) {
+    ++next_sequence_;
+    return false;
+  }
   switch_event ev;
   ev.name = std::move(name);
   ev.calling_file = file;
@@ -202,6 +223,7 @@ void switch_core::queue_event(std::string name, std::string_view file, std::stri
   ev.extras = std::move(extras);
   ev.body = std::move(body);
   pending_.push_back(std::move(ev));
+  return true;
 }
 
 std::vector<switch_event> switch_core::take_events(std::int64_t now_us) {
@@ -300,6 +322,9 @@ std::string switch_core::api(std::string_view command_line, std::int64_t now_us)
   if (command == "uuid_kill" || command == "uuid_getvar" || command == "uuid_setvar"
       || command == "uuid_exists" || command == "uuid_answer")
     return uuid_command(command, args, now_us);
+  if (command == "uuid_break" || command == "uuid_send_dtmf" || command == "uuid_broadcast"
+      || command == "uuid_transfer")
+    return channel_command(command, args, now_us);
   return "-ERR " + std::string{command} + " Command not found!\n";
 }
 
@@ -435,8 +460,8 @@ void switch_core::channel_event(std::string name, std::string_view file,
                                 std::string_view function, std::uint32_t line,
                                 std::int64_t now_us, const leg& l,
                                 std::vector<event_header> extras) {
-  queue_event(std::move(name), file, function, line, now_us, std::move(extras));
-  pending_.back().channel = l.snap;
+  if (queue_event(std::move(name), file, function, line, now_us, std::move(extras)))
+    pending_.back().channel = l.snap;
 }
 
 void switch_core::set_state(leg& l, channel_state running, channel_state state,
@@ -507,16 +532,23 @@ void switch_core::execute_complete(leg& l, std::string_view response, std::int64
   l.app_ends_us = 0;
 }
 
-void switch_core::restore_socket_app(leg& l) {
-  // An application run by the socket client ended: `socket` is the running one again.
-  if (!l.socket_controlled)
+void switch_core::restore_base_app(leg& l) {
+  // An application run by a socket client or sendmsg ended: `socket` or `park` is the
+  // running one again.
+  if (!l.socket_controlled && !l.park_base)
     return;
   // switch_ivr_parse_event unsets the loop variables once the application returned.
   l.snap.erase_variable("current_loop");
   l.snap.erase_variable("total_loops");
-  l.app = "socket";
-  l.app_data = l.socket_app_data;
-  l.app_uuid = l.socket_app_uuid;
+  if (l.socket_controlled) {
+    l.app = "socket";
+    l.app_data = l.socket_app_data;
+    l.app_uuid = l.socket_app_uuid;
+  } else {
+    l.app = "park";
+    l.app_data.clear();
+    l.app_uuid = l.park_app_uuid;
+  }
   l.app_ends_us = 0;
 }
 
@@ -532,15 +564,13 @@ void switch_core::finish_app_on_hangup(leg& l, std::int64_t now_us) {
         channel_event("CHANNEL_UNPARK", "switch_ivr.c", "switch_ivr_park", 1213, now_us, l);
         unparked = true;
       } else if (l.app == "playback") {
-        auto type = l.app_data.substr(0, l.app_data.find("://"));
+        auto headers = playback_headers(l.app_data);
+        headers.push_back({"Playback-Status", "break"});
         channel_event("PLAYBACK_STOP", "switch_ivr_play_say.c", "switch_ivr_play_file", 2020,
-                      now_us, l,
-                      {{"Playback-File-Type", type},
-                       {"Playback-File-Path", l.app_data},
-                       {"Playback-Status", "break"}});
+                      now_us, l, std::move(headers));
       }
       execute_complete(l, "_none_", now_us);
-      restore_socket_app(l);
+      restore_base_app(l);
     }
     if (l.socket_parked && !unparked)
       channel_event("CHANNEL_UNPARK", "switch_ivr.c", "switch_ivr_park", 1213, now_us, l);
@@ -548,18 +578,28 @@ void switch_core::finish_app_on_hangup(leg& l, std::int64_t now_us) {
     execute_complete(l, "_none_", now_us);
     return;
   }
+  if (l.park_base && l.app != "park") {
+    // A sendmsg'd application nested in park ends first (its response as a broken playback's).
+    if (l.app == "playback") {
+      end_playback(l, "break", now_us, false);
+      execute_complete(l, "FILE PLAYED", now_us);
+    } else {
+      execute_complete(l, "_none_", now_us);
+    }
+    restore_base_app(l);
+  }
   if (l.app == "park") {
     channel_event("CHANNEL_UNPARK", "switch_ivr.c", "switch_ivr_park", 1213, now_us, l);
   } else if (l.app == "playback") {
     // Interrupted by the hangup (not captured): FreeSWITCH stops the file early.
-    auto type = l.app_data.substr(0, l.app_data.find("://"));
-    channel_event("PLAYBACK_STOP", "switch_ivr_play_say.c", "switch_ivr_play_file", 2020, now_us,
-                  l,
-                  {{"Playback-File-Type", type},
-                   {"Playback-File-Path", l.app_data},
-                   {"Playback-Status", "break"}});
+    end_playback(l, "break", now_us, false);
   }
-  execute_complete(l, "_none_", now_us);
+  l.park_base = false;
+  // Capture 07: park's EXECUTE_COMPLETE reports the channel's current_application_response,
+  // which a playback nested in the park left at "FILE PLAYED".
+  const auto* response = l.snap.find_variable("current_application_response");
+  execute_complete(l, response != nullptr ? std::string{*response} : std::string{"_none_"},
+                   now_us);
 }
 
 void switch_core::add_hangup_variables(leg& l, std::int64_t now_us) {
@@ -568,7 +608,7 @@ void switch_core::add_hangup_variables(leg& l, std::int64_t now_us) {
   auto& v = l.snap;
   v.set_variable("hangup_cause", l.snap.hangup_cause);
   v.set_variable("hangup_cause_q850", std::to_string(q850_of(cause.second)));
-  v.set_variable("digits_dialed", "none");
+  v.set_variable("digits_dialed", l.digits_dialed.empty() ? "none" : l.digits_dialed);
   auto offset = config_.utc_offset_seconds;
   v.set_variable("start_stamp", local_stamp(l.created_us, offset));
   v.set_variable("profile_start_stamp", local_stamp(l.created_us, offset));
@@ -623,7 +663,10 @@ void switch_core::add_hangup_variables(leg& l, std::int64_t now_us) {
   v.set_variable("waitusec", "0");
   v.set_variable("progress_mediausec", "0");
   v.set_variable("flow_billusec", std::to_string(total_us));
-  v.set_variable("is_loopback", "1");
+  if (l.loopback)
+    v.set_variable("is_loopback", "1");
+  else if (!l.hangup_disposition.empty())
+    v.set_variable("sip_hangup_disposition", l.hangup_disposition);
 }
 
 void switch_core::hang_up_call(std::string_view uuid, std::string cause, std::int64_t now_us) {
@@ -730,10 +773,7 @@ std::string switch_core::originate(std::string_view args, std::int64_t now_us) {
   std::string context = context_slash == std::string_view::npos
                           ? std::string{"default"}
                           : std::string{target.substr(context_slash + 1)};
-  const dialplan_extension* extension = nullptr;
-  for (const auto& e : config_.dialplan)
-    if (e.destination == dest && e.context == context)
-      extension = &e;
+  const dialplan_extension* extension = find_extension(dest, context);
   if (extension == nullptr)
     return "-ERR NO_ROUTE_DESTINATION\n";
   // Capture 15: with inbound calls paused the B leg is refused and FreeSWITCH's originate ends
@@ -959,13 +999,11 @@ std::string switch_core::originate(std::string_view args, std::int64_t now_us) {
                   {{"Direction", "RECV"}});
   }
   if (extension->action == extension_action::park) {
-    channel_event("CHANNEL_PARK", "switch_ivr.c", "switch_ivr_park", 1002, now_us, B());
+    enter_park(B(), now_us);
   } else {
     auto& b = B();
-    auto type = extension->playback_file.substr(0, extension->playback_file.find("://"));
     channel_event("PLAYBACK_START", "switch_ivr_play_say.c", "switch_ivr_play_file", 1646, now_us,
-                  b,
-                  {{"Playback-File-Type", type}, {"Playback-File-Path", extension->playback_file}});
+                  b, playback_headers(extension->playback_file));
     b.app_ends_us = now_us + extension->playback_us;
     app_ends_.emplace(b.app_ends_us, b.snap.uuid);
   }
@@ -973,52 +1011,76 @@ std::string switch_core::originate(std::string_view args, std::int64_t now_us) {
   // The A leg runs its application (capture 05, 573-575).
   set_state(A(), channel_state::cs_execute, channel_state::cs_execute, now_us);
   A().snap.set_variable("call_uuid", a_uuid);
-  execute(A(), app, app_args, now_us);
-  if (app == "park")
-    channel_event("CHANNEL_PARK", "switch_ivr.c", "switch_ivr_park", 1002, now_us, A());
+  if (app == "park") {
+    execute(A(), app, app_args, now_us);
+    enter_park(A(), now_us);
+  } else {
+    execute(A(), app, app_args, now_us);
+  }
   return "+OK " + a_uuid + "\n";
 }
 
 void switch_core::advance(std::int64_t now_us) {
-  // Work due by now in time order: playbacks that end (each then runs `hangup
-  // NORMAL_CLEARING`) and the waiting shutdown's checks; a playback goes first on a tie.
+  // Work due by now in time order: applications that end (a playback, then for a dialplan
+  // playback `hangup NORMAL_CLEARING`; a sleep), park timeouts, the waiting shutdown's checks
+  // and HEARTBEATs; on a tie in that order.
   while (true) {
-    bool playback_due = !app_ends_.empty() && app_ends_.begin()->first <= now_us;
-    bool tick_due = shutdown_waits_ && next_shutdown_tick_us_ <= now_us;
-    if (!playback_due && !tick_due)
+    std::optional<std::int64_t> first;
+    auto consider = [&](bool due, std::int64_t at) {
+      if (due && at <= now_us && (!first || at < *first))
+        first = at;
+    };
+    consider(!app_ends_.empty(), app_ends_.empty() ? 0 : app_ends_.begin()->first);
+    consider(!park_expiries_.empty(),
+             park_expiries_.empty() ? 0 : park_expiries_.begin()->first);
+    consider(shutdown_waits_, next_shutdown_tick_us_);
+    consider(next_heartbeat_us_ > 0, next_heartbeat_us_);
+    if (!first)
       break;
-    if (tick_due && (!playback_due || next_shutdown_tick_us_ < app_ends_.begin()->first)) {
-      shutdown_tick(next_shutdown_tick_us_);
+    auto at = *first;
+    if (!app_ends_.empty() && app_ends_.begin()->first == at) {
+      auto uuid = app_ends_.begin()->second;
+      app_ends_.erase(app_ends_.begin());
+      auto* due = find_live(uuid);
+      if (due == nullptr || due->app_ends_us != at || due->snap.answer == answer_state::hangup)
+        continue; // stale: the application ended early (hangup, uuid_break)
+      if (due->app == "sleep") {
+        execute_complete(*due, "_none_", at);
+        restore_base_app(*due);
+        continue;
+      }
+      end_playback(*due, "done", at);
+      due->snap.set_variable("current_application_response", "FILE PLAYED");
+      execute_complete(*due, "FILE PLAYED", at);
+      if (due->socket_controlled || due->park_base) {
+        // Run by a socket client or sendmsg: the call goes back to its socket or park.
+        restore_base_app(*due);
+        continue;
+      }
+      due->hangup_disposition = "send_bye";
+      execute(*due, "hangup", "NORMAL_CLEARING", at);
+      // The hangup application: CHANNEL_HANGUP comes before its EXECUTE_COMPLETE (capture 05).
+      hang_up_call(uuid, "NORMAL_CLEARING", at);
       continue;
     }
-    auto at = app_ends_.begin()->first;
-    auto uuid = app_ends_.begin()->second;
-    app_ends_.erase(app_ends_.begin());
-    auto* due = find_live(uuid);
-    if (due == nullptr || due->app_ends_us != at)
-      continue; // stale: the playback ended early (hangup)
-    auto played_us = at - due->app_started_us;
-    auto samples = std::to_string(played_us * 8000 / 1'000'000);
-    due->snap.set_variable("playback_last_offset_pos", samples);
-    due->snap.set_variable("playback_seconds", std::to_string(played_us / 1'000'000));
-    due->snap.set_variable("playback_ms", std::to_string(played_us / 1000));
-    due->snap.set_variable("playback_samples", samples);
-    auto type = due->app_data.substr(0, due->app_data.find("://"));
-    channel_event("PLAYBACK_STOP", "switch_ivr_play_say.c", "switch_ivr_play_file", 2020, at,
-                  *due,
-                  {{"Playback-File-Type", type},
-                   {"Playback-File-Path", due->app_data},
-                   {"Playback-Status", "done"}});
-    due->snap.set_variable("current_application_response", "FILE PLAYED");
-    execute_complete(*due, "FILE PLAYED", at);
-    if (due->socket_controlled) {
-      // Run by a socket client: the call goes on under the socket's control.
-      restore_socket_app(*due);
+    if (!park_expiries_.empty() && park_expiries_.begin()->first == at) {
+      auto uuid = park_expiries_.begin()->second;
+      park_expiries_.erase(park_expiries_.begin());
+      auto* due = find_live(uuid);
+      if (due == nullptr || due->park_expires_us != at || !due->park_base
+          || due->snap.answer == answer_state::hangup)
+        continue; // stale: the park ended
+      due->park_expires_us = 0;
+      due->hangup_disposition = "send_bye";
+      hang_up_call(uuid, due->park_timeout_cause, at);
       continue;
     }
-    execute(*find_live(uuid), "hangup", "NORMAL_CLEARING", at);
-    // The hangup application: CHANNEL_HANGUP comes before its EXECUTE_COMPLETE (capture 05).
-    hang_up_call(uuid, "NORMAL_CLEARING", at);
+    if (shutdown_waits_ && next_shutdown_tick_us_ == at) {
+      shutdown_tick(at);
+      continue;
+    }
+    heartbeat(at);
+    next_heartbeat_us_ = at + config_.heartbeat_interval_us;
   }
   while (!unlisted_.empty() && unlisted_.front()->listed_until_us <= now_us) {
     legs_.erase(unlisted_.front());
@@ -1034,8 +1096,12 @@ std::optional<std::int64_t> switch_core::next_due() const {
   };
   if (!app_ends_.empty())
     consider(app_ends_.begin()->first);
+  if (!park_expiries_.empty())
+    consider(park_expiries_.begin()->first);
   if (shutdown_waits_)
     consider(next_shutdown_tick_us_);
+  if (next_heartbeat_us_ > 0)
+    consider(next_heartbeat_us_);
   if (!unlisted_.empty())
     consider(unlisted_.front()->listed_until_us);
   return due;
@@ -1110,10 +1176,21 @@ bool switch_core::hang_up(std::string_view uuid, std::string_view cause, std::in
 bool switch_core::execute_app(std::string_view uuid, std::string_view app, std::string_view arg,
                               std::string_view app_uuid, std::int64_t now_us) {
   auto* l = find_live(uuid);
-  if (l == nullptr || !l->socket_controlled || l->snap.answer == answer_state::hangup)
+  if (l == nullptr || l->snap.answer == answer_state::hangup)
     return false;
   std::string id{uuid};
   auto B = [&]() -> leg& { return *find_live(id); };
+  // A second application while one is nested already (a playback still running) is not
+  // queued as FreeSWITCH would queue it: the running one ends as if broken first.
+  if (l->app == "playback" && (l->socket_controlled || l->park_base)) {
+    end_playback(*l, "break", now_us);
+    l->snap.set_variable("current_application_response", "FILE PLAYED");
+    execute_complete(*l, "FILE PLAYED", now_us);
+    restore_base_app(*l);
+  } else if (l->app == "sleep") {
+    execute_complete(*l, "_none_", now_us);
+    restore_base_app(*l);
+  }
   // switch_ivr_parse_event runs a sendmsg'd application `loops` times (1) and says so.
   l->snap.set_variable("current_loop", "1");
   l->snap.set_variable("total_loops", "1");
@@ -1127,7 +1204,7 @@ bool switch_core::execute_app(std::string_view uuid, std::string_view app, std::
       answer(B(), now_us);
       B().snap.set_variable("endpoint_disposition", "ANSWER");
       execute_complete(B(), "_none_", now_us);
-      restore_socket_app(B());
+      restore_base_app(B());
       // The A leg's originate succeeded: it runs its application.
       a = find_live(partner);
       if (a != nullptr && !a->pending_app.empty()) {
@@ -1137,26 +1214,30 @@ bool switch_core::execute_app(std::string_view uuid, std::string_view app, std::
         auto next = std::exchange(a->pending_app, {});
         execute(*a, next, std::exchange(a->pending_app_args, {}), now_us);
         if (next == "park")
-          channel_event("CHANNEL_PARK", "switch_ivr.c", "switch_ivr_park", 1002, now_us,
-                        *find_live(partner));
+          enter_park(*find_live(partner), now_us);
       }
       return true;
     }
     execute_complete(B(), "_none_", now_us);
-    restore_socket_app(B());
+    restore_base_app(B());
     return true;
   }
   if (app == "playback") {
     execute(B(), "playback", std::string{arg}, now_us, std::string{app_uuid});
-    auto& b = B();
-    auto type = b.app_data.substr(0, b.app_data.find("://"));
-    channel_event("PLAYBACK_START", "switch_ivr_play_say.c", "switch_ivr_play_file", 1646, now_us,
-                  b, {{"Playback-File-Type", type}, {"Playback-File-Path", b.app_data}});
-    auto length = playback_duration_us(b.app_data, config_.file_playback_us);
-    if (length > 0 || b.app_data.find("loops=-") == std::string::npos) {
-      b.app_ends_us = now_us + length;
-      app_ends_.emplace(b.app_ends_us, b.snap.uuid);
+    start_playback(B(), now_us);
+    return true;
+  }
+  if (app == "sleep") {
+    execute(B(), "sleep", std::string{arg}, now_us, std::string{app_uuid});
+    std::int64_t ms = 0;
+    for (char c : arg) {
+      if (c < '0' || c > '9')
+        break;
+      ms = ms * 10 + (c - '0');
     }
+    auto& b = B();
+    b.app_ends_us = now_us + ms * 1000;
+    app_ends_.emplace(b.app_ends_us, b.snap.uuid);
     return true;
   }
   if (app == "set") {
@@ -1169,21 +1250,486 @@ bool switch_core::execute_app(std::string_view uuid, std::string_view app, std::
         B().snap.erase_variable(arg.substr(0, eq));
     }
     execute_complete(B(), "_none_", now_us);
-    restore_socket_app(B());
+    restore_base_app(B());
     return true;
   }
   if (app == "park") {
+    if (B().park_base) {
+      // Parked already: FreeSWITCH refuses a channel under control ("Cannot park channels
+      // that are under control already") and the application completes at once.
+      execute(B(), "park", std::string{arg}, now_us, std::string{app_uuid});
+      execute_complete(B(), "_none_", now_us);
+      restore_base_app(B());
+      return true;
+    }
     execute(B(), "park", std::string{arg}, now_us, std::string{app_uuid});
-    channel_event("CHANNEL_PARK", "switch_ivr.c", "switch_ivr_park", 1002, now_us, B());
+    enter_park(B(), now_us);
     return true;
   }
   if (app == "hangup") {
     execute(B(), "hangup", std::string{arg}, now_us, std::string{app_uuid});
     auto cause = arg.empty() ? std::string{"NORMAL_CLEARING"} : known_cause(arg).first;
+    B().hangup_disposition = "send_bye";
     hang_up_call(id, cause, now_us);
     return true;
   }
+  if (app == "transfer") {
+    auto argv = words(arg);
+    if (argv.empty() || B().socket_controlled)
+      return true;
+    auto context = argv.size() >= 3 ? std::string{argv[2]}
+                                    : (B().snap.caller ? B().snap.caller->context : "default");
+    execute(B(), "transfer", std::string{arg}, now_us, std::string{app_uuid});
+    auto* extension = find_extension(argv[0], context);
+    execute_complete(B(), "_none_", now_us);
+    // The transfer ends the current extension: a park is left (CHANNEL_UNPARK).
+    if (B().park_base) {
+      channel_event("CHANNEL_UNPARK", "switch_ivr.c", "switch_ivr_park", 1213, now_us, B());
+      B().park_base = false;
+      B().park_expires_us = 0;
+      const auto* response = B().snap.find_variable("current_application_response");
+      B().app = "park";
+      B().app_data.clear();
+      B().app_uuid = B().park_app_uuid;
+      execute_complete(B(), response != nullptr ? *response : std::string{"_none_"}, now_us);
+    }
+    B().snap.erase_variable("current_loop");
+    B().snap.erase_variable("total_loops");
+    if (B().snap.caller) {
+      B().snap.caller->destination_number = std::string{argv[0]};
+      B().snap.caller->context = context;
+      B().snap.caller->channel_transfer_time = now_us;
+    }
+    set_state(B(), channel_state::cs_routing, channel_state::cs_routing, now_us);
+    set_state(B(), channel_state::cs_execute, channel_state::cs_execute, now_us);
+    if (extension == nullptr) {
+      B().hangup_disposition = "send_bye";
+      hang_up_call(id, "NO_ROUTE_DESTINATION", now_us);
+      return true;
+    }
+    route(B(), *extension, now_us);
+    return true;
+  }
   return true;
+}
+
+// -- inbound (SIP) channels, nested applications, DTMF, park_timeout, HEARTBEAT ---------------
+
+const dialplan_extension* switch_core::find_extension(std::string_view destination,
+                                                      std::string_view context) const {
+  for (const auto& e : config_.dialplan) {
+    if (e.context != context)
+      continue;
+    if (e.destination_regex.empty()) {
+      if (e.destination == destination)
+        return &e;
+      continue;
+    }
+    // Validated when the configuration was loaded; a bad pattern here simply does not match.
+    try {
+      if (std::regex_match(std::string{destination}, std::regex{e.destination_regex}))
+        return &e;
+    } catch (const std::regex_error&) {
+      continue;
+    }
+  }
+  return nullptr;
+}
+
+void switch_core::enter_park(leg& l, std::int64_t now_us) {
+  // switch_ivr_park: park_timeout ("N[:CAUSE]", cause NORMAL_CLEARING by default) is read and
+  // unset when the park starts, then CHANNEL_PARK fires.
+  l.park_base = true;
+  l.park_app_uuid = l.app_uuid;
+  l.park_expires_us = 0;
+  if (const auto* timeout = l.snap.find_variable("park_timeout")) {
+    std::string text = *timeout;
+    auto colon = text.find(':');
+    l.park_timeout_cause
+      = colon == std::string::npos ? std::string{"NORMAL_CLEARING"}
+                                   : known_cause(std::string_view{text}.substr(colon + 1)).first;
+    std::int64_t seconds = 0;
+    bool negative = !text.empty() && text.front() == '-';
+    for (std::size_t i = negative ? 1 : 0; i < text.size() && i < colon; ++i) {
+      if (text[i] < '0' || text[i] > '9')
+        break;
+      seconds = seconds * 10 + (text[i] - '0');
+    }
+    // FreeSWITCH counts whole seconds from the epoch second of the park's start.
+    if (!negative) {
+      l.park_expires_us = (now_us / 1'000'000 + seconds) * 1'000'000;
+      if (l.park_expires_us <= now_us)
+        l.park_expires_us = now_us + 1;
+      park_expiries_.emplace(l.park_expires_us, l.snap.uuid);
+    }
+    l.snap.erase_variable("park_timeout");
+    l.snap.erase_variable("park_after_bridge");
+  }
+  channel_event("CHANNEL_PARK", "switch_ivr.c", "switch_ivr_park", 1002, now_us, l);
+}
+
+void switch_core::start_playback(leg& l, std::int64_t now_us) {
+  channel_event("PLAYBACK_START", "switch_ivr_play_say.c", "switch_ivr_play_file", 1646, now_us, l,
+                playback_headers(l.app_data));
+  auto file_us = config_.file_playback_us;
+  if (auto known = config_.prompt_lengths_us.find(l.app_data);
+      known != config_.prompt_lengths_us.end())
+    file_us = known->second;
+  auto length = playback_duration_us(l.app_data, file_us);
+  if (length > 0 || l.app_data.find("loops=-") == std::string::npos) {
+    l.app_ends_us = now_us + length;
+    app_ends_.emplace(l.app_ends_us, l.snap.uuid);
+  }
+}
+
+void switch_core::end_playback(leg& l, std::string_view status, std::int64_t at_us,
+                               bool record_position) {
+  if (record_position) {
+    auto played_us = at_us - l.app_started_us;
+    auto samples = std::to_string(played_us * 8000 / 1'000'000);
+    l.snap.set_variable("playback_last_offset_pos", samples);
+    l.snap.set_variable("playback_seconds", std::to_string(played_us / 1'000'000));
+    l.snap.set_variable("playback_ms", std::to_string(played_us / 1000));
+    l.snap.set_variable("playback_samples", samples);
+  }
+  auto headers = playback_headers(l.app_data);
+  headers.push_back({"Playback-Status", std::string{status}});
+  channel_event("PLAYBACK_STOP", "switch_ivr_play_say.c", "switch_ivr_play_file", 2020, at_us, l,
+                std::move(headers));
+  l.app_ends_us = 0;
+}
+
+void switch_core::route(leg& l, const dialplan_extension& extension, std::int64_t now_us) {
+  std::string id = l.snap.uuid;
+  auto L = [&]() -> leg& { return *find_live(id); };
+  if (!extension.dp_match.empty())
+    l.snap.set_variable("DP_MATCH", extension.dp_match);
+  else if (!extension.destination_regex.empty() && l.snap.caller)
+    l.snap.set_variable("DP_MATCH", "ARRAY::" + l.snap.caller->destination_number + "|:"
+                                      + l.snap.caller->destination_number);
+  l.snap.set_variable("call_uuid", id);
+  if (extension.action == extension_action::socket) {
+    execute(l, "socket", extension.socket_address + " async full", now_us);
+    L().snap.set_variable("socket_host",
+                          extension.socket_address.substr(0, extension.socket_address.find(':')));
+    if (!connector_ || !connector_(id, extension.socket_address)) {
+      L().hangup_disposition = "send_refuse";
+      hang_up_call(id, "NORMAL_CLEARING", now_us);
+      return;
+    }
+    auto& s = L();
+    s.socket_controlled = true;
+    s.socket_app_data = s.app_data;
+    s.socket_app_uuid = s.app_uuid;
+    return;
+  }
+  if (L().snap.answer != answer_state::answered) {
+    execute(L(), "answer", "", now_us);
+    answer(L(), now_us);
+    L().snap.set_variable("endpoint_disposition", "ANSWER");
+    execute_complete(L(), "_none_", now_us);
+  }
+  if (extension.action == extension_action::park) {
+    execute(L(), "park", "", now_us);
+    enter_park(L(), now_us);
+    return;
+  }
+  execute(L(), "playback", extension.playback_file, now_us);
+  auto& p = L();
+  channel_event("PLAYBACK_START", "switch_ivr_play_say.c", "switch_ivr_play_file", 1646, now_us, p,
+                playback_headers(p.app_data));
+  p.app_ends_us = now_us + extension.playback_us;
+  app_ends_.emplace(p.app_ends_us, id);
+}
+
+inbound_call_result switch_core::place_inbound_call(const inbound_call_request& request,
+                                                    std::int64_t now_us) {
+  // Capture 15's notes: while paused (or at the limit) sofia answers the INVITE with 503 and
+  // no channel exists.
+  if (!accepting_inbound() || session_count_ + 1 > config_.max_sessions)
+    return {{}, "503 Maximum Calls In Progress"};
+  auto uuid = new_uuid();
+  const codec_info pcmu{"PCMU", 8000, 64000};
+  auto port = std::to_string(request.network_port);
+  auto user = request.caller_id_number;
+  auto from_uri = user + "@" + request.network_addr + ":" + port;
+  leg l;
+  l.loopback = false;
+  l.created_us = now_us;
+  l.snap.uuid = uuid;
+  l.snap.name = "sofia/internal/" + from_uri;
+  l.snap.direction = call_direction::inbound;
+  l.snap.hit_dialplan = true;
+  l.snap.running_state = channel_state::cs_none;
+  l.snap.state = channel_state::cs_new;
+  l.snap.read_codec = pcmu;
+  l.snap.write_codec = pcmu;
+  caller_profile p;
+  p.direction = call_direction::inbound;
+  p.logical_direction = call_direction::inbound;
+  p.username = user;
+  p.dialplan = "XML";
+  p.caller_id_name = request.caller_id_name.empty() ? user : request.caller_id_name;
+  p.caller_id_number = user;
+  p.orig_caller_id_name = p.caller_id_name;
+  p.orig_caller_id_number = user;
+  p.network_addr = request.network_addr;
+  p.ani = user;
+  p.destination_number = request.destination;
+  p.unique_id = uuid;
+  p.source = "mod_sofia";
+  p.context = request.context;
+  p.channel_name = l.snap.name;
+  p.profile_index = "1";
+  p.profile_created_time = now_us;
+  p.channel_created_time = now_us;
+  l.snap.caller = p;
+  legs_.push_back(std::move(l));
+  live_.emplace(uuid, std::prev(legs_.end()));
+  count_new_session(now_us);
+  auto session = sessions_since_startup_;
+  auto& c = *find_live(uuid);
+  // The variables mod_sofia sets for an INVITE, in capture 20's order (a subset: no SDP, RTP
+  // statistics or Via details).
+  auto& v = c.snap;
+  auto local = config_.local_ip_v4;
+  v.set_variable("direction", "inbound");
+  v.set_variable("uuid", uuid);
+  v.set_variable("session_id", std::to_string(session));
+  v.set_variable("sip_from_user", user);
+  v.set_variable("sip_from_port", port);
+  v.set_variable("sip_from_uri", from_uri);
+  v.set_variable("sip_from_host", request.network_addr);
+  v.set_variable("channel_name", v.name);
+  v.set_variable("sip_call_id", uuid.substr(0, 8) + "@" + request.network_addr);
+  v.set_variable("sip_local_network_addr", local);
+  v.set_variable("sip_network_ip", request.network_addr);
+  v.set_variable("sip_network_port", port);
+  v.set_variable("sip_invite_stamp", std::to_string(now_us));
+  v.set_variable("sip_received_ip", request.network_addr);
+  v.set_variable("sip_received_port", port);
+  v.set_variable("sip_via_protocol", "udp");
+  v.set_variable("sip_from_user_stripped", user);
+  v.set_variable("sofia_profile_name", "internal");
+  v.set_variable("recovery_profile_name", "internal");
+  if (!request.caller_id_name.empty())
+    v.set_variable("sip_from_display", request.caller_id_name);
+  v.set_variable("sip_req_user", request.destination);
+  v.set_variable("sip_req_uri", request.destination + "@" + local + ":5060");
+  v.set_variable("sip_req_host", local);
+  v.set_variable("sip_to_user", request.destination);
+  v.set_variable("sip_to_uri", request.destination + "@" + local + ":5060");
+  v.set_variable("sip_to_host", local);
+  v.set_variable("read_codec", "PCMU");
+  v.set_variable("original_read_codec", "PCMU");
+  v.set_variable("read_rate", "8000");
+  v.set_variable("original_read_rate", "8000");
+  v.set_variable("write_codec", "PCMU");
+  v.set_variable("write_rate", "8000");
+  v.set_variable("dtmf_type", "rfc2833");
+  for (const auto& extra : request.variables)
+    v.set_variable(extra.name, extra.value);
+
+  // The life cycle of the loopback B leg (capture 05), without the partner.
+  set_state(c, channel_state::cs_init, channel_state::cs_init, now_us);
+  auto* ch = find_live(uuid);
+  ch->snap.state = channel_state::cs_routing;
+  channel_event("CHANNEL_CREATE", "switch_core_state_machine.c", "switch_core_session_run", 626,
+                now_us, *ch);
+  ch->snap.running_state = channel_state::cs_routing;
+  set_call_state(*ch, call_state::ringing, now_us);
+  set_state(*find_live(uuid), channel_state::cs_routing, channel_state::cs_routing, now_us);
+  const auto* extension = find_extension(request.destination, request.context);
+  if (extension == nullptr) {
+    // Capture 20: no extension matched; the channel hangs up NO_ROUTE_DESTINATION unanswered.
+    auto& r = *find_live(uuid);
+    r.snap.set_variable("endpoint_disposition", "RECEIVED");
+    r.snap.set_variable("call_uuid", uuid);
+    r.hangup_disposition = "send_refuse";
+    hang_up_call(uuid, "NO_ROUTE_DESTINATION", now_us);
+    return {uuid, {}};
+  }
+  set_state(*find_live(uuid), channel_state::cs_execute, channel_state::cs_execute, now_us);
+  route(*find_live(uuid), *extension, now_us);
+  return {uuid, {}};
+}
+
+bool switch_core::remote_hang_up(std::string_view uuid, std::string_view cause,
+                                 std::int64_t now_us) {
+  auto* l = find_live(uuid);
+  if (l == nullptr || l->snap.answer == answer_state::hangup)
+    return false;
+  l->hangup_disposition = "recv_bye";
+  hang_up_call(uuid, cause.empty() ? std::string{"NORMAL_CLEARING"} : known_cause(cause).first,
+               now_us);
+  return true;
+}
+
+void switch_core::fire_dtmf(leg& l, char digit, std::uint32_t duration_samples,
+                            std::string_view source, std::int64_t now_us) {
+  l.digits_dialed += digit;
+  channel_event("DTMF", "switch_channel.c", "switch_channel_dequeue_dtmf", 677, now_us, l,
+                {{"DTMF-Digit", std::string(1, digit)},
+                 {"DTMF-Duration", std::to_string(duration_samples)},
+                 {"DTMF-Source", std::string{source}}});
+}
+
+bool switch_core::receive_dtmf(std::string_view uuid, char digit, std::uint32_t duration_samples,
+                               std::string_view source, std::int64_t now_us) {
+  auto* l = find_live(uuid);
+  constexpr std::string_view valid = "0123456789*#ABCDabcd";
+  if (l == nullptr || l->snap.answer == answer_state::hangup
+      || valid.find(digit) == std::string_view::npos)
+    return false;
+  fire_dtmf(*l, static_cast<char>(std::toupper(static_cast<unsigned char>(digit))),
+            duration_samples, source, now_us);
+  return true;
+}
+
+std::string switch_core::sendmsg(std::string_view uuid, std::string_view call_command,
+                                 std::string_view app, std::string_view arg,
+                                 std::string_view app_uuid, std::int64_t now_us) {
+  auto* l = find_live(uuid);
+  if (l == nullptr || l->snap.answer == answer_state::hangup)
+    return "-ERR invalid session id [" + std::string{uuid} + "]";
+  if (call_command == "execute") {
+    execute_app(uuid, app, arg, app_uuid, now_us);
+  } else if (call_command == "hangup") {
+    l->hangup_disposition = "send_bye";
+    hang_up(uuid, arg.empty() ? std::string_view{"NORMAL_CLEARING"} : arg, now_us);
+  }
+  // Other call-commands (unicast, nomedia, ...) are not emulated; FreeSWITCH accepts them.
+  return "+OK";
+}
+
+std::string switch_core::uptime_text(std::int64_t now_us) const {
+  auto up = static_cast<std::uint64_t>(std::max<std::int64_t>(0, now_us - start_time_us_));
+  auto seconds = up / 1'000'000;
+  auto days = seconds / 86400;
+  return plural(days / 365, "year") + ", " + plural(days % 365, "day") + ", "
+         + plural((seconds / 3600) % 24, "hour") + ", " + plural((seconds / 60) % 60, "minute")
+         + ", " + plural(seconds % 60, "second") + ", " + plural((up / 1000) % 1000, "millisecond")
+         + ", " + plural(up % 1000, "microsecond");
+}
+
+void switch_core::heartbeat(std::int64_t at_us) {
+  // No capture has one: the header set and order are send_heartbeat's (switch_core.c, 1.10).
+  char idle[32];
+  std::snprintf(idle, sizeof idle, "%f", config_.idle_cpu_percent);
+  auto last_second = at_us / 1'000'000 - 1 == rate_window_second_ ? rate_window_count_ : 0u;
+  queue_event("HEARTBEAT", "switch_core.c", "send_heartbeat", 74, at_us,
+              {{"Event-Info", "System Ready"},
+               {"Up-Time", uptime_text(at_us)},
+               {"FreeSWITCH-Version", config_.version + "~64bit"},
+               {"Uptime-msec", std::to_string(std::max<std::int64_t>(0, at_us - start_time_us_)
+                                              / 1000)},
+               {"Session-Count", std::to_string(session_count_)},
+               {"Max-Sessions", std::to_string(config_.max_sessions)},
+               {"Session-Per-Sec", std::to_string(config_.max_sessions_per_second)},
+               {"Session-Per-Sec-Last", std::to_string(last_second)},
+               {"Session-Per-Sec-Max", std::to_string(sessions_per_second_peak_)},
+               {"Session-Per-Sec-FiveMin", std::to_string(sessions_per_second_peak_)},
+               {"Session-Since-Startup", std::to_string(sessions_since_startup_)},
+               {"Session-Peak-Max", std::to_string(session_peak_)},
+               {"Session-Peak-FiveMin", std::to_string(session_peak_)},
+               {"Idle-CPU", idle}});
+}
+
+std::string switch_core::channel_command(std::string_view command, std::string_view args,
+                                         std::int64_t now_us) {
+  auto argv = words(args);
+  if (command == "uuid_break") {
+    if (argv.empty())
+      return "-USAGE: <uuid> [all]\n";
+    auto* l = find_live(argv[0]);
+    if (l == nullptr)
+      return std::string{no_such_channel};
+    // mod_dptools' playback reports a broken file as played.
+    if (l->app == "playback" && l->app_ends_us != 0) {
+      end_playback(*l, "break", now_us);
+      l->snap.set_variable("current_application_response", "FILE PLAYED");
+      execute_complete(*l, "FILE PLAYED", now_us);
+      if (l->socket_controlled || l->park_base) {
+        restore_base_app(*l);
+      } else {
+        l->hangup_disposition = "send_bye";
+        execute(*l, "hangup", "NORMAL_CLEARING", now_us);
+        hang_up_call(argv[0], "NORMAL_CLEARING", now_us);
+      }
+    } else if (l->app == "sleep") {
+      execute_complete(*l, "_none_", now_us);
+      restore_base_app(*l);
+    }
+    return "+OK\n";
+  }
+  if (command == "uuid_send_dtmf") {
+    if (argv.size() < 2)
+      return "-USAGE: <uuid> <dtmf_data>\n";
+    auto* l = find_live(argv[0]);
+    if (l == nullptr)
+      return std::string{no_such_channel};
+    // Capture 04: the digits arrive as DTMF events on the loopback partner (DTMF-Source
+    // UNKNOWN, 2000 samples); a SIP channel sends them to its caller, which fires nothing here.
+    std::string digits{argv[1]};
+    auto at = digits.find('@');
+    std::uint32_t duration = 2000;
+    if (at != std::string::npos) {
+      duration = 0;
+      for (char c : digits.substr(at + 1))
+        if (c >= '0' && c <= '9')
+          duration = duration * 10 + static_cast<std::uint32_t>(c - '0');
+      duration *= 8;
+      digits.resize(at);
+    }
+    if (auto* partner = find_live(l->partner))
+      for (char c : digits)
+        if (std::string_view{"0123456789*#ABCDabcd"}.find(c) != std::string_view::npos)
+          fire_dtmf(*partner, c, duration, "UNKNOWN", now_us);
+    return "+OK " + std::string{argv[0]} + " sent DTMF " + std::string{argv[1]} + ".\n";
+  }
+  if (command == "uuid_broadcast") {
+    if (argv.size() < 2)
+      return "-USAGE: <uuid> <path> [aleg|bleg|both]\n";
+    auto* l = find_live(argv[0]);
+    if (l == nullptr)
+      return std::string{no_such_channel};
+    std::string target_leg = argv.size() > 2 ? std::string{argv[2]} : std::string{"aleg"};
+    std::string path{argv[1]};
+    std::string app = "playback";
+    std::string data = path;
+    if (auto sep = path.find("::"); sep != std::string::npos) {
+      app = path.substr(0, sep);
+      data = path.substr(sep + 2);
+    }
+    std::vector<std::string> targets;
+    if (target_leg != "bleg")
+      targets.push_back(std::string{argv[0]});
+    if ((target_leg == "bleg" || target_leg == "both") && !l->partner.empty())
+      targets.push_back(l->partner);
+    for (const auto& uuid : targets)
+      execute_app(uuid, app, data, {}, now_us);
+    return "+OK Message sent\n";
+  }
+  // uuid_transfer <uuid> [-bleg|-both] <destination> [<dialplan>] [<context>]
+  if (argv.size() < 2)
+    return "-USAGE: <uuid> [-bleg|-both] <dest-exp> [<dialplan>] [<context>]\n";
+  auto* l = find_live(argv[0]);
+  if (l == nullptr)
+    return std::string{no_such_channel};
+  std::size_t next = 1;
+  std::string uuid{argv[0]};
+  if (argv[1] == "-bleg" || argv[1] == "-both") {
+    if (argv[1] == "-bleg" && !l->partner.empty())
+      uuid = l->partner;
+    ++next;
+  }
+  if (next >= argv.size())
+    return "-USAGE: <uuid> [-bleg|-both] <dest-exp> [<dialplan>] [<context>]\n";
+  std::string transfer_arg{argv[next]};
+  if (next + 2 < argv.size())
+    transfer_arg += " " + std::string{argv[next + 1]} + " " + std::string{argv[next + 2]};
+  execute_app(uuid, "transfer", transfer_arg, {}, now_us);
+  return "+OK\n";
 }
 
 std::string switch_core::show_channels(bool as_json, std::int64_t now_us) const {

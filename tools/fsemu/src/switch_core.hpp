@@ -24,6 +24,9 @@
 /// fsemu::switch_core core{config, now_us};
 /// std::string body = core.api("status", now_us);   // "UP 0 years, ... is ready\n..."
 /// core.api("originate loopback/9197/default &park()", now_us);   // "+OK <A-leg uuid>\n"
+/// auto call = core.place_inbound_call({.caller_id_number = "5551000", .destination = "1000"},
+///                                     now_us);                  // parked; call.uuid
+/// core.sendmsg(call.uuid, "execute", "playback", "ivr/welcome.wav", {}, now_us);   // "+OK"
 /// for (auto& ev : core.take_events(now_us)) deliver_to_every_session(ev);
 /// if (auto due = core.next_due()) { /* at *due: */ core.advance(*due); }
 /// if (core.halted()) close_everything();
@@ -63,6 +66,38 @@ struct dialplan_extension {
   std::int64_t playback_us = 0;
   /// `socket`: where the outbound socket would connect, e.g. "127.0.0.1:8084".
   std::string socket_address;
+  /// A regular expression (ECMAScript, whole number) matched instead of `destination` when
+  /// non-empty, e.g. "^9\\d{3}$"; the DP_MATCH then reads "ARRAY::<number>|:<number>".
+  std::string destination_regex;
+};
+
+/// A call arriving at the switch as a SIP INVITE would (`sofia/internal/<user>@<addr>`): the
+/// request a scripted caller or a SIP front end makes. Plain data.
+struct inbound_call_request {
+  /// Caller-Caller-ID-Name (and the SIP From display name).
+  std::string caller_id_name;
+  /// Caller-Caller-ID-Number, Caller-Username and the SIP From user.
+  std::string caller_id_number = "0000000000";
+  /// Caller-Destination-Number: routed through the dialplan.
+  std::string destination;
+  /// The dialplan context the SIP profile routes to ("public" on a stock box; the captured box
+  /// routes `internal` calls to "default").
+  std::string context = "default";
+  /// Caller-Network-Addr: the signalling peer.
+  std::string network_addr = "127.0.0.1";
+  /// The peer's SIP port (Channel-Name "sofia/internal/<user>@<addr>:<port>").
+  std::uint16_t network_port = 5070;
+  /// Extra channel variables set before routing (e.g. park_timeout).
+  std::vector<channel_variable> variables;
+};
+
+/// What became of `switch_core::place_inbound_call`. Plain data.
+struct inbound_call_result {
+  /// The new channel's UUID; empty when the switch refused the call outright.
+  std::string uuid;
+  /// The SIP-level refusal when `uuid` is empty ("503 Maximum Calls In Progress" while paused
+  /// or at the session limit, as capture 15's notes say FreeSWITCH answers).
+  std::string refusal;
 };
 
 /// The dialplan of the captured test box (tests/data/esl-captures/README.txt): `1000` parks,
@@ -98,14 +133,23 @@ struct switch_config {
   /// real lag is not measured; 500 ms is this emulator's choice. 0 lists channels at once.
   std::int64_t channel_list_lag_us = 500'000;
   /// How long `playback` of a file (anything but `tone_stream://`) lasts, in microseconds;
-  /// fsemu has no audio files, so every file lasts this long.
+  /// fsemu has no audio files, so every file lasts this long unless `prompt_lengths_us` names it.
   std::int64_t file_playback_us = 1'000'000;
+  /// Per-file playback lengths in microseconds, by the exact path given to `playback`.
+  std::map<std::string, std::int64_t, std::less<>> prompt_lengths_us;
+  /// The HEARTBEAT interval in microseconds; 0 (the default here, so that tests driving
+  /// `advance` see no HEARTBEATs) = none. The program sets FreeSWITCH's 20 s.
+  std::int64_t heartbeat_interval_us = 0;
 };
 
 /// Opens the outbound event socket for channel `uuid` to `address` ("HOST:PORT", the `socket`
 /// application's argument) and says whether it connected. Set by the listener; tests answer
 /// directly. Called from `switch_core::api` (originate) on the switch's thread.
 using socket_connector = std::function<bool(std::string_view uuid, std::string_view address)>;
+
+/// Whether anyone would take an event of this name (`switch_core::set_event_interest`).
+/// Called on the switch's thread for every event fired.
+using event_interest = std::function<bool(std::string_view event_name)>;
 
 /// How long `playback <file>` lasts: `tone_stream://%(on,off,freq)[;loops=N]` lasts
 /// N × (on + off) ms (N = 1 without `loops`; 0 = forever for a negative N); any other file
@@ -155,9 +199,12 @@ struct switch_event {
 ///
 /// Channels: `originate loopback/<dest>[/<context>] &park()` (or `&echo()`) creates the loopback
 /// pair (A leg outbound running the application, B leg inbound routed through the dialplan) and
-/// queues the channel events in the order FreeSWITCH fires them (captures 04, 05). Work that
-/// takes time (a playback's end) is due at a known moment: the owner calls `advance(now)` at
-/// `next_due()` (the listener with a timer, tests directly).
+/// queues the channel events in the order FreeSWITCH fires them (captures 04, 05).
+/// `place_inbound_call` creates a single inbound channel as a SIP call would (capture 20) and
+/// routes it the same way; `sendmsg`, `receive_dtmf` and `remote_hang_up` act on channels as a
+/// socket client, a caller's keypad and a caller's BYE would. Work that takes time (a
+/// playback's or sleep's end, park_timeout, HEARTBEAT) is due at a known moment: the owner calls
+/// `advance(now)` at `next_due()` (the listener with a timer, tests directly).
 class switch_core {
 public:
   /// A switch that started at `start_time_us`.
@@ -230,6 +277,11 @@ public:
   /// Sets who opens outbound sockets (`socket` extensions); without one nothing listens.
   void set_socket_connector(socket_connector connector) { connector_ = std::move(connector); }
 
+  /// Sets who decides which events are worth building: an event whose name `interest` refuses
+  /// is not queued (no channel snapshot is copied for it) but still uses up its Event-Sequence
+  /// number. Without one (the default) every event is queued.
+  void set_event_interest(event_interest interest) { interest_ = std::move(interest); }
+
   /// A live channel's current data, or `nullptr` when it does not exist (any more).
   [[nodiscard]] const channel_snapshot* channel(std::string_view uuid) const;
 
@@ -239,18 +291,50 @@ public:
   /// gone or is not waiting for a socket client.
   bool socket_connect(std::string_view uuid, std::int64_t now_us, std::string& out);
 
-  /// Runs application `app` with argument `arg` on the socket-controlled channel `uuid` (an
-  /// outbound socket's `sendmsg` `call-command: execute`): `answer`, `playback` (lasting
-  /// `playback_duration_us`; PLAYBACK_START/STOP), `set name=value`, `park`, `hangup [cause]`.
-  /// The CHANNEL_EXECUTE(_COMPLETE) events carry `app_uuid` as Application-UUID (a fresh one
-  /// when empty). Returns false when the channel does not exist or is not socket-controlled;
-  /// an application fsemu does not know is ignored (true, no events).
+  /// Runs application `app` with argument `arg` on channel `uuid` (a `sendmsg` `call-command:
+  /// execute`, `uuid_broadcast`): `answer`, `playback` (lasting `playback_duration_us`;
+  /// PLAYBACK_START/STOP), `set name=value`, `park`, `hangup [cause]`, `sleep <ms>`,
+  /// `transfer <destination> [XML <context>]`. On a parked or socket-controlled channel the
+  /// application runs nested and the channel goes back to its park or socket afterwards. The
+  /// CHANNEL_EXECUTE(_COMPLETE) events carry `app_uuid` as Application-UUID (a fresh one when
+  /// empty). Returns false when the channel does not exist or is hanging up; an application
+  /// fsemu does not know is ignored (true, no events).
   bool execute_app(std::string_view uuid, std::string_view app, std::string_view arg,
                    std::string_view app_uuid, std::int64_t now_us);
 
   /// Hangs up the call of channel `uuid` with `cause` (a name; unknown = NORMAL_CLEARING), as
   /// `uuid_kill` does. Returns false when the channel does not exist (any more).
   bool hang_up(std::string_view uuid, std::string_view cause, std::int64_t now_us);
+
+  /// Creates a channel for a call arriving from outside (a SIP INVITE as mod_sofia would turn
+  /// it into a channel: `sofia/internal/<number>@<addr>:<port>`, inbound, PCMU) and routes it
+  /// through the dialplan: `park` answers and parks it (CHANNEL_PARK reaches inbound
+  /// subscribers; `park_timeout` is honoured), `play_and_hang_up` plays and hangs up, `socket`
+  /// hands it to an outbound socket client; no matching extension hangs it up
+  /// NO_ROUTE_DESTINATION (capture 20). Refused without a channel while inbound calls are
+  /// paused, an asap shutdown is pending or the session limit is reached.
+  [[nodiscard]] inbound_call_result place_inbound_call(const inbound_call_request& request,
+                                                       std::int64_t now_us);
+
+  /// The far end of a non-loopback channel hung up (a BYE): NORMAL_CLEARING unless `cause`
+  /// says otherwise, `sip_hangup_disposition=recv_bye`. Returns false for an unknown channel.
+  bool remote_hang_up(std::string_view uuid, std::string_view cause, std::int64_t now_us);
+
+  /// The caller on channel `uuid` pressed `digit` (RFC 2833): a DTMF event on the channel with
+  /// DTMF-Duration `duration_samples` and DTMF-Source `source` ("RTP"); a running playback is
+  /// not interrupted (FreeSWITCH's playback only stops on DTMF with playback_terminators set,
+  /// which fsemu does not emulate). Returns false for an unknown channel or a digit outside
+  /// 0-9, *, #, A-D.
+  bool receive_dtmf(std::string_view uuid, char digit, std::uint32_t duration_samples,
+                    std::string_view source, std::int64_t now_us);
+
+  /// Handles `sendmsg <uuid>` from any event socket: `call-command` "execute" (with
+  /// `app`/`arg`, `app_uuid` from Event-UUID) or "hangup" (with `arg` as the cause). Returns
+  /// the Reply-Text: "+OK", or "-ERR invalid session id [<uuid>]" for an unknown channel
+  /// (capture 07).
+  [[nodiscard]] std::string sendmsg(std::string_view uuid, std::string_view call_command,
+                                    std::string_view app, std::string_view arg,
+                                    std::string_view app_uuid, std::int64_t now_us);
 
 private:
   /// One channel (one loopback leg). Owned by `legs_`.
@@ -282,6 +366,18 @@ private:
     /// The last application executed and its argument (last_app, last_arg).
     std::string last_app;
     std::string last_arg;
+    /// A loopback leg (false for inbound SIP channels made by `place_inbound_call`).
+    bool loopback = true;
+    /// `park` is the channel's base application: applications run by sendmsg nest in it.
+    bool park_base = false;
+    std::string park_app_uuid;
+    /// When park_timeout ends the park (0 = never) and the cause it hangs up with.
+    std::int64_t park_expires_us = 0;
+    std::string park_timeout_cause;
+    /// The DTMF digits the channel received (digits_dialed at hangup).
+    std::string digits_dialed;
+    /// sip_hangup_disposition at hangup (non-loopback channels): recv_bye, send_bye, ...
+    std::string hangup_disposition;
     /// Destroyed: kept only for the lagging channel list until `listed_until_us`.
     bool gone = false;
     std::int64_t listed_until_us = std::numeric_limits<std::int64_t>::max();
@@ -311,18 +407,31 @@ private:
   void answer(leg& l, std::int64_t now_us);
   void execute(leg& l, std::string app, std::string data, std::int64_t now_us,
                std::string app_uuid = {});
-  void restore_socket_app(leg& l);
+  void restore_base_app(leg& l);
   void execute_complete(leg& l, std::string_view response, std::int64_t now_us);
   void finish_app_on_hangup(leg& l, std::int64_t now_us);
   void hang_up_call(std::string_view uuid, std::string cause, std::int64_t now_us);
   void add_hangup_variables(leg& l, std::int64_t now_us);
   void count_new_session(std::int64_t now_us);
+  void enter_park(leg& l, std::int64_t now_us);
+  void start_playback(leg& l, std::int64_t now_us);
+  void end_playback(leg& l, std::string_view status, std::int64_t at_us,
+                    bool record_position = true);
+  void route(leg& l, const dialplan_extension& extension, std::int64_t now_us);
+  [[nodiscard]] const dialplan_extension* find_extension(std::string_view destination,
+                                                         std::string_view context) const;
+  void fire_dtmf(leg& l, char digit, std::uint32_t duration_samples, std::string_view source,
+                 std::int64_t now_us);
+  void heartbeat(std::int64_t at_us);
+  std::string uptime_text(std::int64_t now_us) const;
+  std::string channel_command(std::string_view command, std::string_view args,
+                              std::int64_t now_us);
 
   std::string status(std::int64_t now_us) const;
   std::string show(std::string_view args, std::int64_t now_us) const;
   std::string fsctl(std::string_view args, std::int64_t now_us);
   std::string global_getvar(std::string_view args) const;
-  void queue_event(std::string name, std::string_view file, std::string_view function,
+  bool queue_event(std::string name, std::string_view file, std::string_view function,
                    std::uint32_t line, std::int64_t now_us, std::vector<event_header> extras,
                    std::optional<std::string> body = std::nullopt);
 
@@ -358,9 +467,14 @@ private:
   std::unordered_map<std::string, std::list<leg>::iterator, uuid_hash, std::equal_to<>> live_;
   /// Playback ends: time -> channel UUID; an entry whose channel no longer plays then is stale.
   std::multimap<std::int64_t, std::string> app_ends_;
+  /// park_timeout expiries: time -> channel UUID (stale when the park ended or changed).
+  std::multimap<std::int64_t, std::string> park_expiries_;
+  /// When the next HEARTBEAT fires (0 = disabled).
+  std::int64_t next_heartbeat_us_ = 0;
   /// Destroyed channels in the order they leave the listing.
   std::deque<std::list<leg>::iterator> unlisted_;
   socket_connector connector_;
+  event_interest interest_;
   std::int64_t rate_window_second_ = 0;
   std::uint32_t rate_window_count_ = 0;
 };
