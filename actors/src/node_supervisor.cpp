@@ -22,6 +22,11 @@ namespace callgrid::actors {
 
 namespace {
 
+using namespace std::chrono_literals;
+
+/// When the channels are listed a second time after the link became ready.
+constexpr auto relisting_delay = 1500ms;
+
 int64_t wall_clock_us() {
   using namespace std::chrono;
   return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
@@ -66,6 +71,10 @@ struct node_supervisor_state {
   /// When the link was lost (wall clock, µs); calls created before it and not listed after the
   /// reconnect are gone. 0 = not lost since start.
   int64_t link_lost_at_us = 0;
+  /// Listings reconciled since the link last became ready.
+  int listings_since_ready = 0;
+  std::string last_link_warning;
+  std::chrono::steady_clock::time_point last_link_warning_at{};
 };
 
 using supervisor_pointer = node_supervisor_actor::stateful_pointer<node_supervisor_state>;
@@ -207,7 +216,9 @@ void reconcile(supervisor_pointer self, const channel_listing& listing) {
       start_call(self, std::move(setup), make_inbound_link(st.client, uuid));
     }
   }
-  if (st.link_lost_at_us == 0)
+  // Ending calls whose channel is gone waits for the second look: the first listing may miss
+  // channels created just before the link was lost (FreeSWITCH's listing lags).
+  if (st.link_lost_at_us == 0 || ++st.listings_since_ready < 2)
     return;
   for (auto& [uuid, call] : st.calls) {
     if (call.mode != persistence::esl_mode::inbound || listed.contains(uuid)
@@ -303,15 +314,30 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
         if (state.ever_ready)
           state.metrics->reconnects.increment();
         state.ever_ready = true;
+        state.listings_since_ready = 0;
         request_listing(self);
+        // FreeSWITCH lists channels from its core database, which lags up to a second behind:
+        // a second look catches channels created just before the (re)connect.
+        self->delayed_send(self, relisting_delay, relist_channels{});
       } else {
         if (state.link_lost_at_us == 0 && state.ever_ready)
           state.link_lost_at_us = wall_clock_us();
-        if (!status.why.empty())
+        // One line per distinct reason and at most one every 30 s for a repeating one, so a
+        // FreeSWITCH that stays down does not flood the log at every backoff step.
+        auto now = std::chrono::steady_clock::now();
+        if (!status.why.empty()
+            && (status.why != state.last_link_warning || now - state.last_link_warning_at > 30s)) {
           spdlog::warn("ESL link to FreeSWITCH not ready: {}", status.why);
+          state.last_link_warning = status.why;
+          state.last_link_warning_at = now;
+        }
       }
     },
     [self](channel_listing& listing) { reconcile(self, listing); },
+    [self](relist_channels) {
+      if (self->state.load.esl_ready)
+        request_listing(self);
+    },
     [self](outbound_call& call) {
       auto& state = self->state;
       auto session = call.session;

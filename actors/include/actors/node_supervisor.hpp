@@ -32,6 +32,11 @@ struct catalog_update {
   }
 };
 
+/// The supervisor lists the channels again (recovery, second look after FreeSWITCH's lag).
+struct relist_channels {
+  friend bool operator==(const relist_channels&, const relist_channels&) = default;
+};
+
 /// The node's load as the supervisor sees it.
 struct node_load {
   uint64_t live_calls = 0;
@@ -48,6 +53,7 @@ struct node_load {
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::catalog_update)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::node_load)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::relist_channels)
 
 namespace callgrid::actors {
 
@@ -59,7 +65,8 @@ namespace callgrid::actors {
 /// callbacks run on the Asio thread and only send messages to it.
 using node_supervisor_actor
   = caf::typed_actor<caf::reacts_to<esl_event>, caf::reacts_to<link_status>,
-                     caf::reacts_to<channel_listing>, caf::reacts_to<outbound_call>,
+                     caf::reacts_to<channel_listing>, caf::reacts_to<relist_channels>,
+                     caf::reacts_to<outbound_call>,
                      caf::reacts_to<catalog_update>,
                      caf::replies_to<caf::get_atom>::with<node_load>>;
 

@@ -1,0 +1,135 @@
+#define CAF_SUITE integration.engine
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+#include <caf/test/unit_test.hpp>
+
+#include "platform.hpp"
+
+using namespace callgrid::test_support;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// One caller scenario of fsemu's config: `count` calls from `caller` to `destination`, each
+/// running `steps` (a TOML array of steps).
+std::string scenario(const std::string& caller, const std::string& destination, int count,
+                     const std::string& steps, const std::string& start_after = "1500ms") {
+  return "[[callers]]\nname = \"" + caller + "\"\ndestination = \"" + destination
+         + "\"\ncaller_id = \"" + caller + "\"\nrate = 5\nconcurrency = " + std::to_string(count)
+         + "\ntotal = " + std::to_string(count)
+         + "\nanswer_timeout = \"5s\"\nwait_timeout = \"30s\"\nstart_after = \"" + start_after
+         + "\"\nvariables = { park_timeout = 60 }\n\n[[callers.scripts]]\nname = \"" + caller
+         + "\"\nsteps = " + steps + "\n\n";
+}
+
+// Prompt numbers count PLAYBACK_STARTs of the call: 1 welcome, 2 main menu, then the next ones.
+const std::string opt_out = R"([{ wait_prompt_end = 2 }, { press = "9" }, { wait_prompt = 3 },
+  { press = "1" }, { expect_hangup = "20s" }])";
+const std::string account_found = R"([{ wait_prompt_end = 2 }, { press = "3" }, { wait_prompt = 3 },
+  { press = "123456#", digit_interval = "100ms" }, { wait_prompt = 4 }, { wait_prompt = 5 },
+  "hangup"])";
+const std::string sales_new = R"([{ wait_prompt_end = 2 }, { press = "1" }, { wait_prompt = 3 },
+  { press = "1" }, { expect_hangup = "20s" }])";
+const std::string back_and_cancel = R"([{ wait_prompt_end = 2 }, { press = "2" }, { wait_prompt = 3 },
+  { press = "*" }, { wait_prompt = 4 }, { press = "9" }, { wait_prompt = 5 }, { press = "2" },
+  { wait_prompt = 6 }, "hangup"])";
+const std::string invalid_keys = R"([{ wait_prompt_end = 2 }, { press = "7" }, { wait_prompt_end = 4 },
+  { press = "7" }, { wait_prompt_end = 6 }, { press = "7" }, { expect_hangup = "20s" }])";
+
+std::vector<cdr_row> rows_of(const std::vector<cdr_row>& rows, const std::string& caller) {
+  std::vector<cdr_row> out;
+  std::copy_if(rows.begin(), rows.end(), std::back_inserter(out),
+               [&](const cdr_row& r) { return r.caller == caller; });
+  return out;
+}
+
+void dump(const platform& p, const std::vector<cdr_row>& rows) {
+  for (const auto& r : rows)
+    CAF_MESSAGE(r.caller << " " << r.callee << " " << r.esl_mode << " " << r.disposition << " "
+                         << r.hangup_cause << " " << r.ivr_path << " " << r.end_reason);
+  CAF_MESSAGE("fsemu log:\n" << p.fsemu_log());
+  CAF_MESSAGE("callgridd log:\n" << p.callgridd_log());
+}
+
+} // namespace
+
+CAF_TEST(scripted callers walk the example flow in both ESL modes and every call has its record) {
+  platform p;
+  std::string callers = scenario("5550001", "1000", 2, opt_out)
+                        + scenario("5550002", "1000", 2, account_found)
+                        + scenario("5550003", "1000", 2, sales_new)
+                        + scenario("5550004", "1000", 2, back_and_cancel)
+                        + scenario("5550005", "1000", 2, invalid_keys)
+                        + scenario("5550011", "2000", 2, opt_out)
+                        + scenario("5550012", "2000", 2, account_found);
+  p.start_callgridd();
+  p.start_fsemu(callers, {"--run-callers", "--exit-after-callers"});
+  CAF_REQUIRE(p.wait_for_fsemu_exit(90s));
+  auto rows = p.wait_for_records(14, 10s);
+  if (rows.size() != 14u)
+    dump(p, rows);
+  CAF_REQUIRE_EQUAL(rows.size(), 14u);
+
+  for (const auto* caller : {"5550001", "5550011"}) {
+    auto calls = rows_of(rows, caller);
+    CAF_REQUIRE_EQUAL(calls.size(), 2u);
+    for (const auto& r : calls) {
+      CAF_CHECK_EQUAL(r.disposition, "ivr_completed");
+      CAF_CHECK_EQUAL(r.hangup_cause, "NORMAL_CLEARING");
+      CAF_CHECK_EQUAL(r.ivr_path, R"([{"menu": "main", "choice": "9"}, {"menu": "optout_confirm", "choice": "confirm"}])");
+      CAF_CHECK_EQUAL(r.end_reason, "normal");
+    }
+  }
+  for (const auto* caller : {"5550002", "5550012"}) {
+    for (const auto& r : rows_of(rows, caller)) {
+      CAF_CHECK_EQUAL(r.disposition, "abandoned");
+      CAF_CHECK_EQUAL(r.ivr_path, R"([{"menu": "main", "choice": "3"}, {"menu": "account_entry", "choice": "collected"}, {"menu": "account_lookup", "choice": "found"}, {"menu": "main", "choice": "hangup"}])");
+    }
+  }
+  for (const auto& r : rows_of(rows, "5550003")) {
+    CAF_CHECK_EQUAL(r.disposition, "transferred");
+    CAF_CHECK_EQUAL(r.ivr_path, R"([{"menu": "main", "choice": "1"}, {"menu": "sales", "choice": "1"}])");
+  }
+  for (const auto& r : rows_of(rows, "5550004")) {
+    CAF_CHECK_EQUAL(r.disposition, "abandoned");
+    CAF_CHECK_EQUAL(r.ivr_path, R"([{"menu": "main", "choice": "2"}, {"menu": "support", "choice": "back"}, {"menu": "main", "choice": "9"}, {"menu": "optout_confirm", "choice": "cancel"}, {"menu": "main", "choice": "hangup"}])");
+  }
+  for (const auto& r : rows_of(rows, "5550005")) {
+    CAF_CHECK_EQUAL(r.disposition, "escalated");
+    CAF_CHECK_EQUAL(r.ivr_path, R"([{"menu": "main", "choice": "exhausted:invalid"}])");
+  }
+  for (const auto& r : rows)
+    CAF_CHECK_EQUAL(r.esl_mode, r.callee == "2000" ? "outbound" : "inbound");
+  p.stop_callgridd();
+}
+
+CAF_TEST(after callgridd is killed hard the parked calls are re-adopted and every call has its record) {
+  platform p;
+  // 20 callers listen to the welcome and the menu, then stay on the line for a while and hang up.
+  auto steps = R"([{ wait_prompt = 1 }, { pause = "6s" }, "hangup"])";
+  p.start_callgridd();
+  p.start_fsemu(scenario("5550100", "1000", 20, steps, "1s"),
+                {"--run-callers", "--exit-after-callers"});
+  // Kill callgridd once the calls are up, and start it again at once.
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (p.metrics().find("callgrid_live_calls 20") == std::string::npos
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(100ms);
+  CAF_REQUIRE(p.metrics().find("callgrid_live_calls 20") != std::string::npos);
+  p.kill_callgridd();
+  p.start_callgridd();
+  CAF_REQUIRE(p.wait_for_fsemu_exit(60s));
+  auto rows = p.wait_for_records(20, 15s);
+  if (rows.size() != 20u)
+    dump(p, rows);
+  CAF_CHECK_EQUAL(rows.size(), 20u);
+  std::set<std::string> uuids;
+  for (const auto& r : rows)
+    uuids.insert(r.call_uuid);
+  CAF_CHECK_EQUAL(uuids.size(), rows.size());
+  CAF_CHECK(p.callgridd_log().find("re-adopting channel") != std::string::npos);
+  p.stop_callgridd();
+}
