@@ -7,6 +7,7 @@
 #include <caf/test/unit_test.hpp>
 
 #include "platform.hpp"
+#include "tcp_proxy.hpp"
 
 using namespace callgrid::test_support;
 using namespace std::chrono_literals;
@@ -131,5 +132,32 @@ CAF_TEST(after callgridd is killed hard the parked calls are re-adopted and ever
     uuids.insert(r.call_uuid);
   CAF_CHECK_EQUAL(uuids.size(), rows.size());
   CAF_CHECK(p.callgridd_log().find("re-adopting channel") != std::string::npos);
+  p.stop_callgridd();
+}
+
+CAF_TEST(a cut ESL link is re-established and every call keeps exactly one record) {
+  platform p;
+  auto steps = R"([{ wait_prompt = 1 }, { pause = "5s" }, "hangup"])";
+  p.start_fsemu(scenario("5550200", "1000", 20, steps, "1s"),
+                {"--run-callers", "--exit-after-callers"});
+  tcp_proxy proxy{p.esl_port};
+  p.start_callgridd(proxy.port());
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (p.metrics().find("callgrid_live_calls 20") == std::string::npos
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(100ms);
+  CAF_REQUIRE(p.metrics().find("callgrid_live_calls 20") != std::string::npos);
+  proxy.cut();
+  CAF_REQUIRE(p.wait_for_fsemu_exit(60s));
+  auto rows = p.wait_for_records(20, 15s);
+  if (rows.size() != 20u)
+    dump(p, rows);
+  CAF_CHECK_EQUAL(rows.size(), 20u);
+  std::set<std::string> uuids;
+  for (const auto& r : rows)
+    uuids.insert(r.call_uuid);
+  CAF_CHECK_EQUAL(uuids.size(), rows.size());
+  CAF_CHECK_GREATER_OR_EQUAL(proxy.accepted(), 2u);
+  CAF_CHECK(p.metrics().find("callgrid_esl_reconnects_total 1") != std::string::npos);
   p.stop_callgridd();
 }

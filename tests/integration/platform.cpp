@@ -102,10 +102,10 @@ void platform::start_fsemu(const std::string& callers_toml, std::vector<std::str
   fsemu_ = child_process{spec};
 }
 
-void platform::start_callgridd() {
+void platform::start_callgridd(std::uint16_t esl_target_port) {
   std::ostringstream cfg;
   cfg << "role = \"all\"\n[node]\nname = \"node-it\"\n"
-      << "[esl]\nport = " << esl_port << "\npassword = \"" << esl_password
+      << "[esl]\nport = " << (esl_target_port ? esl_target_port : esl_port) << "\npassword = \"" << esl_password
       << "\"\nreconnect_max = \"500ms\"\n"
       << "[outbound]\nport = " << outbound_port << "\n"
       << "[database]\nconninfo = \"" << postgres.conninfo() << "\"\n"
