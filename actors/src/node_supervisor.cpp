@@ -52,6 +52,7 @@ struct supervisor_metrics {
   metric_counter& adopted;
   metric_counter& lost;
   metric_counter& without_park_timeout;
+  metric_counter& recovered_records;
   metric_gauge& esl_up;
   metric_gauge& fs_sessions;
   metric_gauge& fs_max_sessions;
@@ -71,6 +72,10 @@ struct node_supervisor_state {
   /// When the link was lost (wall clock, µs); calls created before it and not listed after the
   /// reconnect are gone. 0 = not lost since start.
   int64_t link_lost_at_us = 0;
+  /// Whether the session journal's leftovers were reconciled (once, after the first start).
+  bool journal_reconciled = false;
+  /// Channels FreeSWITCH listed at that time.
+  std::unordered_set<std::string> listed_at_start;
   /// Listings reconciled since the link last became ready.
   int listings_since_ready = 0;
   std::string last_link_warning;
@@ -116,6 +121,19 @@ void start_call(supervisor_pointer self, call_setup setup, std::shared_ptr<chann
   else
     spdlog::info("call {}: {} -> {} on route '{}' ({} mode)", uuid, setup.caller, setup.callee,
                  setup.matched_route->name, persistence::to_string(mode));
+  if (st.options.journal.save) {
+    nlohmann::json snapshot{{"caller", setup.caller},
+                            {"callee", setup.callee},
+                            {"mode", persistence::to_string(mode)},
+                            {"created_us", setup.created_us},
+                            {"node", setup.node}};
+    if (setup.matched_route) {
+      snapshot["route_id"] = setup.matched_route->id;
+      if (setup.matched_route->flow_id)
+        snapshot["flow_id"] = *setup.matched_route->flow_id;
+    }
+    st.options.journal.save(uuid, snapshot.dump());
+  }
   auto handle = spawn_call_actor(self->system(), std::move(setup),
                                  call_context{std::move(link), st.options.records,
                                               st.options.metrics, st.options.lookup});
@@ -218,7 +236,17 @@ void reconcile(supervisor_pointer self, const channel_listing& listing) {
   }
   // Ending calls whose channel is gone waits for the second look: the first listing may miss
   // channels created just before the link was lost (FreeSWITCH's listing lags).
-  if (st.link_lost_at_us == 0 || ++st.listings_since_ready < 2)
+  if (++st.listings_since_ready < 2)
+    return;
+  if (!st.journal_reconciled && st.options.journal.list) {
+    st.journal_reconciled = true;
+    st.listed_at_start = listed;
+    caf::actor handle = caf::actor_cast<caf::actor>(self);
+    st.options.journal.list([handle](std::vector<std::pair<std::string, std::string>> entries) {
+      caf::anon_send(handle, journal_entries{std::move(entries)});
+    });
+  }
+  if (st.link_lost_at_us == 0)
     return;
   for (auto& [uuid, call] : st.calls) {
     if (call.mode != persistence::esl_mode::inbound || listed.contains(uuid)
@@ -230,6 +258,47 @@ void reconcile(supervisor_pointer self, const channel_listing& listing) {
     self->send(call.handle, end_call{persistence::end_reason::node_lost, "LOSE_RACE", false});
   }
   st.link_lost_at_us = 0;
+}
+
+/// Calls in the journal that nobody owns and FreeSWITCH no longer lists ended while callgridd
+/// was down: each gets a record closed with `engine_restart` (what is known: who, when it
+/// started; the hangup cause is unknown).
+void close_leftover_calls(supervisor_pointer self, journal_entries& leftovers) {
+  auto& st = self->state;
+  for (auto& [uuid, text] : leftovers.entries) {
+    if (st.calls.contains(uuid) || st.listed_at_start.contains(uuid))
+      continue;
+    auto snapshot = nlohmann::json::parse(text, nullptr, false);
+    if (snapshot.is_discarded() || !snapshot.is_object()) {
+      spdlog::warn("recovery: unreadable session snapshot of call {}; dropped", uuid);
+      st.options.journal.drop(uuid);
+      continue;
+    }
+    call_setup setup;
+    setup.uuid = uuid;
+    setup.caller = snapshot.value("caller", "");
+    setup.callee = snapshot.value("callee", "");
+    setup.node = snapshot.value("node", st.options.node_name);
+    setup.mode = snapshot.value("mode", "inbound") == "outbound" ? persistence::esl_mode::outbound
+                                                                 : persistence::esl_mode::inbound;
+    setup.created_us = snapshot.value("created_us", int64_t{0});
+    if (snapshot.contains("route_id")) {
+      route r;
+      r.id = snapshot.value("route_id", int64_t{0});
+      if (snapshot.contains("flow_id"))
+        r.flow_id = snapshot.value("flow_id", int64_t{0});
+      setup.matched_route = r;
+    }
+    call_state call{std::move(setup)};
+    call.end_untracked(persistence::end_reason::engine_restart, "UNKNOWN", wall_clock_us());
+    spdlog::warn("call {}: ended while callgridd was down; recorded with end reason "
+                 "engine_restart",
+                 uuid);
+    st.metrics->recovered_records.increment();
+    self->send(st.options.records, record_message{call.make_record()});
+    st.options.journal.drop(uuid);
+  }
+  st.listed_at_start.clear();
 }
 
 node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer self,
@@ -248,6 +317,8 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
               "Calls closed because their channel was gone after a link loss"),
     m.counter("callgrid_channels_without_park_timeout_total",
               "Parked channels without park_timeout (dialplan misconfiguration)"),
+    m.counter("callgrid_calls_recorded_after_restart_total",
+              "Calls that ended while callgridd was down, recorded from the session journal"),
     m.gauge("callgrid_esl_up", "1 while the inbound ESL link is ready"),
     m.gauge("callgrid_freeswitch_sessions", "Session-Count of FreeSWITCH's last HEARTBEAT"),
     m.gauge("callgrid_freeswitch_max_sessions", "Max-Sessions of FreeSWITCH's last HEARTBEAT"),
@@ -279,8 +350,12 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
     if (it == state.uuid_by_actor.end())
       return;
     auto call = state.calls.find(it->second);
-    if (call != state.calls.end() && call->second.handle.address() == down.source)
+    if (call != state.calls.end() && call->second.handle.address() == down.source) {
+      // The actor handed its record to the writer before it exited.
+      if (state.options.journal.drop)
+        state.options.journal.drop(call->first);
       state.calls.erase(call);
+    }
     state.uuid_by_actor.erase(it);
     state.load.live_calls = state.calls.size();
   });
@@ -334,6 +409,7 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
       }
     },
     [self](channel_listing& listing) { reconcile(self, listing); },
+    [self](journal_entries& leftovers) { close_leftover_calls(self, leftovers); },
     [self](relist_channels) {
       if (self->state.load.esl_ready)
         request_listing(self);

@@ -18,6 +18,7 @@
 #include "actors/metrics_registry.hpp"
 #include "actors/node_supervisor.hpp"
 #include "actors/record_writer.hpp"
+#include "actors/session_journal.hpp"
 #include "esl/outbound_server.hpp"
 #include "persistence/catalog_watcher.hpp"
 #include "persistence/errc.hpp"
@@ -66,6 +67,94 @@ build_catalog(const persistence::catalog_snapshot& snapshot) {
   spdlog::info("catalog generation {}: {} routes, {} flows", catalog->generation,
                catalog->routes->size(), catalog->flows.size());
   return catalog;
+}
+
+void register_catalog_metrics(actors::metrics_registry& metrics,
+                              const persistence::catalog_watcher& watcher) {
+  auto* w = &watcher;
+  metrics.callback_gauge("callgrid_catalog_up", "1 while the catalog's PostgreSQL connection is up",
+                         {}, [w] { return w->status().connected ? 1.0 : 0.0; });
+  metrics.callback_gauge("callgrid_catalog_reloads_total", "Catalog loads (the first one included)",
+                         {}, [w] { return static_cast<double>(w->status().reloads); });
+  metrics.callback_gauge("callgrid_catalog_failures_total", "Failed catalog loads or connections",
+                         {}, [w] { return static_cast<double>(w->status().failures); });
+  metrics.callback_gauge("callgrid_catalog_generation", "Generation of the catalog in memory", {},
+                         [w] { return static_cast<double>(w->status().generation); });
+  metrics.callback_gauge("callgrid_catalog_load_seconds", "Duration of the last catalog load", {},
+                         [w] { return static_cast<double>(w->status().last_load_duration.count()) / 1e6; });
+}
+
+void register_hot_state_metrics(actors::metrics_registry& metrics,
+                                const persistence::hot_state& hot) {
+  auto* h = &hot;
+  metrics.callback_gauge("callgrid_redis_up", "1 while the Redis connection is up", {},
+                         [h] { return h->stats().redis.connected ? 1.0 : 0.0; });
+  metrics.callback_gauge("callgrid_redis_timeouts_total", "Redis commands that ran out of time",
+                         {}, [h] { return static_cast<double>(h->stats().redis.timeouts); });
+  metrics.callback_gauge("callgrid_redis_reconnects_total", "Redis reconnections", {},
+                         [h] { return static_cast<double>(h->stats().redis.reconnects); });
+  for (std::size_t i = 0; i < persistence::key_class_count; ++i) {
+    auto cls = static_cast<persistence::key_class>(i);
+    metrics.callback_gauge("callgrid_hot_state_policy_in_effect_total",
+                           "Answers given by a key class's failure policy instead of Redis",
+                           {{"class", persistence::to_string(cls)}},
+                           [h, i] { return static_cast<double>(h->stats().policy_in_effect[i]); });
+  }
+}
+
+/// Drops a reply nobody waits for (the client counts failures).
+void ignore_reply(caf::expected<persistence::redis_reply>) {
+}
+
+/// The node's session journal in Redis: `cg:session:<uuid>` holds a call's snapshot (expiring
+/// after `ttl`, longer than any call), `cg:node_sessions:<node>` the set of this node's calls.
+/// Best-effort like every session snapshot (docs/hot-state.md): a failed write is counted by the
+/// client and costs, at worst, the record of a call that ends while callgridd is down.
+actors::session_journal redis_session_journal(persistence::redis_client& client,
+                                              const std::string& node,
+                                              std::chrono::milliseconds ttl) {
+  auto set_key = "cg:node_sessions:" + node;
+  auto ttl_text = std::to_string(ttl.count());
+  actors::session_journal journal;
+  journal.save = [&client, set_key, ttl_text](const std::string& uuid, std::string snapshot) {
+    client.command({"SET", "cg:session:" + uuid, std::move(snapshot), "PX", ttl_text}, ignore_reply);
+    client.command({"SADD", set_key, uuid}, ignore_reply);
+  };
+  journal.drop = [&client, set_key](const std::string& uuid) {
+    client.command({"DEL", "cg:session:" + uuid}, ignore_reply);
+    client.command({"SREM", set_key, uuid}, ignore_reply);
+  };
+  journal.list = [&client, set_key](
+                   std::function<void(std::vector<std::pair<std::string, std::string>>)> done) {
+    client.command({"SMEMBERS", set_key}, [&client, set_key, done = std::move(done)](
+                                            caf::expected<persistence::redis_reply> members) {
+      if (!members || members->type != persistence::redis_reply_type::array
+          || members->elements.empty()) {
+        done({});
+        return;
+      }
+      std::vector<std::string> uuids;
+      std::vector<std::string> mget{"MGET"};
+      for (const auto& m : members->elements) {
+        uuids.push_back(m.text);
+        mget.push_back("cg:session:" + m.text);
+      }
+      client.command(std::move(mget), [&client, set_key, uuids, done](
+                                        caf::expected<persistence::redis_reply> values) {
+        std::vector<std::pair<std::string, std::string>> entries;
+        if (values && values->type == persistence::redis_reply_type::array) {
+          for (std::size_t i = 0; i < uuids.size() && i < values->elements.size(); ++i) {
+            if (values->elements[i].is_nil())
+              client.command({"SREM", set_key, uuids[i]}, ignore_reply); // expired snapshot
+            else
+              entries.emplace_back(uuids[i], values->elements[i].text);
+          }
+        }
+        done(std::move(entries));
+      });
+    });
+  };
+  return journal;
 }
 
 int wait_for_stop_signal() {
@@ -143,8 +232,7 @@ int run_node(const config::daemon_config& cfg) {
     return 1;
   }
   auto initial_catalog = build_catalog(*(*watcher)->current());
-  metrics.callback_gauge("callgrid_catalog_up", "1 while the catalog's PostgreSQL connection is up",
-                         {}, [w = watcher->get()] { return w->status().connected ? 1.0 : 0.0; });
+  register_catalog_metrics(metrics, *watcher->get());
 
   // Redis hot state: lookups for the IVR. Optional by configuration.
   std::unique_ptr<persistence::hot_state> hot;
@@ -171,8 +259,7 @@ int run_node(const config::daemon_config& cfg) {
                           done(std::move(reply->text), false);
                       });
     };
-    metrics.callback_gauge("callgrid_redis_up", "1 while the Redis connection is up", {},
-                           [h = hot.get()] { return h->client().connected() ? 1.0 : 0.0; });
+    register_hot_state_metrics(metrics, *hot);
   }
 
   // Record writer: the spool first, so that no call can end before its record has a home.
@@ -210,6 +297,9 @@ int run_node(const config::daemon_config& cfg) {
   node_options.metrics = &metrics;
   node_options.lookup = lookup;
   node_options.catalog = initial_catalog;
+  if (hot)
+    node_options.journal = redis_session_journal(hot->client(), cfg.node.name,
+                                                 std::chrono::hours{12});
   auto supervisor = actors::spawn_node_supervisor(system, std::move(node_options));
   {
     std::lock_guard guard{supervisor_mutex};
@@ -247,7 +337,7 @@ int run_node(const config::daemon_config& cfg) {
       missing += "esl ";
     if (!w->status().connected)
       missing += "postgresql ";
-    if (h && !h->client().connected())
+    if (h && !h->stats().redis.connected)
       missing += "redis ";
     return missing;
   };

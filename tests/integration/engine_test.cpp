@@ -107,20 +107,22 @@ CAF_TEST(scripted callers walk the example flow in both ESL modes and every call
   p.stop_callgridd();
 }
 
-CAF_TEST(after callgridd is killed hard the parked calls are re-adopted and every call has its record) {
+CAF_TEST(after callgridd is killed hard every call has its record) {
   platform p;
-  // 20 callers listen to the welcome and the menu, then stay on the line for a while and hang up.
-  auto steps = R"([{ wait_prompt = 1 }, { pause = "6s" }, "hangup"])";
+  // 10 callers hang up while callgridd is down; 10 stay on the line until after its restart.
+  auto short_calls = R"([{ wait_prompt = 1 }, { pause = "3s" }, "hangup"])";
+  auto long_calls = R"([{ wait_prompt = 1 }, { pause = "9s" }, "hangup"])";
   p.start_callgridd();
-  p.start_fsemu(scenario("5550100", "1000", 20, steps, "1s"),
+  p.start_fsemu(scenario("5550100", "1000", 10, short_calls, "1s")
+                  + scenario("5550101", "1000", 10, long_calls, "1s"),
                 {"--run-callers", "--exit-after-callers"});
-  // Kill callgridd once the calls are up, and start it again at once.
   auto deadline = std::chrono::steady_clock::now() + 20s;
   while (p.metrics().find("callgrid_live_calls 20") == std::string::npos
          && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(100ms);
   CAF_REQUIRE(p.metrics().find("callgrid_live_calls 20") != std::string::npos);
   p.kill_callgridd();
+  std::this_thread::sleep_for(4s);
   p.start_callgridd();
   CAF_REQUIRE(p.wait_for_fsemu_exit(60s));
   auto rows = p.wait_for_records(20, 15s);
@@ -131,6 +133,14 @@ CAF_TEST(after callgridd is killed hard the parked calls are re-adopted and ever
   for (const auto& r : rows)
     uuids.insert(r.call_uuid);
   CAF_CHECK_EQUAL(uuids.size(), rows.size());
+  for (const auto& r : rows_of(rows, "5550100")) {
+    CAF_CHECK_EQUAL(r.end_reason, "engine_restart");
+    CAF_CHECK_EQUAL(r.disposition, "engine_restart");
+  }
+  for (const auto& r : rows_of(rows, "5550101")) {
+    CAF_CHECK_EQUAL(r.end_reason, "normal");
+    CAF_CHECK_EQUAL(r.disposition, "abandoned");
+  }
   CAF_CHECK(p.callgridd_log().find("re-adopting channel") != std::string::npos);
   p.stop_callgridd();
 }

@@ -14,6 +14,7 @@
 #include "actors/messages.hpp"
 #include "actors/record_writer.hpp"
 #include "actors/route_table.hpp"
+#include "actors/session_journal.hpp"
 #include "esl/inbound_client.hpp"
 
 namespace boost::asio {
@@ -37,6 +38,12 @@ struct relist_channels {
   friend bool operator==(const relist_channels&, const relist_channels&) = default;
 };
 
+/// The entries a session journal listed at start (uuid, snapshot).
+struct journal_entries {
+  std::vector<std::pair<std::string, std::string>> entries;
+  friend bool operator==(const journal_entries&, const journal_entries&) = default;
+};
+
 /// The node's load as the supervisor sees it.
 struct node_load {
   uint64_t live_calls = 0;
@@ -54,6 +61,7 @@ struct node_load {
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::catalog_update)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::node_load)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::relist_channels)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::journal_entries)
 
 namespace callgrid::actors {
 
@@ -66,6 +74,7 @@ namespace callgrid::actors {
 using node_supervisor_actor
   = caf::typed_actor<caf::reacts_to<esl_event>, caf::reacts_to<link_status>,
                      caf::reacts_to<channel_listing>, caf::reacts_to<relist_channels>,
+                     caf::reacts_to<journal_entries>,
                      caf::reacts_to<outbound_call>,
                      caf::reacts_to<catalog_update>,
                      caf::replies_to<caf::get_atom>::with<node_load>>;
@@ -82,6 +91,8 @@ struct node_supervisor_options {
   metrics_registry* metrics = nullptr;
   hot_data_lookup lookup;
   std::shared_ptr<const engine_catalog> catalog;
+  /// Notes live calls so that calls ending while callgridd is down still get a record.
+  session_journal journal;
 };
 
 /// Spawns the supervisor, which connects its ESL link at once (and keeps reconnecting).

@@ -1,0 +1,25 @@
+#pragma once
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace callgrid::actors {
+
+/// Where a node notes which calls it is handling (Redis session snapshots, design.md §5), so that
+/// after a crash the calls that ended while callgridd was down still get their record. Each
+/// function may be empty (no journal); each returns at once and may complete on another thread.
+/// The node supervisor saves an entry when a call starts and drops it when the call actor is
+/// done (its record handed to the record writer); at start it lists the entries left over.
+struct session_journal {
+  /// Notes call `uuid` with its snapshot (a JSON object written by the supervisor).
+  std::function<void(const std::string& uuid, std::string snapshot)> save;
+  /// Forgets call `uuid`.
+  std::function<void(const std::string& uuid)> drop;
+  /// Lists the entries of this node: (uuid, snapshot) pairs; an empty list when the store is
+  /// unreachable (then nothing is reconciled, and the entries stay for the next start).
+  std::function<void(std::function<void(std::vector<std::pair<std::string, std::string>>)>)> list;
+};
+
+} // namespace callgrid::actors
