@@ -53,6 +53,8 @@ struct supervisor_metrics {
   metric_counter& lost;
   metric_counter& without_park_timeout;
   metric_counter& recovered_records;
+  metric_counter& late_events;
+  metric_gauge& event_lag;
   metric_gauge& esl_up;
   metric_gauge& fs_sessions;
   metric_gauge& fs_max_sessions;
@@ -260,6 +262,26 @@ void reconcile(supervisor_pointer self, const channel_listing& listing) {
   st.link_lost_at_us = 0;
 }
 
+/// The inbound link's totals, read at each scrape.
+void register_link_metrics(metrics_registry& m, std::shared_ptr<esl::inbound_client> client) {
+  auto read = [client](std::atomic<std::uint64_t> esl::connection_counters::*member) {
+    return [client, member] { return static_cast<double>((client->counters().*member).load()); };
+  };
+  using cc = esl::connection_counters;
+  m.callback_gauge("callgrid_esl_received_bytes_total", "Bytes read from the inbound ESL link",
+                   {}, read(&cc::bytes_received));
+  m.callback_gauge("callgrid_esl_sent_bytes_total", "Bytes written to the inbound ESL link", {},
+                   read(&cc::bytes_sent));
+  m.callback_gauge("callgrid_esl_commands_total", "Commands sent on the inbound ESL link", {},
+                   read(&cc::commands_sent));
+  m.callback_gauge("callgrid_esl_commands_rejected_total",
+                   "Commands not sent: the link was down or its queue full", {},
+                   read(&cc::commands_rejected));
+  m.callback_gauge("callgrid_esl_protocol_errors_total",
+                   "Inbound ESL links closed for a corrupt stream or a reply timeout", {},
+                   read(&cc::protocol_errors));
+}
+
 /// Calls in the journal that nobody owns and FreeSWITCH no longer lists ended while callgridd
 /// was down: each gets a record closed with `engine_restart` (what is known: who, when it
 /// started; the hangup cause is unknown).
@@ -319,6 +341,10 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
               "Parked channels without park_timeout (dialplan misconfiguration)"),
     m.counter("callgrid_calls_recorded_after_restart_total",
               "Calls that ended while callgridd was down, recorded from the session journal"),
+    m.counter("callgrid_esl_late_events_total",
+              "Events that reached the supervisor more than 1 s after FreeSWITCH stamped them"),
+    m.gauge("callgrid_esl_event_lag_seconds",
+            "Delay of the last event from FreeSWITCH's timestamp to the supervisor"),
     m.gauge("callgrid_esl_up", "1 while the inbound ESL link is ready"),
     m.gauge("callgrid_freeswitch_sessions", "Session-Count of FreeSWITCH's last HEARTBEAT"),
     m.gauge("callgrid_freeswitch_max_sessions", "Max-Sessions of FreeSWITCH's last HEARTBEAT"),
@@ -344,6 +370,7 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
        }});
   st.client->start();
   self->attach_functor([client = st.client] { client->stop(); });
+  register_link_metrics(m, st.client);
   self->set_down_handler([self](caf::down_msg& down) {
     auto& state = self->state;
     auto it = state.uuid_by_actor.find(down.source);
@@ -363,6 +390,13 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
     [self](esl_event& ev) {
       auto& state = self->state;
       state.metrics->events.increment();
+      // How far behind FreeSWITCH's clock the event reaches us (both clocks are this host's).
+      if (auto stamp = to_int(ev.frame->field("Event-Date-Timestamp").value_or("0")); stamp > 0) {
+        auto lag = static_cast<double>(wall_clock_us() - stamp) / 1e6;
+        state.metrics->event_lag.set(lag);
+        if (lag > 1.0)
+          state.metrics->late_events.increment();
+      }
       auto name = ev.frame->event_name();
       if (name == "CHANNEL_PARK") {
         on_park(self, std::move(ev.frame));
