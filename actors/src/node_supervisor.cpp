@@ -51,7 +51,6 @@ struct supervisor_metrics {
   metric_counter& reconnects;
   metric_counter& adopted;
   metric_counter& lost;
-  metric_counter& without_park_timeout;
   metric_counter& recovered_records;
   metric_counter& late_events;
   metric_gauge& event_lag;
@@ -74,6 +73,8 @@ struct node_supervisor_state {
   /// When the link was lost (wall clock, µs); calls created before it and not listed after the
   /// reconnect are gone. 0 = not lost since start.
   int64_t link_lost_at_us = 0;
+  /// Channels adopted from the first listing after a (re)connect, until the second confirms them.
+  std::unordered_set<std::string> adopted_unconfirmed;
   /// Whether the session journal's leftovers were reconciled (once, after the first start).
   bool journal_reconciled = false;
   /// Channels FreeSWITCH listed at that time.
@@ -158,12 +159,6 @@ void on_park(supervisor_pointer self, std::shared_ptr<const esl::frame> ev) {
   // A channel running `socket` parks too; its own socket brings it to us (outbound mode).
   if (ev->field("variable_current_application") == std::optional<std::string_view>{"socket"})
     return;
-  if (!ev->field("variable_park_timeout")) {
-    st.metrics->without_park_timeout.increment();
-    spdlog::warn("call {}: parked without park_timeout; the dialplan should set it so that no "
-                 "channel stays parked forever if callgridd is down",
-                 uuid);
-  }
   auto setup = make_setup(st, uuid, std::string{ev->field("Caller-Caller-ID-Number").value_or("")},
                           std::string{ev->field("Caller-Destination-Number").value_or("")},
                           to_int(ev->field("Caller-Channel-Created-Time").value_or("0")),
@@ -233,6 +228,7 @@ void reconcile(supervisor_pointer self, const channel_listing& listing) {
       spdlog::info("recovery: re-adopting channel {} ({} -> {}, application '{}')", uuid,
                    setup.caller, setup.callee, application);
       st.metrics->adopted.increment();
+      st.adopted_unconfirmed.insert(uuid);
       start_call(self, std::move(setup), make_inbound_link(st.client, uuid));
     }
   }
@@ -240,6 +236,17 @@ void reconcile(supervisor_pointer self, const channel_listing& listing) {
   // channels created just before the link was lost (FreeSWITCH's listing lags).
   if (++st.listings_since_ready < 2)
     return;
+  // A channel adopted from the first listing but missing from the second was already gone (the
+  // listing lags behind hangups too): close its record, nothing will come for it.
+  for (const auto& uuid : st.adopted_unconfirmed) {
+    auto it = st.calls.find(uuid);
+    if (it == st.calls.end() || listed.contains(uuid))
+      continue;
+    spdlog::warn("recovery: adopted channel {} is gone; closing its record", uuid);
+    self->send(it->second.handle,
+               end_call{persistence::end_reason::engine_restart, "UNKNOWN", false});
+  }
+  st.adopted_unconfirmed.clear();
   if (!st.journal_reconciled && st.options.journal.list) {
     st.journal_reconciled = true;
     st.listed_at_start = listed;
@@ -337,8 +344,6 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
     m.counter("callgrid_calls_adopted_total", "Parked channels re-adopted after a (re)connect"),
     m.counter("callgrid_calls_lost_total",
               "Calls closed because their channel was gone after a link loss"),
-    m.counter("callgrid_channels_without_park_timeout_total",
-              "Parked channels without park_timeout (dialplan misconfiguration)"),
     m.counter("callgrid_calls_recorded_after_restart_total",
               "Calls that ended while callgridd was down, recorded from the session journal"),
     m.counter("callgrid_esl_late_events_total",

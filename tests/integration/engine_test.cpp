@@ -17,9 +17,11 @@ namespace {
 /// One caller scenario of fsemu's config: `count` calls from `caller` to `destination`, each
 /// running `steps` (a TOML array of steps).
 std::string scenario(const std::string& caller, const std::string& destination, int count,
-                     const std::string& steps, const std::string& start_after = "1500ms") {
+                     const std::string& steps, const std::string& start_after = "1500ms",
+                     int rate = 5) {
   return "[[callers]]\nname = \"" + caller + "\"\ndestination = \"" + destination
-         + "\"\ncaller_id = \"" + caller + "\"\nrate = 5\nconcurrency = " + std::to_string(count)
+         + "\"\ncaller_id = \"" + caller + "\"\nrate = " + std::to_string(rate)
+         + "\nconcurrency = " + std::to_string(count)
          + "\ntotal = " + std::to_string(count)
          + "\nanswer_timeout = \"5s\"\nwait_timeout = \"30s\"\nstart_after = \"" + start_after
          + "\"\nvariables = { park_timeout = 60 }\n\n[[callers.scripts]]\nname = \"" + caller
@@ -109,26 +111,35 @@ CAF_TEST(scripted callers walk the example flow in both ESL modes and every call
 
 CAF_TEST(after callgridd is killed hard every call has its record) {
   platform p;
-  // 10 callers hang up while callgridd is down; 10 stay on the line until after its restart.
+  // 200 calls up: 100 hang up while callgridd is down, 100 stay on the line until after its
+  // restart.
   auto short_calls = R"([{ wait_prompt = 1 }, { pause = "3s" }, "hangup"])";
   auto long_calls = R"([{ wait_prompt = 1 }, { pause = "9s" }, "hangup"])";
   p.start_callgridd();
-  p.start_fsemu(scenario("5550100", "1000", 10, short_calls, "1s")
-                  + scenario("5550101", "1000", 10, long_calls, "1s"),
+  p.start_fsemu(scenario("5550100", "1000", 100, short_calls, "1s", 50)
+                  + scenario("5550101", "1000", 100, long_calls, "1s", 50),
                 {"--run-callers", "--exit-after-callers"});
   auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (p.metrics().find("callgrid_live_calls 20") == std::string::npos
+  while (p.metrics().find("callgrid_live_calls 200") == std::string::npos
          && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(100ms);
-  CAF_REQUIRE(p.metrics().find("callgrid_live_calls 20") != std::string::npos);
+  CAF_REQUIRE(p.metrics().find("callgrid_live_calls 200") != std::string::npos);
   p.kill_callgridd();
-  std::this_thread::sleep_for(4s);
+  // Restart once the short calls are gone from FreeSWITCH (its listing lags; wait a bit more).
+  auto channels = [&p] {
+    auto out = p.fsemu_api("api show channels count");
+    return out.empty() ? -1 : std::atoi(out.c_str() + out.find_first_not_of("\n"));
+  };
+  deadline = std::chrono::steady_clock::now() + 30s;
+  while (channels() > 100 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(200ms);
+  std::this_thread::sleep_for(1s);
   p.start_callgridd();
   CAF_REQUIRE(p.wait_for_fsemu_exit(60s));
-  auto rows = p.wait_for_records(20, 15s);
-  if (rows.size() != 20u)
+  auto rows = p.wait_for_records(200, 20s);
+  if (rows.size() != 200u)
     dump(p, rows);
-  CAF_CHECK_EQUAL(rows.size(), 20u);
+  CAF_CHECK_EQUAL(rows.size(), 200u);
   std::set<std::string> uuids;
   for (const auto& r : rows)
     uuids.insert(r.call_uuid);
@@ -141,7 +152,11 @@ CAF_TEST(after callgridd is killed hard every call has its record) {
     CAF_CHECK_EQUAL(r.end_reason, "normal");
     CAF_CHECK_EQUAL(r.disposition, "abandoned");
   }
-  CAF_CHECK(p.callgridd_log().find("re-adopting channel") != std::string::npos);
+  auto page = p.metrics();
+  CAF_CHECK(page.find("callgrid_calls_adopted_total 100\n") != std::string::npos);
+  CAF_MESSAGE(page.substr(page.find("callgrid_calls_adopted_total "), 40));
+  CAF_MESSAGE(page.substr(page.find("callgrid_live_calls "), 30));
+  CAF_CHECK(page.find("callgrid_calls_recorded_after_restart_total 100\n") != std::string::npos);
   p.stop_callgridd();
 }
 
