@@ -403,3 +403,51 @@ CAF_TEST(HEARTBEAT fires every interval with the headers of send_heartbeat) {
     CAF_CHECK_EQUAL(values[26], "100.000000");
   }
 }
+
+CAF_TEST(bridge to a loopback endpoint bridges and unbridges when the far end hangs up) {
+  harness h;
+  auto uuid = h.call("1000");
+  CAF_REQUIRE(!uuid.empty());
+  CAF_CHECK_EQUAL(h.core.sendmsg(uuid, "execute", "bridge", "loopback/9197", {}, h.now), "+OK");
+  h.collect();
+  const auto* bridged = h.last("CHANNEL_BRIDGE");
+  CAF_REQUIRE(bridged != nullptr);
+  CAF_REQUIRE(bridged->channel.has_value());
+  CAF_CHECK_EQUAL(bridged->channel->uuid, uuid);
+  CAF_CHECK_EQUAL(h.header(*bridged, "Bridge-A-Unique-ID"), uuid);
+  auto far_end = h.header(*bridged, "Bridge-B-Unique-ID");
+  CAF_CHECK_EQUAL(far_end.size(), 36u);
+  CAF_CHECK_EQUAL(h.core.session_count(), 3u);
+  // 9197 plays 2 s and hangs up: the bridge ends and the caller is parked again.
+  h.run_until(h.now + 3 * second);
+  const auto* unbridged = h.last("CHANNEL_UNBRIDGE");
+  CAF_REQUIRE(unbridged != nullptr);
+  CAF_CHECK_EQUAL(h.header(*unbridged, "Bridge-B-Unique-ID"), far_end);
+  CAF_CHECK_EQUAL(h.core.session_count(), 1u);
+  CAF_CHECK(h.core.channel(uuid) != nullptr);
+}
+
+CAF_TEST(a caller hanging up in a bridge takes the loopback legs down) {
+  harness h;
+  auto uuid = h.call("1000");
+  CAF_CHECK_EQUAL(h.core.sendmsg(uuid, "execute", "bridge", "loopback/1000", {}, h.now), "+OK");
+  CAF_CHECK_EQUAL(h.core.session_count(), 3u);
+  CAF_CHECK(h.core.remote_hang_up(uuid, "", h.now));
+  h.collect();
+  CAF_CHECK_EQUAL(h.core.session_count(), 0u);
+  CAF_CHECK_EQUAL(h.count("CHANNEL_HANGUP_COMPLETE"), 3u);
+}
+
+CAF_TEST(bridge to a destination that does not exist leaves the caller parked) {
+  harness h;
+  auto uuid = h.call("1000");
+  CAF_CHECK_EQUAL(h.core.sendmsg(uuid, "execute", "bridge", "loopback/4711", {}, h.now), "+OK");
+  h.collect();
+  CAF_CHECK_EQUAL(h.count("CHANNEL_BRIDGE"), 0u);
+  CAF_CHECK_EQUAL(h.core.session_count(), 1u);
+  const auto* channel = h.core.channel(uuid);
+  CAF_REQUIRE(channel != nullptr);
+  const auto* disposition = channel->find_variable("originate_disposition");
+  CAF_REQUIRE(disposition != nullptr);
+  CAF_CHECK_EQUAL(*disposition, "NO_ROUTE_DESTINATION");
+}

@@ -45,6 +45,8 @@ max_sessions = 50
 heartbeat = "5s"
 esl_port = 8022
 esl_password = "secret"
+sip_port = 5080
+sip_context = "public"
 
 [[dialplan]]
 destination = "2000"
@@ -79,6 +81,8 @@ script = [ { wait_prompt = 1 }, { press = "12#", digit_interval = "150ms" },
   CAF_CHECK_EQUAL(c.max_sessions.value_or(0), 50u);
   CAF_CHECK_EQUAL(c.heartbeat_us.value_or(0), 5'000'000);
   CAF_CHECK_EQUAL(c.esl_port.value_or(0), 8022);
+  CAF_CHECK_EQUAL(c.sip_port.value_or(0), 5080);
+  CAF_CHECK_EQUAL(c.sip_context.value_or(""), "public");
   CAF_REQUIRE_EQUAL(c.dialplan.size(), 2u);
   CAF_CHECK_EQUAL(c.dialplan[1].destination_regex, "^3\\d{3}$");
   CAF_CHECK(c.dialplan[1].action == fsemu::extension_action::socket);
@@ -122,7 +126,7 @@ CAF_TEST(an unknown key is reported with its location and the known keys) {
   CAF_CHECK_EQUAL(only_problem("[switch]\nhostnme = \"x\"\n"),
                   "test.toml:2:1: key 'switch.hostnme': unknown key (known: hostname, "
                   "max_sessions, heartbeat, listen, esl_port, esl_password, socket_target, "
-                  "run_callers, replace_default_dialplan)");
+                  "run_callers, replace_default_dialplan, sip_port, sip_context)");
   auto top = only_problem("[swtich]\nhostname = \"x\"\n");
   CAF_CHECK_EQUAL(top.substr(0, 30), "test.toml:1:2: key 'swtich': u");
 }

@@ -686,3 +686,137 @@ CAF_TEST(a client that stops reading loses events and is disconnected while othe
   CAF_CHECK(log.wait_for(esl::link_state::stopped));
   CAF_CHECK_EQUAL(fsemu.process.stop(SIGTERM, 5'000ms), "exited with status 0");
 }
+
+// -- SIP with sipp as the caller (tests/data/sipp/) ---------------------------------------------
+
+namespace {
+
+const std::string sipp_dir = std::string{CALLGRID_TEST_DATA_DIR} + "/sipp/";
+
+/// Runs sipp once with `scenario` against fsemu's SIP port, dialling `service`; returns whether
+/// its one call met the scenario (sipp exits 0), with its output in `log`.
+bool run_sipp(const std::string& scenario, std::uint16_t sip_port, const std::string& service,
+              std::string& log) {
+  test_support::temp_dir dir{"sipp"};
+  test_support::process_spec spec;
+  spec.argv = {"/usr/bin/sipp", "127.0.0.1:" + std::to_string(sip_port), "-sf",
+               sipp_dir + scenario, "-s", service, "-i", "127.0.0.1", "-p",
+               std::to_string(test_support::pick_free_port()), "-m", "1", "-l", "1",
+               "-timeout", "15s", "-timeout_error", "-nostdin", "-nd", "-trace_err",
+               "-error_file", (dir.path() / "errors.log").string()};
+  spec.working_dir = dir.path();
+  spec.output_path = dir.path() / "sipp.out";
+  test_support::child_process sipp{spec};
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (sipp.running() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
+  auto how = sipp.stop(SIGKILL, 0ms);
+  log = how + "\n" + test_support::tail_file(dir.path() / "errors.log", 40) + "\n"
+        + test_support::tail_file(dir.path() / "sipp.out", 20);
+  return sipp.exited_successfully();
+}
+
+/// Checks that sipp's call with `scenario` succeeds, printing sipp's errors when not.
+void expect_sipp(const std::string& scenario, std::uint16_t sip_port, const std::string& service) {
+  std::string log;
+  auto ok = run_sipp(scenario, sip_port, service, log);
+  if (!ok)
+    CAF_MESSAGE("sipp " << scenario << ": " << log);
+  CAF_CHECK(ok);
+}
+
+/// An fsemu with SIP on a free port and an api function over an inbound client.
+struct sip_fixture {
+  std::uint16_t sip_port = test_support::pick_free_port();
+  fsemu_process fsemu{"ClueCon", std::nullopt, {"--sip-port", std::to_string(sip_port)}};
+};
+
+} // namespace
+
+CAF_TEST(a sipp caller is answered and its BYE ends the call) {
+  sip_fixture f;
+  f.fsemu.wait_listening();
+  expect_sipp("invite_bye.xml", f.sip_port, "1000");
+}
+
+CAF_TEST(the switch hangs up a sipp call with a BYE the caller answers) {
+  sip_fixture f;
+  f.fsemu.wait_listening();
+  expect_sipp("invite_switch_bye.xml", f.sip_port, "9197");
+}
+
+CAF_TEST(sipp gets 503 for INVITE and OPTIONS while inbound calls are paused and 200 after) {
+  sip_fixture f;
+  f.fsemu.wait_listening();
+  expect_sipp("options.xml", f.sip_port, "probe");
+  io_thread runner;
+  state_log states;
+  esl::inbound_options options;
+  options.port = f.fsemu.port;
+  options.password = "ClueCon";
+  options.max_attempts = 1;
+  options.connect_timeout = 3s;
+  options.idle_probe_after = 0ms;
+  auto client = esl::inbound_client::make(
+    runner.io(), options,
+    {.on_event = [](esl::frame&&) {},
+     .on_state = [&states](esl::link_state state, const caf::error& why) {
+       states.add(state, why);
+     }});
+  client->start();
+  CAF_REQUIRE(states.wait_for(esl::link_state::ready));
+  auto api = [&](const std::string& line) {
+    promise_box<std::string> reply;
+    client->api(line, [&](caf::expected<std::string> out) {
+      reply.set(out ? *out : std::string{"error: "} + caf::to_string(out.error()));
+    });
+    return reply.wait().value_or("no reply");
+  };
+  CAF_CHECK_EQUAL(api("fsctl pause inbound"), "+OK\n");
+  expect_sipp("invite_refused.xml", f.sip_port, "1000");
+  expect_sipp("options_paused.xml", f.sip_port, "probe");
+  CAF_CHECK_EQUAL(api("fsctl resume inbound"), "+OK\n");
+  expect_sipp("invite_bye.xml", f.sip_port, "1000");
+  // The call listing lags the channels (500 ms), as FreeSWITCH's does.
+  std::string count;
+  for (int i = 0; i < 40 && count != "\n0 total.\n"; ++i) {
+    std::this_thread::sleep_for(100ms);
+    count = api("show calls count");
+  }
+  CAF_CHECK_EQUAL(count, "\n0 total.\n");
+}
+
+CAF_TEST(api fsctl shutdown elegant with a call up blocks its connection until the call ends) {
+  fsemu_process fsemu{"ClueCon"};
+  fsemu.wait_listening();
+  io_thread runner;
+  state_log blocked_log;
+  state_log other_log;
+  auto blocked = make_client(runner, blocked_log, fsemu.port, "ClueCon");
+  auto other = make_client(runner, other_log, fsemu.port, "ClueCon");
+  blocked->start();
+  other->start();
+  CAF_REQUIRE(blocked_log.wait_for(esl::link_state::ready));
+  CAF_REQUIRE(other_log.wait_for(esl::link_state::ready));
+  auto api = [&](const std::shared_ptr<esl::inbound_client>& client, const std::string& line) {
+    promise_box<std::string> reply;
+    client->api(line, [&](caf::expected<std::string> out) {
+      reply.set(out ? *out : std::string{"error"});
+    });
+    return reply.wait().value_or("no reply");
+  };
+  auto originated = api(other, "originate loopback/1000/default &park()");
+  CAF_REQUIRE(originated.starts_with("+OK "));
+  promise_box<std::string> shutdown_reply;
+  blocked->api("fsctl shutdown elegant", [&](caf::expected<std::string> out) {
+    shutdown_reply.set(out ? *out : std::string{"error"});
+  });
+  // Capture 16a: no reply while the call is up; the other connection is served.
+  CAF_CHECK(!shutdown_reply.wait(1'200ms).has_value());
+  CAF_CHECK_EQUAL(api(other, "fsctl shutdown_check"), "true");
+  CAF_CHECK_EQUAL(api(other, "uuid_kill " + originated.substr(4, 36)), "+OK\n");
+  CAF_CHECK_EQUAL(shutdown_reply.wait(), std::optional<std::string>{"+OK\n"});
+  CAF_CHECK_EQUAL(fsemu.wait_exit(), "exited with status 0");
+  blocked->stop();
+  other->stop();
+}

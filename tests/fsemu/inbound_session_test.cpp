@@ -325,3 +325,35 @@ CAF_TEST(fsctl shutdown with no calls shuts the switch down at once) {
   auto recorded = test_support::load_capture("19_fsctl_shutdown_elegant_final");
   CAF_CHECK_EQUAL(recorded.entries.back().bytes, fsemu::inbound_session::shutdown_notice());
 }
+
+CAF_TEST(api fsctl shutdown elegant with a call up blocks until the call is gone) {
+  harness h;
+  h.send("auth ClueCon\n\n");
+  h.send("event plain CHANNEL_HANGUP_COMPLETE\n\n");
+  auto originated = h.core.api("originate loopback/1000/default &park()", h.now);
+  CAF_REQUIRE(originated.rfind("+OK ", 0) == 0);
+  (void)h.core.take_events(h.now);
+  // Capture 16a: no reply while the call is up; events wait behind the api call.
+  CAF_CHECK_EQUAL(h.send("api fsctl shutdown elegant\n\n"), "");
+  CAF_CHECK(h.session.blocked());
+  std::string out;
+  CAF_CHECK(!h.session.release(out));
+  CAF_CHECK_EQUAL(h.core.api("uuid_kill " + originated.substr(4, 36), h.now), "+OK\n");
+  for (const auto& ev : h.core.take_events(h.now))
+    h.session.deliver(ev, out);
+  CAF_CHECK_EQUAL(out, "");
+  // The wait ends at the first 500 ms check after the last hangup.
+  h.core.advance(h.now + 500'000);
+  CAF_REQUIRE(h.session.release(out));
+  CAF_CHECK(!h.session.blocked());
+  CAF_CHECK(out.rfind("Content-Type: api/response\nContent-Length: 4\n\n+OK\n", 0) == 0);
+  CAF_CHECK(out.find("Event-Name: CHANNEL_HANGUP_COMPLETE") != std::string::npos);
+}
+
+CAF_TEST(api fsctl shutdown elegant with no call answers at once) {
+  harness h;
+  h.send("auth ClueCon\n\n");
+  CAF_CHECK_EQUAL(h.send("api fsctl shutdown elegant\n\n"),
+                  "Content-Type: api/response\nContent-Length: 4\n\n+OK\n");
+  CAF_CHECK(!h.session.blocked());
+}

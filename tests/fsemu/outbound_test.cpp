@@ -318,3 +318,47 @@ CAF_TEST(a channel that ends before connect closes the socket without a frame) {
   CAF_CHECK(h.session->closing());
   CAF_CHECK_EQUAL(h.send("connect\n\n"), "");
 }
+
+CAF_TEST(transfer on a socket channel ends the socket and runs the target extension) {
+  harness h{"loopback/8084/default &park()"};
+  h.send("connect\n\n");
+  h.send("myevents\n\n");
+  h.send("linger\n\n");
+  h.send("sendmsg\ncall-command: execute\nexecute-app-name: answer\n\n");
+  auto sent = h.send("sendmsg\ncall-command: execute\nexecute-app-name: transfer\n"
+                     "execute-app-arg: 9197 XML default\n\n");
+  auto out = split_frames(sent + h.advance());
+  CAF_CHECK(has_event(out, "CHANNEL_UNPARK"));
+  auto plays = std::any_of(out.begin(), out.end(), [](const std::string& f) {
+    return f.find("\nApplication: playback\n") != std::string::npos;
+  });
+  CAF_CHECK(plays);
+  CAF_CHECK(!has_event(out, "CHANNEL_HANGUP"));
+  const auto* channel = h.core.channel(h.session->uuid());
+  CAF_REQUIRE(channel != nullptr);
+  CAF_REQUIRE(channel->caller.has_value());
+  CAF_CHECK_EQUAL(channel->caller->destination_number, "9197");
+  // The 9197 tone lasts 2 s, then the extension hangs up; the socket sees the end and lingers.
+  h.at(2.5);
+  out = split_frames(h.advance());
+  CAF_CHECK(has_event(out, "CHANNEL_HANGUP"));
+  CAF_CHECK(has_event(out, "CHANNEL_HANGUP_COMPLETE"));
+  CAF_REQUIRE(!out.empty());
+  CAF_CHECK(out.back().find("Content-Disposition: linger\n") != std::string::npos);
+  CAF_CHECK_EQUAL(h.core.session_count(), 0u);
+}
+
+CAF_TEST(uuid_transfer of a socket channel to a parking extension keeps the call up) {
+  harness h{"loopback/8084/default &park()"};
+  h.send("connect\n\n");
+  h.send("myevents\n\n");
+  h.send("sendmsg\ncall-command: execute\nexecute-app-name: answer\n\n");
+  CAF_CHECK_EQUAL(h.core.api("uuid_transfer " + h.session->uuid() + " 1000 XML default", h.now),
+                  "+OK\n");
+  auto out = split_frames(h.advance());
+  CAF_CHECK(has_event(out, "CHANNEL_PARK"));
+  h.at(5);
+  out = split_frames(h.advance());
+  CAF_CHECK(!has_event(out, "CHANNEL_HANGUP"));
+  CAF_CHECK_EQUAL(h.core.session_count(), 2u);
+}

@@ -86,6 +86,20 @@ public:
     return outbound_ ? outbound_->next_due() : std::nullopt;
   }
 
+  /// Writes an inbound session's blocked `api fsctl shutdown` reply (and what it held back)
+  /// once the switch's shutdown wait is over.
+  void release() {
+    if (outbound_ || !session_.blocked())
+      return;
+    std::string out;
+    if (session_.release(out)) {
+      send(out);
+      after_output();
+      // The commands that arrived meanwhile run now.
+      (void)handle_commands();
+    }
+  }
+
   /// Runs the outbound session's due work and closes it when it is done.
   void advance(std::int64_t now) {
     if (!outbound_)
@@ -156,16 +170,25 @@ private:
       return;
     }
     parser_.feed(std::string_view{buffer_.data(), n});
+    if (!handle_commands())
+      return;
+    owner_->dispatch_events();
+    read();
+  }
+
+  /// Handles the complete commands the parser holds, unless a blocking api call is pending
+  /// (they then stay in the parser until it answers). False when the client was dropped.
+  bool handle_commands() {
     std::string out;
     esl::frame command;
     auto closing = [this] { return outbound_ ? outbound_->closing() : session_.closing(); };
-    while (!closing()) {
+    while (!closing() && (outbound_ || !session_.blocked())) {
       auto got = parser_.next(command);
       if (!got) {
         // A corrupt stream cannot be answered frame by frame: drop the client.
         send(out);
         close_now();
-        return;
+        return false;
       }
       if (!*got)
         break;
@@ -176,8 +199,7 @@ private:
     }
     send(out);
     after_output();
-    owner_->dispatch_events();
-    read();
+    return true;
   }
 
   void flush() {
@@ -232,6 +254,9 @@ esl_listener::esl_listener(asio::io_context& io, switch_core& core,
 bool esl_listener::interested(std::string_view event_name) const {
   if (callers_ != nullptr && caller_runner::observes(event_name))
     return true;
+  for (const auto& observer : observers_)
+    if (observer.interested(event_name))
+      return true;
   return std::any_of(connections_.begin(), connections_.end(),
                      [&](const auto& conn) { return conn->interested(event_name); });
 }
@@ -314,6 +339,9 @@ void esl_listener::arm_timer() {
   for (const auto& conn : connections_)
     if (auto at = conn->next_due(); at && (!due || *at < *due))
       due = at;
+  for (const auto& observer : observers_)
+    if (auto at = observer.next_due(); at && (!due || *at < *due))
+      due = at;
   if (!due) {
     timer_.cancel();
     return;
@@ -338,6 +366,14 @@ void esl_listener::dispatch_events() {
   core_.advance(now);
   if (callers_ != nullptr)
     callers_->advance(core_, now);
+  for (const auto& observer : observers_)
+    observer.advance(now);
+  if (core_.shutdown_releases() != shutdown_releases_seen_) {
+    shutdown_releases_seen_ = core_.shutdown_releases();
+    auto targets = connections_;
+    for (const auto& conn : targets)
+      conn->release();
+  }
   // Callers react to events (a prompt starts: they press digits), which fires more events:
   // a few rounds settle it, the rest waits for the next timer.
   for (int round = 0; round < 64; ++round) {
@@ -356,8 +392,13 @@ void esl_listener::dispatch_events() {
       else
         conn->after_output();
     }
-    if (callers_ == nullptr)
+    for (const auto& observer : observers_)
+      for (const auto& ev : events)
+        observer.observe(ev, now);
+    if (callers_ == nullptr && observers_.empty())
       break;
+    if (callers_ == nullptr)
+      continue;
     for (const auto& ev : events)
       callers_->observe(ev, now);
     callers_->advance(core_, now);

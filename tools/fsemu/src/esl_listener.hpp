@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -63,6 +64,19 @@ public:
   /// `callers` must outlive the listener (or be detached with `attach_callers(nullptr, {})`).
   void attach_callers(caller_runner* callers, std::function<void()> on_done);
 
+  /// Something else on the I/O thread that sees the switch's events (the SIP socket): which
+  /// events it needs, what it does with each, and its own due work. Plain data.
+  struct event_observer {
+    std::function<bool(std::string_view event_name)> interested;
+    std::function<void(const switch_event& event, std::int64_t now_us)> observe;
+    std::function<std::optional<std::int64_t>()> next_due;
+    std::function<void(std::int64_t now_us)> advance;
+  };
+
+  /// Adds `observer`: it sees every event after the clients, and its due work runs with the
+  /// switch's. It must outlive the listener. Never fails.
+  void attach_observer(event_observer observer) { observers_.push_back(std::move(observer)); }
+
   /// Runs the switch's due work and fans the events out now (e.g. after `caller_runner::stop`).
   void poke() { dispatch_events(); }
 
@@ -97,6 +111,9 @@ private:
   boost::asio::steady_timer timer_;
   std::set<std::shared_ptr<connection>> connections_;
   caller_runner* callers_ = nullptr;
+  std::vector<event_observer> observers_;
+  /// The switch's shutdown release count last seen (blocked `api fsctl shutdown` replies).
+  std::uint64_t shutdown_releases_seen_ = 0;
   std::function<void()> callers_done_;
   std::size_t max_queued_events_ = 100'000;
   std::size_t max_lost_events_ = 500;

@@ -150,7 +150,8 @@ public:
       return;
     check_keys(*t, "switch",
                {"hostname", "max_sessions", "heartbeat", "listen", "esl_port", "esl_password",
-                "socket_target", "run_callers", "replace_default_dialplan"});
+                "socket_target", "run_callers", "replace_default_dialplan", "sip_port",
+                "sip_context"});
     out.hostname = string(*t, "switch", "hostname");
     if (auto n = integer(*t, "switch", "max_sessions", 1, 10'000'000))
       out.max_sessions = static_cast<std::uint32_t>(*n);
@@ -161,6 +162,10 @@ public:
     out.listen = string(*t, "switch", "listen");
     if (auto n = integer(*t, "switch", "esl_port", 1, 65535))
       out.esl_port = static_cast<std::uint16_t>(*n);
+    if (auto n = integer(*t, "switch", "sip_port", 1, 65535))
+      out.sip_port = static_cast<std::uint16_t>(*n);
+    if (auto context = string(*t, "switch", "sip_context"))
+      out.sip_context = context;
     out.esl_password = string(*t, "switch", "esl_password");
     if (auto target = string(*t, "switch", "socket_target")) {
       if (valid_host_port(*target))

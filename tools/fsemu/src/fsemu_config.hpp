@@ -116,6 +116,10 @@ struct file_config {
   std::optional<std::uint16_t> esl_port;
   std::optional<std::string> esl_password;
   std::optional<std::string> socket_target;
+  /// `[switch] sip_port`: the UDP port of the SIP user agent server (`--sip-port`).
+  std::optional<std::uint16_t> sip_port;
+  /// `[switch] sip_context`: the dialplan context SIP calls arrive in (`--sip-context`).
+  std::optional<std::string> sip_context;
   /// Run the `[[callers]]` at start (as `--run-callers`).
   bool run_callers = false;
   /// `[[dialplan]]` entries replace the built-in dialplan instead of extending it.

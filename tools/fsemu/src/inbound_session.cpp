@@ -11,6 +11,19 @@ namespace callgrid::fsemu {
 
 namespace {
 
+/// Whether api arguments are `fsctl shutdown elegant|asap` (the forms that wait for calls).
+bool is_shutdown_request(std::string_view args) {
+  auto argv = words(args);
+  auto lower = [](std::string_view w) {
+    std::string text{w};
+    for (auto& c : text)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+  };
+  return argv.size() >= 3 && argv[0] == "fsctl" && lower(argv[1]) == "shutdown"
+         && (lower(argv[2]) == "elegant" || lower(argv[2]) == "asap");
+}
+
 // FreeSWITCH 1.10's event type names (switch_event.c EVENT_NAMES), without ALL.
 constexpr std::string_view event_type_names[] = {
   "CUSTOM", "CLONE", "CHANNEL_CREATE", "CHANNEL_DESTROY", "CHANNEL_STATE", "CHANNEL_CALLSTATE",
@@ -115,6 +128,8 @@ void inbound_session::bye(std::string& out) {
 void inbound_session::handle(const esl::frame& command, std::int64_t now_us, std::string& out) {
   if (closing_)
     return;
+  if (blocked_)
+    return;
   auto [name, args] = split_first(command.command_line());
   if (name.empty())
     return;
@@ -135,6 +150,13 @@ void inbound_session::handle(const esl::frame& command, std::int64_t now_us, std
   }
   if (name == "api") {
     auto body = core_->api(args, now_us);
+    if (core_->shutdown_waiting() && is_shutdown_request(args)) {
+      // Capture 16a: with calls up the api does not answer until the calls are gone.
+      blocked_ = true;
+      blocked_reply_ = std::move(body);
+      blocked_since_ = core_->shutdown_releases();
+      return;
+    }
     out += "Content-Type: api/response\nContent-Length: ";
     out += std::to_string(body.size());
     out += "\n\n";
@@ -363,10 +385,27 @@ bool inbound_session::wants(const switch_event& event) const {
   return false;
 }
 
-bool inbound_session::deliver(const switch_event& event, std::string& out) const {
+bool inbound_session::deliver(const switch_event& event, std::string& out) {
   if (!wants(event))
     return false;
+  if (blocked_) {
+    // The connection's thread is inside the api call: the event waits in its queue.
+    (void)core_->renderer().append_event(event.input(), format_, held_events_);
+    return false;
+  }
   return !core_->renderer().append_event(event.input(), format_, out).has_value();
+}
+
+bool inbound_session::release(std::string& out) {
+  if (!blocked_ || core_->shutdown_releases() == blocked_since_)
+    return false;
+  blocked_ = false;
+  out += "Content-Type: api/response\nContent-Length: ";
+  out += std::to_string(blocked_reply_.size());
+  out += "\n\n";
+  out += std::exchange(blocked_reply_, {});
+  out += std::exchange(held_events_, {});
+  return true;
 }
 
 } // namespace callgrid::fsemu

@@ -80,7 +80,19 @@ public:
 
   /// Appends `event` in the session's format to `out` if the session `wants` it. Returns whether
   /// it did; an event that cannot be rendered (a malformed header name) is skipped.
-  bool deliver(const switch_event& event, std::string& out) const;
+  bool deliver(const switch_event& event, std::string& out);
+
+  /// Whether an `api fsctl shutdown elegant|asap` sent with calls up is waiting for them to end
+  /// (capture 16a: FreeSWITCH runs the api in the connection's thread, so nothing else is
+  /// written to or read from that connection meanwhile). Events are held; commands handed in
+  /// meanwhile are ignored, so the owner must keep them until `release` (the listener leaves
+  /// them in its parser).
+  [[nodiscard]] bool blocked() const noexcept { return blocked_; }
+
+  /// Ends the block once the switch's shutdown wait is over (the first 500 ms check after the
+  /// last hangup, or after `fsctl shutdown cancel`): appends the api reply and the events held
+  /// meanwhile. Returns whether it did.
+  bool release(std::string& out);
 
 private:
   void reply(std::string_view text, std::string& out) const;
@@ -97,6 +109,12 @@ private:
   switch_core* core_;
   bool authenticated_ = false;
   bool closing_ = false;
+  /// A blocking `api fsctl shutdown` (see `blocked`): its reply body, the switch's release
+  /// count when it started, the events held meanwhile.
+  bool blocked_ = false;
+  std::string blocked_reply_;
+  std::uint64_t blocked_since_ = 0;
+  std::string held_events_;
   bool listening_ = false;
   bool all_events_ = false;
   event_format format_ = event_format::plain;

@@ -26,6 +26,7 @@
 #include "caller_runner.hpp"
 #include "esl_listener.hpp"
 #include "fsemu_config.hpp"
+#include "sip_socket.hpp"
 #include "switch_core.hpp"
 
 namespace {
@@ -133,6 +134,18 @@ int main(int argc, char** argv) {
                  "lost (mod_event_socket's MAX_QUEUE_LEN); more than 500 lost in a row close it")
     ->capture_default_str()
     ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}));
+  std::uint16_t sip_port = 0;
+  auto* sip_port_option
+    = app.add_option("--sip-port", sip_port,
+                     "UDP port of the SIP user agent server on the --listen address (INVITE, "
+                     "ACK, BYE, CANCEL, OPTIONS, INFO; no media); default none")
+        ->check(CLI::Range(1, 65535));
+  std::string sip_context = "default";
+  auto* sip_context_option
+    = app.add_option("--sip-context", sip_context,
+                     "Dialplan context SIP calls arrive in (the captured box routes its "
+                     "'internal' profile to 'default')")
+        ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   std::optional<fsemu::file_config> file;
@@ -158,6 +171,10 @@ int main(int argc, char** argv) {
     if (target_option->count() == 0 && file->socket_target)
       socket_target = *file->socket_target;
     run_callers = run_callers || file->run_callers;
+    if (sip_port_option->count() == 0 && file->sip_port)
+      sip_port = *file->sip_port;
+    if (sip_context_option->count() == 0 && file->sip_context)
+      sip_context = *file->sip_context;
   }
   // CLI11's exit code for a missing required option.
   constexpr int missing_option_exit = 106;
@@ -210,6 +227,17 @@ int main(int argc, char** argv) {
   if (auto err = listener.open(listen_address, esl_port)) {
     std::cerr << "fsemu: " << err->what << '\n';
     return 1;
+  }
+  std::unique_ptr<fsemu::sip_socket> sip;
+  if (sip_port != 0) {
+    sip = std::make_unique<fsemu::sip_socket>(
+      io, switch_node, listener,
+      fsemu::sip_uas_config{.address = listen_address, .port = sip_port, .context = sip_context});
+    if (auto err = sip->open()) {
+      std::cerr << "fsemu: " << err->what << '\n';
+      return 1;
+    }
+    std::cerr << "fsemu: SIP listening on " << listen_address << ':' << sip->port() << " (udp)\n";
   }
   boost::asio::signal_set signals{io, SIGINT, SIGTERM};
   signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {

@@ -260,6 +260,7 @@ void switch_core::shutdown_tick(std::int64_t at_us) {
   for (const auto& job : std::exchange(waiting_jobs_, {}))
     queue_background_job(job, at_us);
   shutdown_waits_ = false;
+  ++shutdown_releases_;
   if (shutdown_ != shutdown_mode::none && !halted_)
     halt(at_us);
 }
@@ -669,12 +670,78 @@ void switch_core::add_hangup_variables(leg& l, std::int64_t now_us) {
     v.set_variable("sip_hangup_disposition", l.hangup_disposition);
 }
 
+void switch_core::bridge(std::string_view uuid, std::string_view target,
+                         std::string_view app_uuid, std::int64_t now_us) {
+  std::string id{uuid};
+  auto X = [&]() -> leg& { return *find_live(id); };
+  execute(X(), "bridge", std::string{target}, now_us, std::string{app_uuid});
+  // Only loopback endpoints exist here: the bridge's far end is the A leg of a new loopback
+  // pair whose B leg runs the dialplan (mod_loopback's `loopback/<dest>` as a bridge target).
+  std::string reply = "-ERR CHAN_NOT_IMPLEMENTED\n";
+  if (target.starts_with("loopback/"))
+    reply = originate(std::string{target} + " &park()", now_us);
+  leg* other = reply.starts_with("+OK ") ? find_live(std::string_view{reply}.substr(4, 36))
+                                         : nullptr;
+  if (other == nullptr) {
+    auto cause = reply.starts_with("-ERR ") ? reply.substr(5) : std::string{"NORMAL_CLEARING"};
+    while (!cause.empty() && cause.back() == '\n')
+      cause.pop_back();
+    X().snap.set_variable("originate_disposition", cause);
+    X().snap.set_variable("DIALSTATUS", cause);
+    execute_complete(X(), "_none_", now_us);
+    restore_base_app(X());
+    return;
+  }
+  std::string other_id = other->snap.uuid;
+  other->bridged_to = id;
+  other->snap.set_variable("bridge_to", id);
+  if (X().snap.answer != answer_state::answered)
+    answer(X(), now_us);
+  X().bridged_to = other_id;
+  X().snap.set_variable("bridge_to", other_id);
+  X().snap.set_variable("last_bridge_to", other_id);
+  channel_event("CHANNEL_BRIDGE", "switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1667,
+                now_us, X(), {{"Bridge-A-Unique-ID", id}, {"Bridge-B-Unique-ID", other_id}});
+}
+
+void switch_core::end_bridge(std::string_view uuid, std::string_view gone, std::string_view cause,
+                             std::int64_t now_us) {
+  auto* l = find_live(uuid);
+  if (l == nullptr || l->bridged_to != gone || l->snap.answer == answer_state::hangup)
+    return;
+  l->bridged_to.clear();
+  std::string id{uuid};
+  if (l->app != "bridge") {
+    // The far end of a bridge whose caller hung up goes down with it.
+    hang_up_call(id, std::string{cause}, now_us);
+    return;
+  }
+  channel_event("CHANNEL_UNBRIDGE", "switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge",
+                1849, now_us, *l,
+                {{"Bridge-A-Unique-ID", id}, {"Bridge-B-Unique-ID", std::string{gone}}});
+  auto& x = *find_live(id);
+  x.snap.set_variable("DIALSTATUS", "SUCCESS");
+  execute_complete(x, "_none_", now_us);
+  if (x.socket_controlled || x.park_base) {
+    restore_base_app(x);
+    return;
+  }
+  // No park or socket to go back to: the extension is over.
+  hang_up_call(id, "NORMAL_CLEARING", now_us);
+}
+
 void switch_core::hang_up_call(std::string_view uuid, std::string cause, std::int64_t now_us) {
   auto* first = find_live(uuid);
   if (first == nullptr || first->snap.answer == answer_state::hangup)
     return;
   auto first_uuid = first->snap.uuid;
   auto second_uuid = first->partner;
+  // Bridges to these legs end once they are gone.
+  std::vector<std::pair<std::string, std::string>> bridged;
+  if (!first->bridged_to.empty())
+    bridged.emplace_back(first->bridged_to, first_uuid);
+  if (auto* partner = find_live(second_uuid); partner != nullptr && !partner->bridged_to.empty())
+    bridged.emplace_back(partner->bridged_to, second_uuid);
   auto hang_up = [&](leg& l) {
     l.snap.hangup_cause = cause;
     l.snap.answer = answer_state::hangup;
@@ -728,6 +795,8 @@ void switch_core::hang_up_call(std::string_view uuid, std::string cause, std::in
   if (second != nullptr)
     finish(*find_live(second_uuid));
   finish(*find_live(first_uuid));
+  for (const auto& [other, gone] : bridged)
+    end_bridge(other, gone, cause, now_us);
 }
 
 std::string switch_core::originate(std::string_view args, std::int64_t now_us) {
@@ -1273,17 +1342,29 @@ bool switch_core::execute_app(std::string_view uuid, std::string_view app, std::
     hang_up_call(id, cause, now_us);
     return true;
   }
+  if (app == "bridge") {
+    bridge(id, arg, app_uuid, now_us);
+    return true;
+  }
   if (app == "transfer") {
     auto argv = words(arg);
-    if (argv.empty() || B().socket_controlled)
+    if (argv.empty())
       return true;
     auto context = argv.size() >= 3 ? std::string{argv[2]}
                                     : (B().snap.caller ? B().snap.caller->context : "default");
     execute(B(), "transfer", std::string{arg}, now_us, std::string{app_uuid});
     auto* extension = find_extension(argv[0], context);
     execute_complete(B(), "_none_", now_us);
-    // The transfer ends the current extension: a park is left (CHANNEL_UNPARK).
-    if (B().park_base) {
+    // The transfer ends the current extension. A socket-controlled channel leaves the
+    // `socket` application (its park's CHANNEL_UNPARK, then its CHANNEL_EXECUTE_COMPLETE) as at
+    // a hangup; the socket stays connected and sees the new extension's events and the hangup
+    // (with its notices) as for any other end of the call.
+    if (B().socket_controlled) {
+      restore_base_app(B());
+      finish_app_on_hangup(B(), now_us);
+      B().socket_parked = false;
+      B().socket_connected = false;
+    } else if (B().park_base) {
       channel_event("CHANNEL_UNPARK", "switch_ivr.c", "switch_ivr_park", 1213, now_us, B());
       B().park_base = false;
       B().park_expires_us = 0;
@@ -1555,11 +1636,11 @@ inbound_call_result switch_core::place_inbound_call(const inbound_call_request& 
 }
 
 bool switch_core::remote_hang_up(std::string_view uuid, std::string_view cause,
-                                 std::int64_t now_us) {
+                                 std::int64_t now_us, std::string_view disposition) {
   auto* l = find_live(uuid);
   if (l == nullptr || l->snap.answer == answer_state::hangup)
     return false;
-  l->hangup_disposition = "recv_bye";
+  l->hangup_disposition = std::string{disposition};
   hang_up_call(uuid, cause.empty() ? std::string{"NORMAL_CLEARING"} : known_cause(cause).first,
                now_us);
   return true;

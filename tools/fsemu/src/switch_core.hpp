@@ -262,6 +262,14 @@ public:
   /// the process should exit.
   [[nodiscard]] bool halted() const noexcept { return halted_; }
 
+  /// Whether an `fsctl shutdown elegant|asap` is waiting for calls to end (checked every
+  /// 500 ms by `advance`).
+  [[nodiscard]] bool shutdown_waiting() const noexcept { return shutdown_waits_; }
+
+  /// How many times a shutdown wait has ended (the last call gone, or cancelled): a blocked
+  /// `api fsctl shutdown` answers when this changes.
+  [[nodiscard]] std::uint64_t shutdown_releases() const noexcept { return shutdown_releases_; }
+
   /// Channels that exist now (created and not yet destroyed).
   [[nodiscard]] std::uint32_t session_count() const noexcept { return session_count_; }
 
@@ -294,7 +302,10 @@ public:
   /// Runs application `app` with argument `arg` on channel `uuid` (a `sendmsg` `call-command:
   /// execute`, `uuid_broadcast`): `answer`, `playback` (lasting `playback_duration_us`;
   /// PLAYBACK_START/STOP), `set name=value`, `park`, `hangup [cause]`, `sleep <ms>`,
-  /// `transfer <destination> [XML <context>]`. On a parked or socket-controlled channel the
+  /// `transfer <destination> [XML <context>]`, `bridge loopback/<dest>[/<context>]` (a new
+  /// loopback pair whose A leg is bridged to this channel: CHANNEL_BRIDGE; when either side
+  /// hangs up the other gets CHANNEL_UNBRIDGE, and the bridging channel goes back to its park
+  /// or socket, or hangs up when it has none). On a parked or socket-controlled channel the
   /// application runs nested and the channel goes back to its park or socket afterwards. The
   /// CHANNEL_EXECUTE(_COMPLETE) events carry `app_uuid` as Application-UUID (a fresh one when
   /// empty). Returns false when the channel does not exist or is hanging up; an application
@@ -317,8 +328,10 @@ public:
                                                        std::int64_t now_us);
 
   /// The far end of a non-loopback channel hung up (a BYE): NORMAL_CLEARING unless `cause`
-  /// says otherwise, `sip_hangup_disposition=recv_bye`. Returns false for an unknown channel.
-  bool remote_hang_up(std::string_view uuid, std::string_view cause, std::int64_t now_us);
+  /// says otherwise, `sip_hangup_disposition` = `disposition` (`recv_cancel` for a CANCEL).
+  /// Returns false for an unknown channel.
+  bool remote_hang_up(std::string_view uuid, std::string_view cause, std::int64_t now_us,
+                      std::string_view disposition = "recv_bye");
 
   /// The caller on channel `uuid` pressed `digit` (RFC 2833): a DTMF event on the channel with
   /// DTMF-Duration `duration_samples` and DTMF-Source `source` ("RTP"); a running playback is
@@ -374,6 +387,8 @@ private:
     /// When park_timeout ends the park (0 = never) and the cause it hangs up with.
     std::int64_t park_expires_us = 0;
     std::string park_timeout_cause;
+    /// The channel this one is bridged to (`bridge loopback/...`); empty = none.
+    std::string bridged_to;
     /// The DTMF digits the channel received (digits_dialed at hangup).
     std::string digits_dialed;
     /// sip_hangup_disposition at hangup (non-loopback channels): recv_bye, send_bye, ...
@@ -411,6 +426,10 @@ private:
   void execute_complete(leg& l, std::string_view response, std::int64_t now_us);
   void finish_app_on_hangup(leg& l, std::int64_t now_us);
   void hang_up_call(std::string_view uuid, std::string cause, std::int64_t now_us);
+  void bridge(std::string_view uuid, std::string_view target, std::string_view app_uuid,
+              std::int64_t now_us);
+  void end_bridge(std::string_view uuid, std::string_view gone, std::string_view cause,
+                  std::int64_t now_us);
   void add_hangup_variables(leg& l, std::int64_t now_us);
   void count_new_session(std::int64_t now_us);
   void enter_park(leg& l, std::int64_t now_us);
@@ -451,6 +470,7 @@ private:
   bool halted_ = false;
   /// A shutdown was requested with calls up: it is checked every 500 ms from the request on.
   bool shutdown_waits_ = false;
+  std::uint64_t shutdown_releases_ = 0;
   std::int64_t next_shutdown_tick_us_ = 0;
   std::vector<waiting_job> waiting_jobs_;
   /// Hashes std::string and std::string_view alike, for lookups by view.
