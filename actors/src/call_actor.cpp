@@ -10,6 +10,7 @@
 #include "actors/channel_link.hpp"
 #include "actors/metrics_registry.hpp"
 #include "esl/frame.hpp"
+#include "ivr/flow.hpp"
 
 namespace callgrid::actors {
 
@@ -81,7 +82,7 @@ void perform(call_pointer self) {
       if (auto outcome = st.call->ivr_outcome(); !outcome.empty() && st.call->setup().flow)
         ctx.metrics
           ->counter("callgrid_ivr_outcomes_total", "IVR sessions ended, by flow and outcome",
-                    {{"flow", std::to_string(record.flow_id.value_or(0))},
+                    {{"flow", st.call->setup().flow->name()},
                      {"node", record.node},
                      {"outcome", outcome}})
           .increment();
