@@ -52,7 +52,14 @@
 #include "persistence/schema_migrator.hpp"
 #include "services/postgres_server.hpp"
 
+#include "bench_support.hpp"
+
 namespace {
+
+using callgrid::bench::median;
+using callgrid::bench::percentile;
+using callgrid::bench::positive_number;
+using callgrid::bench::rounded;
 
 namespace pers = callgrid::persistence;
 using json = nlohmann::ordered_json;
@@ -81,40 +88,10 @@ void log(const std::string& text) {
   std::cerr << "cdr_ingest_bench: " << text << std::endl;
 }
 
-json rounded(double value, int digits) {
-  auto scale = std::pow(10.0, digits);
-  auto result = std::round(value * scale) / scale;
-  if (result == std::trunc(result) && std::fabs(result) < 1e15)
-    return static_cast<int64_t>(result);
-  return result;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  auto n = v.size();
-  return n == 0 ? 0 : n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty())
-    return 0;
-  std::sort(v.begin(), v.end());
-  auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size()))) - 1;
-  return v[std::min(rank, v.size() - 1)];
-}
-
-int number(const std::string& option, const char* text) {
-  char* end = nullptr;
-  long v = std::strtol(text, &end, 10);
-  if (end == text || *end != '\0' || v < 1)
-    throw std::invalid_argument(option + " wants a positive number");
-  return static_cast<int>(v);
-}
-
 options parse(int argc, char** argv) {
   options o;
   if (const char* r = std::getenv("BENCH_REPEAT"); r != nullptr && *r != '\0')
-    o.repeat = number("BENCH_REPEAT", r);
+    o.repeat = positive_number("BENCH_REPEAT", r);
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") {
@@ -126,15 +103,15 @@ options parse(int argc, char** argv) {
       throw std::invalid_argument("missing value for " + arg);
     const char* value = argv[++i];
     if (arg == "--records")
-      o.records = number(arg, value);
+      o.records = positive_number(arg, value);
     else if (arg == "--batch")
-      o.batch = number(arg, value);
+      o.batch = positive_number(arg, value);
     else if (arg == "--repeat")
-      o.repeat = number(arg, value);
+      o.repeat = positive_number(arg, value);
     else if (arg == "--rate")
-      o.rate = number(arg, value);
+      o.rate = positive_number(arg, value);
     else if (arg == "--latency-s")
-      o.latency_s = number(arg, value);
+      o.latency_s = positive_number(arg, value);
     else
       throw std::invalid_argument("unknown option " + arg);
   }

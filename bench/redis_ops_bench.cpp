@@ -41,7 +41,13 @@
 #include "persistence/redis_client.hpp"
 #include "services/redis_server.hpp"
 
+#include "bench_support.hpp"
+
 namespace {
+
+using callgrid::bench::median;
+using callgrid::bench::positive_number;
+using callgrid::bench::rounded;
 
 using json = nlohmann::ordered_json;
 using clock_type = std::chrono::steady_clock;
@@ -66,34 +72,10 @@ void log(const std::string& text) {
   std::cerr << "redis_ops_bench: " << text << std::endl;
 }
 
-json rounded(double value, int digits) {
-  auto scale = std::pow(10.0, digits);
-  auto result = std::round(value * scale) / scale;
-  if (result == std::trunc(result) && std::fabs(result) < 1e15)
-    return static_cast<int64_t>(result);
-  return result;
-}
-
-double median(std::vector<double> v) {
-  if (v.empty())
-    return 0;
-  std::sort(v.begin(), v.end());
-  auto n = v.size();
-  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-int number(const std::string& option, const char* text) {
-  char* end = nullptr;
-  long v = std::strtol(text, &end, 10);
-  if (end == text || *end != '\0' || v < 1)
-    throw std::invalid_argument(option + " wants a positive number");
-  return static_cast<int>(v);
-}
-
 options parse(int argc, char** argv) {
   options o;
   if (const char* r = std::getenv("BENCH_REPEAT"); r != nullptr && *r != '\0')
-    o.repeat = number("BENCH_REPEAT", r);
+    o.repeat = positive_number("BENCH_REPEAT", r);
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") {
@@ -105,17 +87,17 @@ options parse(int argc, char** argv) {
       throw std::invalid_argument("missing value for " + arg);
     const char* value = argv[++i];
     if (arg == "--requests")
-      o.requests = number(arg, value);
+      o.requests = positive_number(arg, value);
     else if (arg == "--repeat")
-      o.repeat = number(arg, value);
+      o.repeat = positive_number(arg, value);
     else if (arg == "--clients")
-      o.clients = number(arg, value);
+      o.clients = positive_number(arg, value);
     else if (arg == "--pipeline")
-      o.pipeline = number(arg, value);
+      o.pipeline = positive_number(arg, value);
     else if (arg == "--keyspace")
-      o.keyspace = number(arg, value);
+      o.keyspace = positive_number(arg, value);
     else if (arg == "--value-bytes")
-      o.value_bytes = number(arg, value);
+      o.value_bytes = positive_number(arg, value);
     else if (arg == "--redis-benchmark")
       o.redis_benchmark = value;
     else
