@@ -22,6 +22,9 @@ std::span<const std::string_view> names_of(event_format) { return event_format_n
 std::span<const std::string_view> names_of(log_level) { return log_level_names; }
 std::span<const std::string_view> names_of(log_format) { return log_format_names; }
 std::span<const std::string_view> names_of(scheduler_policy) { return scheduler_policy_names; }
+std::span<const std::string_view> names_of(dispatcher_algorithm) {
+  return dispatcher_algorithm_names;
+}
 
 template <class Enum>
 std::string_view enum_name(Enum value) noexcept {
@@ -164,6 +167,20 @@ check_result check_language(std::string_view text) {
     return std::pair{"\"" + std::string{text} + "\" is not a language tag",
                      "write a tag such as \"en\" or \"de-CH\""s};
   return std::nullopt;
+}
+
+check_result check_host_port(std::string_view text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size())
+    return std::pair{"\"" + std::string{text} + "\" is not HOST:PORT"s,
+                     "write it like \"10.0.0.2:4710\""s};
+  auto port = text.substr(colon + 1);
+  if (!std::all_of(port.begin(), port.end(),
+                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; })
+      || port.size() > 5 || std::stoi(std::string{port}) < 1 || std::stoi(std::string{port}) > 65535)
+    return std::pair{"\"" + std::string{text} + "\" has no valid port"s,
+                     "the port is a number from 1 to 65535"s};
+  return check_host(text.substr(0, colon));
 }
 
 // --- the table ----------------------------------------------------------------------------------
@@ -389,6 +406,144 @@ const std::vector<key_spec>& table() {
       .description = "Prompt language used when neither the flow nor the caller picks one.",
       .check = check_language,
     }),
+
+    key<&dc::cluster, &cluster_settings::listen>({
+      .name = "cluster.listen", .default_toml = R"("127.0.0.1")",
+      .description = "Address where the coordinator listens for node daemons (CAF remote "
+                     "actors over TCP). Must be loopback unless `cluster.allow_remote` is true.",
+      .check = check_host,
+    }),
+    key<&dc::cluster, &cluster_settings::port>({
+      .name = "cluster.port", .default_toml = "4710", .unit = "TCP port",
+      .description = "Port where the coordinator listens for node daemons.",
+      .min = 1, .max = 65535,
+    }),
+    key<&dc::cluster, &cluster_settings::allow_remote>({
+      .name = "cluster.allow_remote", .default_toml = "false",
+      .description = "Permits a non-loopback `cluster.listen`. Cluster links are not encrypted: "
+                     "use a private network.",
+    }),
+    key<&dc::cluster, &cluster_settings::coordinators>({
+      .name = "cluster.coordinators", .default_toml = R"(["127.0.0.1:4710"])",
+      .description = "Coordinators a node daemon tries, each `HOST:PORT`; the one holding the "
+                     "leader lock accepts it, the others point it to the leader.",
+      .check = check_host_port,
+    }),
+    key<&dc::cluster, &cluster_settings::heartbeat_interval>({
+      .name = "cluster.heartbeat_interval", .default_toml = R"("1s")",
+      .description = "How often a node daemon reports its load to the coordinator.",
+      .min = 100 * ms, .max = 1 * minute,
+    }),
+    key<&dc::cluster, &cluster_settings::suspect_after>({
+      .name = "cluster.suspect_after", .default_toml = R"("3s")",
+      .description = "A node silent for longer is `suspect`: reported, but still sent calls "
+                     "(a short pause changes nothing).",
+      .min = 200 * ms, .max = 10 * minute,
+    }),
+    key<&dc::cluster, &cluster_settings::down_after>({
+      .name = "cluster.down_after", .default_toml = R"("10s")",
+      .description = "A node silent for longer is `down`: Kamailio's dispatcher marks it "
+                     "inactive and sends it no more calls. Must exceed `cluster.suspect_after`.",
+      .min = 500 * ms, .max = 1 * hour,
+    }),
+    key<&dc::cluster, &cluster_settings::drain_deadline>({
+      .name = "cluster.drain_deadline", .default_toml = R"("30m")",
+      .description = "Deadline of `callgridctl node drain` when the operator gives none: calls "
+                     "still up then are hung up with SYSTEM_SHUTDOWN.",
+      .min = 1 * second, .max = 7 * 24 * hour,
+    }),
+    key<&dc::cluster, &cluster_settings::admin_token_file>({
+      .name = "cluster.admin_token_file", .default_toml = R"("")",
+      .description = "File holding the bearer token of the coordinator's admin API (one line). "
+                     "Empty disables the admin API.",
+    }),
+
+    key<&dc::edge, &edge_settings::sip_listen>({
+      .name = "edge.sip_listen", .default_toml = R"("127.0.0.1")",
+      .description = "Address of Kamailio's SIP listener (UDP).",
+      .check = check_host,
+    }),
+    key<&dc::edge, &edge_settings::sip_port>({
+      .name = "edge.sip_port", .default_toml = "5060", .unit = "UDP port",
+      .description = "Port of Kamailio's SIP listener.",
+      .min = 1, .max = 65535,
+    }),
+    key<&dc::edge, &edge_settings::dispatcher_list>({
+      .name = "edge.dispatcher_list", .default_toml = R"("/var/lib/callgrid/dispatcher.list")",
+      .description = "Dispatcher list file: written atomically by the coordinator, read by "
+                     "Kamailio.",
+      .check = check_not_empty,
+    }),
+    key<&dc::edge, &edge_settings::rpc_socket>({
+      .name = "edge.rpc_socket", .default_toml = R"("/run/kamailio/kamailio_rpc.sock")",
+      .description = "Kamailio's JSON-RPC datagram socket (jsonrpcs module), used for "
+                     "`dispatcher.set_state`, `dispatcher.reload` and `dispatcher.list`.",
+      .check = check_not_empty,
+    }),
+    key<&dc::edge, &edge_settings::runtime_dir>({
+      .name = "edge.runtime_dir", .default_toml = R"("/run/kamailio")",
+      .description = "Kamailio's runtime directory (`rundir`).",
+      .check = check_not_empty,
+    }),
+    key<&dc::edge, &edge_settings::dispatcher_set>({
+      .name = "edge.dispatcher_set", .default_toml = "1",
+      .description = "Dispatcher set id of the media nodes.",
+      .min = 1, .max = 65535,
+    }),
+    key<&dc::edge, &edge_settings::algorithm>({
+      .name = "edge.algorithm", .default_toml = R"("weight")",
+      .description = "How the dispatcher picks a node: `weight` (by capacity), `round_robin`, "
+                     "`hash_callid`, `call_load` or `random`.",
+    }),
+    key<&dc::edge, &edge_settings::probe_interval>({
+      .name = "edge.probe_interval", .default_toml = R"("5s")",
+      .description = "Interval of Kamailio's OPTIONS probes to the nodes (its own failure "
+                     "detection, which keeps working without a coordinator).",
+      .min = 1 * second, .max = 10 * minute,
+    }),
+    key<&dc::edge, &edge_settings::probe_failures>({
+      .name = "edge.probe_failures", .default_toml = "3",
+      .description = "Failed probes in a row before Kamailio marks a node inactive.",
+      .min = 1, .max = 100,
+    }),
+    key<&dc::edge, &edge_settings::probe_successes>({
+      .name = "edge.probe_successes", .default_toml = "1",
+      .description = "Answered probes in a row before an inactive node is active again.",
+      .min = 1, .max = 100,
+    }),
+    key<&dc::edge, &edge_settings::failover_timeout>({
+      .name = "edge.failover_timeout", .default_toml = R"("3s")",
+      .description = "How long an INVITE waits for a reply from a node before Kamailio tries "
+                     "the next one (failover happens only on this timeout and on 500).",
+      .min = 100 * ms, .max = 1 * minute,
+    }),
+    key<&dc::edge, &edge_settings::trusted_peers>({
+      .name = "edge.trusted_peers", .default_toml = R"(["127.0.0.1"])",
+      .description = "Trunk addresses allowed to send calls (IP or CIDR); everyone else gets "
+                     "403. Trusted peers also skip flood detection.",
+      .check = check_not_empty,
+    }),
+    key<&dc::edge, &edge_settings::pike_requests>({
+      .name = "edge.pike_requests", .default_toml = "30",
+      .description = "Requests from one untrusted address per `edge.pike_interval` before it "
+                     "is banned.",
+      .min = 1, .max = 100'000,
+    }),
+    key<&dc::edge, &edge_settings::pike_interval>({
+      .name = "edge.pike_interval", .default_toml = R"("2s")",
+      .description = "Sampling interval of the flood detection (pike).",
+      .min = 1 * second, .max = 1 * minute,
+    }),
+    key<&dc::edge, &edge_settings::ban_time>({
+      .name = "edge.ban_time", .default_toml = R"("5m")",
+      .description = "How long a flooding address stays banned.",
+      .min = 1 * second, .max = 24 * hour,
+    }),
+    key<&dc::edge, &edge_settings::max_message_size>({
+      .name = "edge.max_message_size", .default_toml = "8192", .unit = "bytes",
+      .description = "Largest SIP message Kamailio accepts; larger ones are dropped.",
+      .min = 1024, .max = 65535,
+    }),
   };
   return keys;
 }
@@ -400,6 +555,7 @@ std::string_view to_string(event_format value) noexcept { return enum_name(value
 std::string_view to_string(log_level value) noexcept { return enum_name(value); }
 std::string_view to_string(log_format value) noexcept { return enum_name(value); }
 std::string_view to_string(scheduler_policy value) noexcept { return enum_name(value); }
+std::string_view to_string(dispatcher_algorithm value) noexcept { return enum_name(value); }
 
 std::string_view to_string(value_kind kind) noexcept {
   switch (kind) {

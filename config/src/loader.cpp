@@ -235,7 +235,10 @@ public:
                      "to accept outbound sockets from a FreeSWITCH on another host");
     check_loopback("http.listen", config_.http.listen, "http.allow_remote",
                    config_.http.allow_remote, "to serve metrics and the admin API remotely");
+    check_loopback("cluster.listen", config_.cluster.listen, "cluster.allow_remote",
+                   config_.cluster.allow_remote, "to accept node daemons from other hosts");
     check_port_clash();
+    check_failure_thresholds();
     load_result result;
     result.problems = std::move(problems_);
     if (!has_errors(result.problems))
@@ -435,6 +438,17 @@ private:
     error(blame_http ? std::move(http_where) : origin_of(name), name,
           std::to_string(http.port) + " is also " + other + " on the same address",
           "give the HTTP listener and the outbound listener different ports");
+  }
+
+  void check_failure_thresholds() {
+    const auto& cluster = config_.cluster;
+    if (cluster.down_after > cluster.suspect_after || !usable("cluster.down_after")
+        || !usable("cluster.suspect_after"))
+      return;
+    error(origin_of("cluster.down_after"), "cluster.down_after",
+          format_duration(cluster.down_after) + " is not longer than cluster.suspect_after ("
+            + format_duration(cluster.suspect_after) + ")",
+          "a node must be suspect before it is down: make cluster.down_after the longer one");
   }
 
   std::string main_file_;

@@ -26,6 +26,9 @@ enum class log_format { automatic, json, text };
 /// CAF scheduler policy.
 enum class scheduler_policy { sharing, stealing };
 
+/// How Kamailio's dispatcher picks a node (its `ds_select_dst` algorithm, see docs/edge.md).
+enum class dispatcher_algorithm { weight, round_robin, hash_callid, call_load, random };
+
 /// The names of the enumerators as written in the configuration, indexed by enumerator value.
 inline constexpr std::array<std::string_view, 3> daemon_role_names{"node", "coordinator", "all"};
 inline constexpr std::array<std::string_view, 2> event_format_names{"plain", "json"};
@@ -33,6 +36,8 @@ inline constexpr std::array<std::string_view, 5> log_level_names{"trace", "debug
                                                                  "error"};
 inline constexpr std::array<std::string_view, 3> log_format_names{"auto", "json", "text"};
 inline constexpr std::array<std::string_view, 2> scheduler_policy_names{"sharing", "stealing"};
+inline constexpr std::array<std::string_view, 5> dispatcher_algorithm_names{
+  "weight", "round_robin", "hash_callid", "call_load", "random"};
 
 /// The configuration word of an enumerator, e.g. "coordinator". Pure; never fails.
 [[nodiscard]] std::string_view to_string(daemon_role value) noexcept;
@@ -44,6 +49,8 @@ inline constexpr std::array<std::string_view, 2> scheduler_policy_names{"sharing
 [[nodiscard]] std::string_view to_string(log_format value) noexcept;
 /// The configuration word of an enumerator, e.g. "sharing". Pure; never fails.
 [[nodiscard]] std::string_view to_string(scheduler_policy value) noexcept;
+/// The configuration word of an enumerator, e.g. "round_robin". Pure; never fails.
+[[nodiscard]] std::string_view to_string(dispatcher_algorithm value) noexcept;
 
 /// Settings of `[node]`: this node's identity and call limits. Plain data, part of a
 /// `daemon_config`; not synchronised.
@@ -152,6 +159,63 @@ struct ivr_settings {
   friend bool operator==(const ivr_settings&, const ivr_settings&) = default;
 };
 
+/// Settings of `[cluster]`: how nodes find the coordinator, how the coordinator listens, the
+/// failure detector's thresholds and the admin API's token. Plain data, part of a
+/// `daemon_config`.
+struct cluster_settings {
+  /// Where the coordinator listens for node daemons (CAF remote actors over TCP).
+  std::string listen = "127.0.0.1";
+  std::uint16_t port = 4710;
+  /// Permits a non-loopback `listen` address.
+  bool allow_remote = false;
+  /// Coordinators a node tries, "HOST:PORT" each; the one holding the leader lock answers.
+  std::vector<std::string> coordinators{"127.0.0.1:4710"};
+  std::chrono::milliseconds heartbeat_interval{1'000};
+  /// A node silent for longer is `suspect` (still receives calls).
+  std::chrono::milliseconds suspect_after{3'000};
+  /// A node silent for longer is `down` (Kamailio stops sending it calls).
+  std::chrono::milliseconds down_after{10'000};
+  /// Deadline of `callgridctl node drain` when none is given.
+  std::chrono::milliseconds drain_deadline{30 * 60'000};
+  /// File holding the admin API's bearer token; empty disables the admin API.
+  std::string admin_token_file;
+  friend bool operator==(const cluster_settings&, const cluster_settings&) = default;
+};
+
+/// Settings of `[edge]`: the Kamailio in front of the nodes, as `callgridctl edge render`
+/// writes its configuration and the coordinator updates its dispatcher. Plain data, part of a
+/// `daemon_config`.
+struct edge_settings {
+  /// Kamailio's SIP listener.
+  std::string sip_listen = "127.0.0.1";
+  std::uint16_t sip_port = 5060;
+  /// The dispatcher list file the coordinator writes and Kamailio reads.
+  std::string dispatcher_list = "/var/lib/callgrid/dispatcher.list";
+  /// Kamailio's JSON-RPC datagram socket (jsonrpcs module).
+  std::string rpc_socket = "/run/kamailio/kamailio_rpc.sock";
+  /// Kamailio's runtime directory (`rundir`).
+  std::string runtime_dir = "/run/kamailio";
+  /// Dispatcher set id of the media nodes.
+  std::int32_t dispatcher_set = 1;
+  dispatcher_algorithm algorithm = dispatcher_algorithm::weight;
+  /// Interval of Kamailio's OPTIONS probes to the nodes.
+  std::chrono::milliseconds probe_interval{5'000};
+  /// Failed probes before a node is inactive, and good ones before it is active again.
+  std::int32_t probe_failures = 3;
+  std::int32_t probe_successes = 1;
+  /// How long an INVITE waits for a reply from a node before it fails over to the next.
+  std::chrono::milliseconds failover_timeout{3'000};
+  /// Trunk (peer) addresses allowed to send calls; everyone else gets 403.
+  std::vector<std::string> trusted_peers{"127.0.0.1"};
+  /// Requests per `pike_interval` from one untrusted address before it is banned.
+  std::int32_t pike_requests = 30;
+  std::chrono::milliseconds pike_interval{2'000};
+  std::chrono::milliseconds ban_time{300'000};
+  /// Largest SIP message accepted, in bytes.
+  std::int32_t max_message_size = 8192;
+  friend bool operator==(const edge_settings&, const edge_settings&) = default;
+};
+
 /// The whole configuration of callgridd. Plain data, owned by whoever loaded it (callgridd's
 /// main) and not synchronised: share it read-only or copy it. The member defaults equal the
 /// defaults of the key schema (a unit test holds them together); the meaning, unit and range of
@@ -168,6 +232,8 @@ struct daemon_config {
   log_settings log;
   scheduler_settings scheduler;
   ivr_settings ivr;
+  cluster_settings cluster;
+  edge_settings edge;
   friend bool operator==(const daemon_config&, const daemon_config&) = default;
 };
 
