@@ -477,7 +477,8 @@ public:
     fs::remove_all(spool);
     auto path = o_.out / ("callgridd-" + tag + ".toml");
     std::ostringstream t;
-    t << "role = \"all\"\n[node]\nname = \"bench\"\ncapacity = 1000000\n"
+    t << "role = \"node\"\n[node]\nname = \"bench\"\ncapacity = 1000000\n"
+      << "[cluster]\ncoordinators = []\ndrain_deadline = \"5s\"\n"
       << "[esl]\nport = " << esl_port << "\npassword = \"" << password_ << "\"\n"
       << "[outbound]\nport = " << outbound_port << "\n"
       << "[database]\nconninfo = \"" << conninfo_ << "\"\n"

@@ -26,33 +26,53 @@ public:
   }
 
   void start() {
-    stream_.expires_after(std::chrono::seconds(10));
-    parser_.header_limit(8 * 1024);
-    parser_.body_limit(8 * 1024);
+    stream_.expires_after(std::chrono::seconds(30));
+    parser_.header_limit(64 * 1024);
+    parser_.body_limit(64 * 1024);
     http::async_read(stream_, buffer_, parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
                        if (!ec)
-                         self->answer();
+                         self->dispatch();
                      });
   }
 
 private:
-  void answer() {
-    const auto& request = parser_.get();
-    http_answer result;
-    if (request.method() != http::verb::get && request.method() != http::verb::head) {
-      result = {405, "text/plain; charset=utf-8", "only GET and HEAD are served\n"};
-    } else {
-      std::string path{request.target()};
-      if (auto q = path.find('?'); q != std::string::npos)
-        path.resize(q);
-      try {
-        result = (*handler_)(path);
-      } catch (const std::exception& e) {
-        result = {500, "text/plain; charset=utf-8", std::string{"internal error: "} + e.what()
-                                                      + "\n"};
-      }
+  void dispatch() {
+    const auto& raw = parser_.get();
+    auto verb = raw.method();
+    if (verb != http::verb::get && verb != http::verb::head && verb != http::verb::post
+        && verb != http::verb::put && verb != http::verb::delete_) {
+      write({405, "text/plain; charset=utf-8", "method not allowed\n"});
+      return;
     }
+    http_request request;
+    request.method = std::string{raw.method_string()};
+    request.path = std::string{raw.target()};
+    if (auto q = request.path.find('?'); q != std::string::npos) {
+      request.query = request.path.substr(q + 1);
+      request.path.resize(q);
+    }
+    if (auto auth = raw.find(http::field::authorization); auth != raw.end())
+      request.authorization = std::string{auth->value()};
+    request.body = raw.body();
+    auto executor = stream_.get_executor();
+    auto reply = [self = shared_from_this(), executor](http_answer answer) {
+      asio::post(executor, [self, answer = std::move(answer)]() mutable {
+        self->write(std::move(answer));
+      });
+    };
+    try {
+      (*handler_)(request, std::move(reply));
+    } catch (const std::exception& e) {
+      write({500, "text/plain; charset=utf-8", std::string{"internal error: "} + e.what() + "\n"});
+    }
+  }
+
+  void write(http_answer result) {
+    if (answered_)
+      return;
+    answered_ = true;
+    const auto& request = parser_.get();
     response_.version(request.version());
     response_.result(static_cast<http::status>(result.status));
     response_.set(http::field::server, "callgridd");
@@ -68,6 +88,7 @@ private:
                       });
   }
 
+  bool answered_ = false;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   http::request_parser<http::string_body> parser_;

@@ -81,6 +81,11 @@ struct node_supervisor_state {
   std::unordered_set<std::string> listed_at_start;
   /// Listings reconciled since the link last became ready.
   int listings_since_ready = 0;
+  /// The drain in progress (phase in `load.phase`): its deadline (wall clock, ms; 0 = none),
+  /// whether the deadline's hangups were sent, and whether a spool flush is awaited.
+  int64_t drain_deadline_unix_ms = 0;
+  bool deadline_hangups_sent = false;
+  bool flush_in_flight = false;
   std::string last_link_warning;
   std::chrono::steady_clock::time_point last_link_warning_at{};
 };
@@ -144,8 +149,8 @@ void start_call(supervisor_pointer self, call_setup setup, std::shared_ptr<chann
   st.uuid_by_actor.emplace(handle.address(), uuid);
   st.calls.emplace(std::move(uuid), tracked_call{handle, mode, created});
   st.metrics->calls_started.increment();
-  ++st.load.calls_started;
-  st.load.live_calls = st.calls.size();
+  ++st.load.calls_total;
+  st.load.live_calls = static_cast<int32_t>(st.calls.size());
 }
 
 void on_park(supervisor_pointer self, std::shared_ptr<const esl::frame> ev) {
@@ -168,14 +173,13 @@ void on_park(supervisor_pointer self, std::shared_ptr<const esl::frame> ev) {
 }
 
 void on_heartbeat(node_supervisor_state& st, const esl::frame& ev) {
-  st.load.freeswitch_sessions = static_cast<uint64_t>(to_int(ev.field("Session-Count").value_or("0")));
-  st.load.freeswitch_max_sessions
-    = static_cast<uint64_t>(to_int(ev.field("Max-Sessions").value_or("0")));
+  st.load.session_count = static_cast<int32_t>(to_int(ev.field("Session-Count").value_or("0")));
+  st.load.max_sessions = static_cast<int32_t>(to_int(ev.field("Max-Sessions").value_or("0")));
   auto idle = ev.field("Idle-CPU").value_or("0");
-  st.load.freeswitch_idle_cpu = std::strtod(std::string{idle}.c_str(), nullptr);
-  st.metrics->fs_sessions.set(static_cast<double>(st.load.freeswitch_sessions));
-  st.metrics->fs_max_sessions.set(static_cast<double>(st.load.freeswitch_max_sessions));
-  st.metrics->fs_idle_cpu.set(st.load.freeswitch_idle_cpu);
+  st.load.idle_cpu = std::strtod(std::string{idle}.c_str(), nullptr);
+  st.metrics->fs_sessions.set(static_cast<double>(st.load.session_count));
+  st.metrics->fs_max_sessions.set(static_cast<double>(st.load.max_sessions));
+  st.metrics->fs_idle_cpu.set(st.load.idle_cpu);
 }
 
 void request_listing(supervisor_pointer self) {
@@ -330,10 +334,109 @@ void close_leftover_calls(supervisor_pointer self, journal_entries& leftovers) {
   st.listed_at_start.clear();
 }
 
+/// Asks FreeSWITCH for `status`: it says "is ready" once it takes calls (not while shutting
+/// down); the answer sets `freeswitch_ready` (the cluster admits a node only when it is set).
+void check_freeswitch_ready(supervisor_pointer self) {
+  caf::actor handle = caf::actor_cast<caf::actor>(self);
+  self->state.client->api("status", [handle](caf::expected<std::string> output) {
+    bool ready = output && output->find(" is ready") != std::string::npos;
+    caf::anon_send(handle, freeswitch_status{ready});
+  });
+}
+
+/// Sends an api command whose only effect is on FreeSWITCH (pause, resume), logging failures.
+/// Logged on failure only: FreeSWITCH's own log has the rest.
+void send_switch_command(supervisor_pointer self, std::string command) {
+  self->state.client->api(command, [command](caf::expected<std::string> output) {
+    if (!output)
+      spdlog::error("'{}' failed: {}", command, esl::render_error(output.error()));
+    else if (output->starts_with("-ERR"))
+      spdlog::error("'{}' answered {}", command, *output);
+    else
+      spdlog::debug("'{}' done", command);
+  });
+}
+
+constexpr auto drain_tick_interval = 200ms;
+
+int64_t wall_clock_ms() { return wall_clock_us() / 1000; }
+
+void begin_drain(supervisor_pointer self, start_drain request) {
+  auto& st = self->state;
+  st.drain_deadline_unix_ms = request.deadline_unix_ms;
+  if (st.load.phase != drain_phase::none) {
+    spdlog::info("drain: deadline changed ({} calls left)", st.calls.size());
+    return;
+  }
+  spdlog::info("drain: started ({}), {} calls up, deadline {}",
+               request.reason.empty() ? "no reason given" : request.reason, st.calls.size(),
+               request.deadline_unix_ms == 0 ? std::string{"none"}
+                                             : std::to_string(request.deadline_unix_ms));
+  st.load.phase = drain_phase::draining;
+  st.load.hung_up_at_deadline = 0;
+  st.deadline_hangups_sent = false;
+  send_switch_command(self, "fsctl pause inbound");
+  self->send(self, caf::tick_atom_v);
+}
+
+void end_drain(supervisor_pointer self) {
+  auto& st = self->state;
+  if (st.load.phase == drain_phase::none)
+    return;
+  spdlog::info("drain: cancelled; accepting calls again");
+  st.load.phase = drain_phase::none;
+  st.drain_deadline_unix_ms = 0;
+  send_switch_command(self, "fsctl resume inbound");
+}
+
+/// One step of the drain, every `drain_tick_interval` while it runs: the deadline's hangups,
+/// then the spool flush once the last call is gone.
+void advance_drain(supervisor_pointer self) {
+  auto& st = self->state;
+  if (st.load.phase == drain_phase::none || st.load.phase == drain_phase::drained)
+    return;
+  if (st.load.phase == drain_phase::draining) {
+    if (st.drain_deadline_unix_ms != 0 && !st.deadline_hangups_sent
+        && wall_clock_ms() >= st.drain_deadline_unix_ms && !st.calls.empty()) {
+      st.deadline_hangups_sent = true;
+      st.load.hung_up_at_deadline = static_cast<int32_t>(st.calls.size());
+      spdlog::warn("drain: deadline reached; hanging up {} calls with SYSTEM_SHUTDOWN",
+                   st.calls.size());
+      for (auto& [uuid, call] : st.calls)
+        self->send(call.handle,
+                   end_call{persistence::end_reason::node_drain, "SYSTEM_SHUTDOWN", true});
+    }
+    if (st.calls.empty()) {
+      spdlog::info("drain: no calls left; flushing the record spool");
+      st.load.phase = drain_phase::flushing;
+    }
+  }
+  if (st.load.phase == drain_phase::flushing && !st.flush_in_flight) {
+    st.flush_in_flight = true;
+    self->request(st.options.records, 30s, caf::flush_atom_v)
+      .then(
+        [self](uint64_t pending) {
+          auto& state = self->state;
+          state.flush_in_flight = false;
+          state.load.spool_depth = static_cast<int32_t>(pending);
+          if (pending == 0 && state.load.phase == drain_phase::flushing) {
+            state.load.phase = drain_phase::drained;
+            spdlog::info("drain: drained (every record is in PostgreSQL)");
+          }
+        },
+        [self](caf::error& err) {
+          self->state.flush_in_flight = false;
+          spdlog::warn("drain: flushing the record spool failed: {}", caf::to_string(err));
+        });
+  }
+  self->delayed_send(self, drain_tick_interval, caf::tick_atom_v);
+}
+
 node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer self,
                                                           node_supervisor_options options) {
   auto& st = self->state;
   st.options = std::move(options);
+  st.load.capacity = st.options.capacity;
   auto& m = *st.options.metrics;
   st.metrics.emplace(supervisor_metrics{
     m.counter("callgrid_calls_started_total", "Calls taken over by this node's engine"),
@@ -389,7 +492,7 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
       state.calls.erase(call);
     }
     state.uuid_by_actor.erase(it);
-    state.load.live_calls = state.calls.size();
+    state.load.live_calls = static_cast<int32_t>(state.calls.size());
   });
   return {
     [self](esl_event& ev) {
@@ -422,6 +525,8 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
     [self](link_status& status) {
       auto& state = self->state;
       state.load.esl_ready = status.ready;
+      if (!status.ready)
+        state.load.freeswitch_ready = false;
       state.metrics->esl_up.set(status.ready ? 1 : 0);
       if (status.ready) {
         spdlog::info("ESL link to FreeSWITCH ready");
@@ -430,6 +535,13 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
         state.ever_ready = true;
         state.listings_since_ready = 0;
         request_listing(self);
+        check_freeswitch_ready(self);
+        // A drain pauses FreeSWITCH's inbound calls; a daemon that stopped or lost the link
+        // during one must not leave the node refusing calls when no drain is under way.
+        if (state.load.phase == drain_phase::none)
+          send_switch_command(self, "fsctl resume inbound");
+        else
+          send_switch_command(self, "fsctl pause inbound");
         // FreeSWITCH lists channels from its core database, which lags up to a second behind:
         // a second look catches channels created just before the (re)connect.
         self->delayed_send(self, relisting_delay, relist_channels{});
@@ -449,6 +561,7 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
     },
     [self](channel_listing& listing) { reconcile(self, listing); },
     [self](journal_entries& leftovers) { close_leftover_calls(self, leftovers); },
+    [self](freeswitch_status status) { self->state.load.freeswitch_ready = status.ready; },
     [self](relist_channels) {
       if (self->state.load.esl_ready)
         request_listing(self);
@@ -478,7 +591,10 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
         });
     },
     [self](catalog_update& update) { self->state.options.catalog = std::move(update.catalog); },
-    [self](caf::get_atom) { return self->state.load; },
+    [self](load_query) { return self->state.load; },
+    [self](start_drain& request) { begin_drain(self, std::move(request)); },
+    [self](cancel_drain) { end_drain(self); },
+    [self](caf::tick_atom) { advance_drain(self); },
   };
 }
 

@@ -8,6 +8,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/metrics_registry.hpp"
+#include "persistence/record_pipeline.hpp"
 #include "persistence/record_spool.hpp"
 
 namespace callgrid::actors {
@@ -27,12 +28,13 @@ struct writer_metrics {
 struct record_writer_state {
   static inline const char* name = "record_writer";
 
-  std::optional<persistence::record_spool> spool;
-  std::optional<persistence::record_batcher> batcher;
+  /// The spool and its shipping threads: appending here and shipping there overlap.
+  std::shared_ptr<persistence::record_pipeline> pipeline;
   record_writer_options options;
   std::optional<writer_metrics> metrics;
   std::vector<persistence::call_record> waiting;
-  std::chrono::steady_clock::time_point next_ship_attempt{};
+  /// The pipeline's counters already added to the metrics.
+  persistence::record_pipeline_stats counted;
   bool tick_armed = false;
 
   void warn(const std::string& line) const {
@@ -45,55 +47,34 @@ struct record_writer_state {
   void append_waiting() {
     if (waiting.empty())
       return;
-    auto appended = spool->append(waiting);
+    const auto count = waiting.size();
+    auto appended = pipeline->append(waiting);
     if (!appended) {
       metrics->append_failures.increment();
-      warn("record spool append of " + std::to_string(waiting.size())
+      warn("record spool append of " + std::to_string(count)
            + " records failed (kept in memory, retrying): "
            + persistence::render_error(appended.error()));
       return;
     }
-    metrics->appended.increment(waiting.size());
-    waiting.clear();
+    metrics->appended.increment(count);
   }
 
-  /// Ships due batches until the spool has nothing due or a failure sets the retry delay.
-  void ship_due(bool everything) {
-    if (!batcher)
-      return;
-    auto now = std::chrono::steady_clock::now();
-    if (now < next_ship_attempt)
-      return;
-    while (spool->depth() > 0
-           && (everything || batcher->batch_due(*spool, caf::make_timestamp()))) {
-      auto shipped = batcher->ship_once(*spool);
-      if (!shipped) {
-        metrics->ship_failures.increment();
-        auto delay = batcher->next_retry_delay();
-        next_ship_attempt = std::chrono::steady_clock::now() + delay;
-        if (batcher->consecutive_failures() == 1 || batcher->consecutive_failures() % 20 == 0)
-          warn("shipping call records failed " + std::to_string(batcher->consecutive_failures())
-               + " time(s) in a row, retrying in " + std::to_string(delay.count())
-               + " ms; records stay in the spool: "
-               + persistence::render_error(shipped.error()));
-        return;
-      }
-      if (shipped->partition_error)
-        warn("creating cdr partitions failed (rows go to the default partition): "
-             + persistence::render_error(shipped->partition_error));
-      metrics->shipped.increment(shipped->inserted);
-      metrics->duplicates.increment(shipped->duplicates());
-      if (shipped->staged == 0)
-        break;
-    }
-  }
-
-  void update_gauges() {
-    metrics->depth.set(static_cast<double>(spool->depth() + waiting.size()));
-    auto age = spool->oldest_pending_age(caf::make_timestamp());
+  /// Adds what the shipping threads did since the last call to the counters, and sets the
+  /// gauges.
+  void update_metrics() {
+    auto now = pipeline->stats();
+    metrics->shipped.increment(now.stored - counted.stored);
+    metrics->duplicates.increment(now.duplicates - counted.duplicates);
+    metrics->ship_failures.increment(now.ship_failures - counted.ship_failures);
+    counted = now;
+    metrics->depth.set(static_cast<double>(now.pending + waiting.size()));
+    auto age = pipeline->oldest_pending_age(caf::make_timestamp());
     metrics->oldest_age.set(age ? static_cast<double>(age->count()) / 1e6 : 0.0);
   }
 };
+
+/// How long a flush waits for the shipping threads before it answers what is still pending.
+constexpr auto flush_wait = std::chrono::seconds{5};
 
 using writer_pointer = record_writer_actor::stateful_pointer<record_writer_state>;
 
@@ -113,7 +94,7 @@ record_writer_actor::behavior_type record_writer_impl(writer_pointer self) {
       st.waiting.push_back(std::move(msg.record));
       if (st.waiting.size() >= st.options.append_group) {
         st.append_waiting();
-        st.update_gauges();
+        st.update_metrics();
       }
       arm();
     },
@@ -121,8 +102,7 @@ record_writer_actor::behavior_type record_writer_impl(writer_pointer self) {
       auto& st = self->state;
       st.tick_armed = false;
       st.append_waiting();
-      st.ship_due(false);
-      st.update_gauges();
+      st.update_metrics();
       auto idle_interval = std::max(st.options.append_interval, std::chrono::milliseconds{50});
       st.tick_armed = true;
       self->delayed_send(self, st.waiting.empty() ? idle_interval : st.options.append_interval,
@@ -131,10 +111,9 @@ record_writer_actor::behavior_type record_writer_impl(writer_pointer self) {
     [self](caf::flush_atom) -> uint64_t {
       auto& st = self->state;
       st.append_waiting();
-      st.next_ship_attempt = {};
-      st.ship_due(true);
-      st.update_gauges();
-      return st.spool->depth() + st.waiting.size();
+      auto pending = st.pipeline->flush(flush_wait);
+      st.update_metrics();
+      return pending + st.waiting.size();
     },
   };
 }
@@ -166,15 +145,20 @@ spawn_record_writer(caf::actor_system& system, record_writer_options options,
     metrics.gauge("callgrid_record_spool_oldest_age_seconds",
                   "Age of the oldest call record not yet stored in PostgreSQL"),
   };
-  // Spawning copies the function, so the move-only spool travels behind a shared pointer.
-  auto shared_spool = std::make_shared<persistence::record_spool>(std::move(*spool));
+  persistence::record_pipeline_options pipeline_options;
+  pipeline_options.batcher = options.batcher;
+  pipeline_options.log_warning = options.log_warning;
+  auto pipeline
+    = persistence::record_pipeline::start(std::move(*spool), std::move(pipeline_options));
+  if (!pipeline)
+    return pipeline.error();
+  // Spawning copies the function, so the move-only pipeline travels behind a shared pointer.
+  std::shared_ptr<persistence::record_pipeline> shared_pipeline = std::move(*pipeline);
   auto actor = system.spawn<caf::detached>(
-    [shared_spool, options = std::move(options),
+    [shared_pipeline, options = std::move(options),
      m](writer_pointer self) mutable -> record_writer_actor::behavior_type {
       auto& st = self->state;
-      st.spool.emplace(std::move(*shared_spool));
-      if (!options.batcher.conninfo.empty())
-        st.batcher.emplace(options.batcher);
+      st.pipeline = std::move(shared_pipeline);
       st.options = std::move(options);
       st.metrics.emplace(m);
       return record_writer_impl(self);

@@ -2,14 +2,17 @@
 // This file only builds the CLI11 app from the table of command groups and dispatches; each
 // group lives in <group>_command.hpp/.cpp.
 
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "edge_command.hpp"
 #include "esl_command.hpp"
 #include "flow_command.hpp"
+#include "node_command.hpp"
 #include "route_command.hpp"
 
 namespace {
@@ -30,12 +33,19 @@ constexpr command_group command_groups[] = {
    "Run ESL commands on a FreeSWITCH node and print their output (like fs_cli -x), or print "
    "its events as they arrive",
    install_esl_command},
+  {"edge",
+   "Render the Kamailio SIP edge's kamailio.cfg and trusted-peer file from callgridd's "
+   "configuration",
+   install_edge_command},
   {"flow",
    "Validate IVR flow documents and import them into the catalog (PostgreSQL)",
    install_flow_command},
   {"route",
    "Import inbound routes into the catalog (PostgreSQL) and list them",
    install_route_command},
+  {"node",
+   "List, drain, enable or remove cluster nodes through the coordinator's admin API",
+   install_node_command},
 };
 
 constexpr std::string_view exit_codes_footer =
@@ -56,13 +66,18 @@ int main(int argc, char** argv) {
     auto* command = app.add_subcommand(std::string{group.name}, std::string{group.help});
     runners.emplace_back(command, group.install(*command));
   }
+  std::vector<std::string> rewritten_options;
+  accept_single_dash_options(argc, argv, rewritten_options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     // CLI11 prints the message (or the help) and returns its own codes (100 and up); callers
-    // and scripts get the conventional 2 for every usage error.
+    // and scripts get the conventional 2 for every usage error, except `node`, whose exit code
+    // 2 means "calls were hung up at the deadline" (issue 6): its usage errors are 1.
     auto code = app.exit(error);
-    return code == 0 ? exit_ok : exit_usage;
+    if (code == 0)
+      return exit_ok;
+    return argc > 1 && std::string_view{argv[1]} == "node" ? exit_failure : exit_usage;
   }
   for (auto& [command, run] : runners)
     if (command->parsed())

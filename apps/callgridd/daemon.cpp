@@ -1,6 +1,9 @@
 #include "daemon.hpp"
 
+#include <cctype>
 #include <csignal>
+#include <fstream>
+#include <mutex>
 #include <chrono>
 #include <optional>
 #include <thread>
@@ -9,10 +12,18 @@
 #include <boost/asio/io_context.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/engine_catalog.hpp"
+#include "admin_api.hpp"
+#include "cluster/error.hpp"
+#include "cluster/membership_client.hpp"
+#include "cluster/registry_actor.hpp"
+#include "cluster/wire.hpp"
+#include "edge_writer.hpp"
+#include "config/key_schema.hpp"
 #include "actors/errc.hpp"
 #include "actors/http_endpoint.hpp"
 #include "actors/metrics_registry.hpp"
@@ -33,6 +44,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
+/// This build's version, reported in metrics and when a node joins the cluster.
+constexpr const char* callgrid_version = "0.1.0";
+
 /// The daemon's CAF settings: the scheduler pinned as configured (platform-notes.md).
 class daemon_system_config : public caf::actor_system_config {
 public:
@@ -43,6 +57,8 @@ public:
     else
       set("scheduler.policy", caf::atom("stealing"));
     set("logger.verbosity", caf::atom("quiet"));
+    load<caf::io::middleman>();
+    cluster::register_types(*this);
   }
 };
 
@@ -167,6 +183,56 @@ int wait_for_stop_signal() {
   return signal;
 }
 
+/// SIGTERM drains the node before it stops (design.md section 6): FreeSWITCH stops taking
+/// inbound calls, the calls up may finish until `deadline` (then they are hung up with
+/// SYSTEM_SHUTDOWN, each with its record), and the record spool is flushed. Progress is logged
+/// every 5 s; a second SIGTERM or a SIGINT stops at once.
+void drain_before_stop(caf::actor_system& system, const actors::node_supervisor_actor& supervisor,
+                       std::chrono::milliseconds deadline) {
+  using clock = std::chrono::system_clock;
+  auto deadline_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       (clock::now() + deadline).time_since_epoch())
+                       .count();
+  spdlog::info("received SIGTERM; draining this node (deadline in {}; send SIGTERM again or "
+               "SIGINT to stop at once)",
+               config::format_duration(deadline));
+  caf::anon_send(supervisor, actors::start_drain{deadline_ms, "SIGTERM"});
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  caf::scoped_actor self{system};
+  auto last_report = std::chrono::steady_clock::now();
+  for (;;) {
+    timespec wait{0, 250'000'000};
+    if (sigtimedwait(&set, nullptr, &wait) > 0) {
+      spdlog::warn("second stop signal: stopping without waiting for the drain");
+      return;
+    }
+    std::optional<actors::node_load> load;
+    self->request(supervisor, 5s, actors::load_query{})
+      .receive([&](actors::node_load& reply) { load = reply; },
+               [&](const caf::error& err) {
+                 spdlog::warn("drain: the node supervisor did not answer: {}",
+                              actors::render_error(err));
+               });
+    if (!load)
+      return;
+    if (load->phase == actors::drain_phase::drained) {
+      spdlog::info("drain: done{}", load->hung_up_at_deadline > 0
+                                      ? " (" + std::to_string(load->hung_up_at_deadline)
+                                          + " calls hung up at the deadline)"
+                                      : std::string{});
+      return;
+    }
+    if (std::chrono::steady_clock::now() - last_report >= 5s) {
+      last_report = std::chrono::steady_clock::now();
+      spdlog::info("drain: {} calls up, {} records pending, phase {}", load->live_calls,
+                   load->spool_depth, actors::to_string(load->phase));
+    }
+  }
+}
+
 } // namespace
 
 void block_stop_signals() {
@@ -177,65 +243,67 @@ void block_stop_signals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-int run_node(const config::daemon_config& cfg) {
-  if (cfg.role == config::daemon_role::coordinator) {
-    spdlog::error("role 'coordinator' is not available in this build yet (the cluster registry "
-                  "is issue 6); set role = \"node\" or \"all\"");
-    return 1;
-  }
-  if (cfg.database.conninfo.empty()) {
-    spdlog::error("database.conninfo is empty: a node needs PostgreSQL for its catalog and call "
-                  "records; set it in the config file or CALLGRID_DATABASE_CONNINFO");
-    return 1;
-  }
-  auto conninfo = with_connect_timeout(cfg.database.conninfo, cfg.database.connect_timeout);
-  if (auto status = persistence::schema_migrator::check(conninfo); !status) {
-    spdlog::error("database schema check failed: {}", persistence::render_error(status.error()));
-    return 1;
-  }
+namespace {
 
-  actors::metrics_registry metrics;
-  auto& esl_up = metrics.gauge("callgrid_esl_up", "1 while the inbound ESL link is ready");
-  metrics.gauge("callgrid_build_info", "Always 1; the labels say which build runs",
-                {{"version", "0.1.0"}, {"role", std::string{config::to_string(cfg.role)}}})
-    .set(1);
-
-  boost::asio::io_context io;
-  auto work = boost::asio::make_work_guard(io);
-  std::thread io_thread{[&io] { io.run(); }};
-  auto stop_io = [&] {
-    work.reset();
-    io.stop();
-    if (io_thread.joinable())
-      io_thread.join();
-  };
-
-  // Catalog: loaded before anything takes calls; the daemon refuses to start without it.
-  daemon_system_config caf_config{cfg.scheduler};
-  caf::actor_system system{caf_config};
-  std::optional<actors::node_supervisor_actor> supervisor_handle;
+/// Everything role `node` runs: catalog, Redis hot state, record writer, node supervisor with its
+/// ESL link, the outbound listener. Built by `start`, torn down by `stop` in reverse order.
+struct node_stack {
+  std::unique_ptr<persistence::catalog_watcher> watcher;
+  std::unique_ptr<persistence::hot_state> hot;
+  std::optional<actors::record_writer_actor> writer;
+  std::optional<actors::node_supervisor_actor> supervisor;
+  std::shared_ptr<esl::outbound_server> outbound;
+  /// Joins the coordinator and sends the heartbeats; absent on a standalone node.
+  std::optional<cluster::membership_client_actor> membership;
   std::mutex supervisor_mutex;
-  auto watcher = persistence::catalog_watcher::start(
+  std::optional<actors::node_supervisor_actor> catalog_target;
+
+  /// Starts the node's parts; false (after logging what and which key) when one cannot start.
+  bool start(const config::daemon_config& cfg, const std::string& conninfo,
+             boost::asio::io_context& io, caf::actor_system& system,
+             actors::metrics_registry& metrics);
+
+  /// Readiness: the names of what is not reachable ("" when ready).
+  [[nodiscard]] std::string missing(const actors::metric_gauge& esl_up) const {
+    std::string out;
+    if (esl_up.value() < 1)
+      out += "esl ";
+    if (!watcher->status().connected)
+      out += "postgresql ";
+    if (hot && !hot->stats().redis.connected)
+      out += "redis ";
+    return out;
+  }
+
+  /// Stops taking calls, ends the supervisor, flushes the record spool (bounded) and stops the
+  /// catalog and Redis clients.
+  void stop(caf::actor_system& system, const config::daemon_config& cfg);
+};
+
+bool node_stack::start(const config::daemon_config& cfg, const std::string& conninfo,
+                       boost::asio::io_context& io, caf::actor_system& system,
+                       actors::metrics_registry& metrics) {
+  // Catalog: loaded before anything takes calls; the node refuses to start without it.
+  auto started = persistence::catalog_watcher::start(
     {.conninfo = cfg.database.conninfo, .connect_timeout = cfg.database.connect_timeout},
-    [&](std::shared_ptr<const persistence::catalog_snapshot> snapshot) {
+    [this](std::shared_ptr<const persistence::catalog_snapshot> snapshot) {
       auto catalog = build_catalog(*snapshot);
       std::lock_guard guard{supervisor_mutex};
-      if (supervisor_handle)
-        caf::anon_send(*supervisor_handle, actors::catalog_update{catalog});
+      if (catalog_target)
+        caf::anon_send(*catalog_target, actors::catalog_update{catalog});
     },
     [](const caf::error& err) {
       spdlog::warn("catalog watcher: {}", persistence::render_error(err));
     });
-  if (!watcher) {
-    spdlog::error("loading the catalog failed: {}", persistence::render_error(watcher.error()));
-    stop_io();
-    return 1;
+  if (!started) {
+    spdlog::error("loading the catalog failed: {}", persistence::render_error(started.error()));
+    return false;
   }
-  auto initial_catalog = build_catalog(*(*watcher)->current());
-  register_catalog_metrics(metrics, *watcher->get());
+  watcher = std::move(*started);
+  auto initial_catalog = build_catalog(*watcher->current());
+  register_catalog_metrics(metrics, *watcher);
 
   // Redis hot state: lookups for the IVR. Optional by configuration.
-  std::unique_ptr<persistence::hot_state> hot;
   actors::hot_data_lookup lookup;
   if (cfg.redis.enabled) {
     persistence::hot_state_options options;
@@ -270,20 +338,18 @@ int run_node(const config::daemon_config& cfg) {
   writer_options.batcher.max_delay = cfg.records.max_delay;
   writer_options.batcher.retry_max = cfg.records.retry_max;
   writer_options.log_warning = [](const std::string& line) { spdlog::warn("records: {}", line); };
-  auto writer = actors::spawn_record_writer(system, std::move(writer_options), metrics);
-  if (!writer) {
+  auto spawned_writer = actors::spawn_record_writer(system, std::move(writer_options), metrics);
+  if (!spawned_writer) {
     spdlog::error("opening the record spool {} failed: {} (records.spool_dir)",
-                  cfg.records.spool_dir, actors::render_error(writer.error()));
-    (*watcher)->stop();
-    if (hot)
-      hot->stop();
-    stop_io();
-    return 1;
+                  cfg.records.spool_dir, actors::render_error(spawned_writer.error()));
+    return false;
   }
+  writer = *spawned_writer;
 
   // The node supervisor and its ESL link.
   actors::node_supervisor_options node_options;
   node_options.node_name = cfg.node.name;
+  node_options.capacity = cfg.node.capacity;
   node_options.esl.host = cfg.esl.host;
   node_options.esl.port = cfg.esl.port;
   node_options.esl.password = cfg.esl.password;
@@ -300,14 +366,13 @@ int run_node(const config::daemon_config& cfg) {
   if (hot)
     node_options.journal = redis_session_journal(hot->client(), cfg.node.name,
                                                  std::chrono::hours{12});
-  auto supervisor = actors::spawn_node_supervisor(system, std::move(node_options));
+  supervisor = actors::spawn_node_supervisor(system, std::move(node_options));
   {
     std::lock_guard guard{supervisor_mutex};
-    supervisor_handle = supervisor;
+    catalog_target = supervisor;
   }
 
   // Outbound sockets (FreeSWITCH's `socket` application) become call actors too.
-  std::shared_ptr<esl::outbound_server> outbound;
   if (cfg.outbound.enabled) {
     esl::outbound_options options;
     options.listen_address = cfg.outbound.listen;
@@ -315,8 +380,8 @@ int run_node(const config::daemon_config& cfg) {
     options.linger = cfg.outbound.linger;
     auto server = esl::outbound_server::listen(
       io, options,
-      [supervisor](std::shared_ptr<esl::outbound_session> session) {
-        caf::anon_send(supervisor, actors::outbound_call{std::move(session)});
+      [target = *supervisor](std::shared_ptr<esl::outbound_session> session) {
+        caf::anon_send(target, actors::outbound_call{std::move(session)});
       },
       [](const caf::error& err) {
         spdlog::warn("outbound socket handshake failed: {}", actors::render_error(err));
@@ -329,59 +394,45 @@ int run_node(const config::daemon_config& cfg) {
       spdlog::info("outbound ESL listener on {}:{}", cfg.outbound.listen, outbound->port());
     }
   }
-
-  // /metrics, /healthz, /readyz.
-  auto readiness = [&esl_up, w = watcher->get(), h = hot.get()] {
-    std::string missing;
-    if (esl_up.value() < 1)
-      missing += "esl ";
-    if (!w->status().connected)
-      missing += "postgresql ";
-    if (h && !h->stats().redis.connected)
-      missing += "redis ";
-    return missing;
-  };
-  auto http = actors::http_endpoint::listen(
-    io, cfg.http.listen, cfg.http.port, [&metrics, readiness](const std::string& path) {
-      if (path == "/metrics")
-        return actors::http_answer{200, "text/plain; version=0.0.4; charset=utf-8",
-                                   metrics.render()};
-      if (path == "/healthz")
-        return actors::http_answer{200, "text/plain; charset=utf-8", "ok\n"};
-      if (path == "/readyz") {
-        auto missing = readiness();
-        if (missing.empty())
-          return actors::http_answer{200, "text/plain; charset=utf-8", "ready\n"};
-        return actors::http_answer{503, "text/plain; charset=utf-8", "not ready: " + missing + "\n"};
-      }
-      return actors::http_answer{404, "text/plain; charset=utf-8",
-                                 "not found; try /metrics, /healthz or /readyz\n"};
-    });
-  if (!http) {
-    spdlog::error("HTTP listener failed: {} (http.listen, http.port)",
-                  actors::render_error(http.error()));
+  // Cluster membership: join the leading coordinator and report the load every heartbeat.
+  if (!cfg.cluster.coordinators.empty()) {
+    cluster::membership_client_options options;
+    options.node = cfg.node.name;
+    options.sip_uri = cfg.node.sip_uri;
+    options.capacity = cfg.node.capacity;
+    options.version = callgrid_version;
+    options.coordinators = cfg.cluster.coordinators;
+    options.conninfo = cfg.database.conninfo;
+    options.heartbeat_interval = cfg.cluster.heartbeat_interval;
+    options.supervisor = caf::actor_cast<cluster::node_load_source_actor>(*supervisor);
+    membership = cluster::spawn_membership_client(system, std::move(options));
   } else {
-    spdlog::info("serving /metrics, /healthz and /readyz on {}:{}", cfg.http.listen,
-                 (*http)->port());
+    spdlog::info("cluster.coordinators is empty: this node runs standalone");
   }
+  spdlog::info("node '{}' running (ESL {}:{})", cfg.node.name, cfg.esl.host, cfg.esl.port);
+  return true;
+}
 
-  spdlog::info("callgridd node '{}' running (ESL {}:{})", cfg.node.name, cfg.esl.host,
-               cfg.esl.port);
-  int signal = wait_for_stop_signal();
-  spdlog::info("received {}; stopping: no new calls, flushing call records",
-               signal == SIGTERM ? "SIGTERM" : "SIGINT");
-
+void node_stack::stop(caf::actor_system& system, const config::daemon_config& cfg) {
   if (outbound)
     outbound->stop();
-  if (http)
-    (*http)->stop();
+  if (membership) {
+    // Tell the coordinator this node leaves, so it does not wait for the failure detector.
+    caf::scoped_actor self{system};
+    self->request(*membership, 3s, caf::leave_atom_v)
+      .receive([](caf::ok_atom) { spdlog::info("left the cluster"); },
+               [](const caf::error& err) {
+                 spdlog::warn("leaving the cluster: {}", cluster::render_error(err));
+               });
+    caf::anon_send_exit(*membership, caf::exit_reason::user_shutdown);
+  }
   {
     std::lock_guard guard{supervisor_mutex};
-    supervisor_handle.reset();
+    catalog_target.reset();
   }
-  caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
-  int exit_code = 0;
-  {
+  if (supervisor)
+    caf::anon_send_exit(*supervisor, caf::exit_reason::user_shutdown);
+  if (writer) {
     caf::scoped_actor self{system};
     self->request(*writer, 15s, caf::flush_atom_v)
       .receive(
@@ -398,13 +449,208 @@ int run_node(const config::daemon_config& cfg) {
                        "spool for the next start",
                        actors::render_error(err));
         });
+    caf::anon_send_exit(*writer, caf::exit_reason::user_shutdown);
   }
-  caf::anon_send_exit(*writer, caf::exit_reason::user_shutdown);
-  (*watcher)->stop();
+  if (watcher)
+    watcher->stop();
   if (hot)
     hot->stop();
+}
+
+/// Everything role `coordinator` runs: the registry (published for node daemons), the leader
+/// elector and the edge writer.
+struct coordinator_stack {
+  std::optional<cluster::registry_actor> registry;
+  std::optional<cluster::leader_elector_actor> elector;
+  std::optional<cluster::dispatcher_sink_actor> edge;
+  std::string admin_token;
+
+  bool start(const config::daemon_config& cfg, caf::actor_system& system,
+             actors::metrics_registry& metrics);
+  void stop();
+};
+
+/// Reads the admin API's token file: the first line, trimmed. Empty with a logged reason when
+/// the file cannot be read or is empty.
+std::optional<std::string> read_token_file(const std::string& path) {
+  std::ifstream in{path};
+  if (!in) {
+    spdlog::error("cannot read the admin token file '{}' (cluster.admin_token_file)", path);
+    return std::nullopt;
+  }
+  std::string token;
+  std::getline(in, token);
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back())) != 0)
+    token.pop_back();
+  if (token.size() < 16) {
+    spdlog::error("the admin token in '{}' is {} (cluster.admin_token_file): write at least 16 "
+                  "random characters, e.g. with: openssl rand -hex 32 > {}",
+                  path, token.empty() ? "empty" : "shorter than 16 characters", path);
+    return std::nullopt;
+  }
+  return token;
+}
+
+bool coordinator_stack::start(const config::daemon_config& cfg, caf::actor_system& system,
+                              actors::metrics_registry& metrics) {
+  if (!cfg.cluster.admin_token_file.empty()) {
+    auto token = read_token_file(cfg.cluster.admin_token_file);
+    if (!token)
+      return false;
+    admin_token = std::move(*token);
+  } else {
+    spdlog::warn("the admin API is off: set cluster.admin_token_file to use callgridctl node");
+  }
+  if (cfg.edge.enabled)
+    edge = spawn_edge_writer(system, cfg.edge, metrics);
+  else
+    spdlog::info("edge.enabled is false: no Kamailio dispatcher is kept up to date");
+  auto address = cfg.cluster.listen + ":" + std::to_string(cfg.cluster.port);
+  cluster::registry_options options;
+  options.settings.heartbeat_interval = cfg.cluster.heartbeat_interval;
+  options.settings.suspect_after = cfg.cluster.suspect_after;
+  options.settings.down_after = cfg.cluster.down_after;
+  options.address = address;
+  if (edge)
+    options.dispatcher = *edge;
+  options.metrics = &metrics;
+  registry = cluster::spawn_registry(system, std::move(options));
+  auto port = cluster::publish_registry(system, *registry, cfg.cluster.port, cfg.cluster.listen);
+  if (!port) {
+    spdlog::error("the coordinator cannot listen on {}: {} (cluster.listen, cluster.port)",
+                  address, cluster::render_error(port.error()));
+    return false;
+  }
+  cluster::leader_elector_options elector_options;
+  elector_options.conninfo = cfg.database.conninfo;
+  elector_options.address = address;
+  elector_options.holder = cfg.node.name;
+  elector_options.registry = *registry;
+  elector = cluster::spawn_leader_elector(system, std::move(elector_options));
+  spdlog::info("coordinator listening for node daemons on {}; competing for the leader lock",
+               address);
+  return true;
+}
+
+void coordinator_stack::stop() {
+  if (registry)
+    caf::anon_send_exit(*registry, caf::exit_reason::user_shutdown);
+  if (elector)
+    caf::anon_send_exit(*elector, caf::exit_reason::user_shutdown);
+  if (edge)
+    caf::anon_send_exit(*edge, caf::exit_reason::user_shutdown);
+}
+
+} // namespace
+
+int run_daemon(const config::daemon_config& cfg) {
+  const bool runs_node = cfg.role != config::daemon_role::coordinator;
+  const bool runs_coordinator = cfg.role != config::daemon_role::node;
+  if (cfg.database.conninfo.empty()) {
+    spdlog::error("database.conninfo is empty: callgridd needs PostgreSQL (catalog, call records, "
+                  "cluster admin state); set it in the config file or "
+                  "CALLGRID_DATABASE_CONNINFO");
+    return 1;
+  }
+  auto conninfo = with_connect_timeout(cfg.database.conninfo, cfg.database.connect_timeout);
+  if (auto status = persistence::schema_migrator::check(conninfo); !status) {
+    spdlog::error("database schema check failed: {}", persistence::render_error(status.error()));
+    return 1;
+  }
+
+  actors::metrics_registry metrics;
+  auto& esl_up = metrics.gauge("callgrid_esl_up", "1 while the inbound ESL link is ready");
+  metrics.gauge("callgrid_build_info", "Always 1; the labels say which build runs",
+                {{"version", callgrid_version}, {"role", std::string{config::to_string(cfg.role)}}})
+    .set(1);
+
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  std::thread io_thread{[&io] { io.run(); }};
+  auto stop_io = [&] {
+    work.reset();
+    io.stop();
+    if (io_thread.joinable())
+      io_thread.join();
+  };
+
+  daemon_system_config caf_config{cfg.scheduler};
+  caf::actor_system system{caf_config};
+
+  coordinator_stack coordinator;
+  if (runs_coordinator && !coordinator.start(cfg, system, metrics)) {
+    coordinator.stop();
+    stop_io();
+    return 1;
+  }
+  node_stack node;
+  if (runs_node && !node.start(cfg, conninfo, io, system, metrics)) {
+    node.stop(system, cfg);
+    coordinator.stop();
+    stop_io();
+    return 1;
+  }
+
+  // /metrics, /healthz, /readyz and, on a coordinator, the admin API under /v1/.
+  admin_api_options admin;
+  admin.token = coordinator.admin_token;
+  admin.default_deadline = cfg.cluster.drain_deadline;
+  admin.system = &system;
+  if (coordinator.registry)
+    admin.registry = *coordinator.registry;
+  auto http = actors::http_endpoint::listen(
+    io, cfg.http.listen, cfg.http.port,
+    [&](const actors::http_request& request, actors::http_reply reply) {
+      const auto& path = request.path;
+      if (path.starts_with("/v1/")) {
+        if (!runs_coordinator || admin.token.empty())
+          reply({404, "text/plain; charset=utf-8",
+                 "no admin API here: it runs on a coordinator with cluster.admin_token_file "
+                 "set\n"});
+        else
+          serve_admin_request(admin, request, std::move(reply));
+        return;
+      }
+      if (request.method != "GET" && request.method != "HEAD") {
+        reply({405, "text/plain; charset=utf-8", "only GET and HEAD are served here\n"});
+        return;
+      }
+      if (path == "/metrics") {
+        reply({200, "text/plain; version=0.0.4; charset=utf-8", metrics.render()});
+      } else if (path == "/healthz") {
+        reply({200, "text/plain; charset=utf-8", "ok\n"});
+      } else if (path == "/readyz") {
+        auto missing = runs_node ? node.missing(esl_up) : std::string{};
+        if (missing.empty())
+          reply({200, "text/plain; charset=utf-8", "ready\n"});
+        else
+          reply({503, "text/plain; charset=utf-8", "not ready: " + missing + "\n"});
+      } else {
+        reply({404, "text/plain; charset=utf-8",
+               "not found; try /metrics, /healthz, /readyz or the admin API under /v1/\n"});
+      }
+    });
+  if (!http) {
+    spdlog::error("HTTP listener failed: {} (http.listen, http.port)",
+                  actors::render_error(http.error()));
+  } else {
+    spdlog::info("serving /metrics, /healthz and /readyz{} on {}:{}",
+                 admin.token.empty() ? "" : " and the admin API", cfg.http.listen,
+                 (*http)->port());
+  }
+
+  spdlog::info("callgridd running as {}", config::to_string(cfg.role));
+  int signal = wait_for_stop_signal();
+  if (signal == SIGTERM && runs_node && node.supervisor)
+    drain_before_stop(system, *node.supervisor, cfg.cluster.drain_deadline);
+  spdlog::info("stopping: no new calls, flushing call records");
+  if (http)
+    (*http)->stop();
+  if (runs_node)
+    node.stop(system, cfg);
+  coordinator.stop();
   stop_io();
-  return exit_code;
+  return 0;
 }
 
 } // namespace callgrid::daemon

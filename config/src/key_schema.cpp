@@ -426,7 +426,8 @@ const std::vector<key_spec>& table() {
     key<&dc::cluster, &cluster_settings::coordinators>({
       .name = "cluster.coordinators", .default_toml = R"(["127.0.0.1:4710"])",
       .description = "Coordinators a node daemon tries, each `HOST:PORT`; the one holding the "
-                     "leader lock accepts it, the others point it to the leader.",
+                     "leader lock accepts it, the others point it to the leader. Empty: the "
+                     "node runs standalone, outside any cluster.",
       .check = check_host_port,
     }),
     key<&dc::cluster, &cluster_settings::heartbeat_interval>({
@@ -458,6 +459,11 @@ const std::vector<key_spec>& table() {
                      "Empty disables the admin API.",
     }),
 
+    key<&dc::edge, &edge_settings::enabled>({
+      .name = "edge.enabled", .default_toml = "true",
+      .description = "Whether the coordinator writes Kamailio's dispatcher list and tells "
+                     "Kamailio about changes. Off for a single box without Kamailio (the demo).",
+    }),
     key<&dc::edge, &edge_settings::sip_listen>({
       .name = "edge.sip_listen", .default_toml = R"("127.0.0.1")",
       .description = "Address of Kamailio's SIP listener (UDP).",
@@ -472,6 +478,12 @@ const std::vector<key_spec>& table() {
       .name = "edge.dispatcher_list", .default_toml = R"("/var/lib/callgrid/dispatcher.list")",
       .description = "Dispatcher list file: written atomically by the coordinator, read by "
                      "Kamailio.",
+      .check = check_not_empty,
+    }),
+    key<&dc::edge, &edge_settings::address_list>({
+      .name = "edge.address_list", .default_toml = R"("/var/lib/callgrid/address.list")",
+      .description = "Kamailio's permissions address file: the trusted peers, written by "
+                     "`callgridctl edge render`.",
       .check = check_not_empty,
     }),
     key<&dc::edge, &edge_settings::rpc_socket>({
@@ -493,7 +505,8 @@ const std::vector<key_spec>& table() {
     key<&dc::edge, &edge_settings::algorithm>({
       .name = "edge.algorithm", .default_toml = R"("weight")",
       .description = "How the dispatcher picks a node: `weight` (by capacity), `round_robin`, "
-                     "`hash_callid`, `call_load` or `random`.",
+                     "`hash_callid` or `random` (not `call_load`: it disables Kamailio's "
+                     "`dispatcher.reload`, which the coordinator needs).",
     }),
     key<&dc::edge, &edge_settings::probe_interval>({
       .name = "edge.probe_interval", .default_toml = R"("5s")",

@@ -21,13 +21,27 @@ struct result_deleter {
 
 using result_ptr = std::unique_ptr<PGresult, result_deleter>;
 
-/// The columns of `cdr` in the order the COPY stream carries them (call_record.hpp order).
-constexpr const char* copy_statement =
+/// The fast path: the batch straight into `cdr` (columns in call_record.hpp order), as its own
+/// transaction: a COPY outside BEGIN commits when it completes, and with synchronous_commit on
+/// the server answers only once that commit is durable.
+constexpr const char* direct_copy_statement =
+  "COPY cdr (call_uuid, leg_uuid, leg, direction, caller, callee, route_id, flow_id, "
+  "campaign_id, attempt_id, node, esl_mode, created_at, answered_at, ended_at, duration_ms, "
+  "billsec_ms, hangup_cause, sip_code, disposition, ivr_path, end_reason) "
+  "FROM STDIN (FORMAT binary)";
+
+/// The fallback path's first step: the same stream into the unlogged staging table.
+constexpr const char* staging_copy_statement =
   "COPY cdr_staging (call_uuid, leg_uuid, leg, direction, caller, callee, route_id, flow_id, "
   "campaign_id, attempt_id, node, esl_mode, created_at, answered_at, ended_at, duration_ms, "
   "billsec_ms, hangup_cause, sip_code, disposition, ivr_path, end_reason) "
   "FROM STDIN (FORMAT binary)";
+
 constexpr int16_t copy_columns = 22;
+
+/// SQLSTATE unique_violation: a row of the batch is already in `cdr` (a replay), the batch holds
+/// one leg twice, or `cdr_keys` already has the leg with another `ended_at`.
+constexpr std::string_view unique_violation = "23505";
 
 /// The ingest statement recommended by persistence/README.md: drops replays (NOT EXISTS on
 /// cdr_keys, ON CONFLICT on the partition-local key) and repeats inside the batch (DISTINCT ON).
@@ -341,7 +355,35 @@ caf::error record_batcher::connect(ship_result& result) {
 }
 
 caf::expected<ship_result> record_batcher::ship_once(record_spool& spool) {
-  auto result = ship(spool);
+  auto batch = spool.pending(options_.batch_size);
+  if (!batch) {
+    ++failures_;
+    return std::move(batch.error());
+  }
+  if (batch->empty()) {
+    failures_ = 0;
+    return ship_result{};
+  }
+  records_.clear();
+  records_.reserve(batch->size());
+  for (auto& entry : *batch)
+    records_.push_back(std::move(entry.record));
+  auto result = deliver(records_);
+  if (!result)
+    return result;
+  if (options_.after_commit && !options_.after_commit())
+    return result;
+  auto last = batch->back().sequence;
+  if (auto err = spool.acknowledge(last)) {
+    ++failures_;
+    return err;
+  }
+  result->acknowledged_up_to = last;
+  return result;
+}
+
+caf::expected<ship_result> record_batcher::deliver(std::span<const call_record> records) {
+  auto result = store(records);
   if (result) {
     failures_ = 0;
   } else {
@@ -353,12 +395,66 @@ caf::expected<ship_result> record_batcher::ship_once(record_spool& spool) {
   return result;
 }
 
-caf::expected<ship_result> record_batcher::ship(record_spool& spool) {
-  auto batch = spool.pending(options_.batch_size);
-  if (!batch)
-    return std::move(batch.error());
+namespace {
+
+/// What one COPY of a prepared stream gave: the row count, or the error with its SQLSTATE.
+struct copy_outcome {
+  uint64_t rows = 0;
+  caf::error error;
+  std::string sqlstate;
+};
+
+/// Runs `statement` (a COPY … FROM STDIN) and sends `stream` through it. Fails with
+/// db_unavailable when the link is gone, db_query_failed otherwise; `what` names the step.
+copy_outcome run_copy(PGconn* conn, const char* statement, const std::string& stream,
+                      const char* what) {
+  copy_outcome out;
+  auto fail = [&](std::string message) {
+    auto code = PQstatus(conn) != CONNECTION_OK ? errc::db_unavailable : errc::db_query_failed;
+    out.error = caf::make_error(code, std::string{what} + ": " + message);
+    return out;
+  };
+  {
+    result_ptr start{PQexec(conn, statement)};
+    if (PQresultStatus(start.get()) != PGRES_COPY_IN)
+      return fail(start ? trimmed(PQresultErrorMessage(start.get()))
+                        : trimmed(PQerrorMessage(conn)));
+  }
+  // Send in pieces so that libpq's output buffer stays small; a blocking connection waits for
+  // the socket inside PQputCopyData.
+  constexpr std::size_t chunk = 256 * 1024;
+  for (std::size_t at = 0; at < stream.size(); at += chunk) {
+    auto n = std::min(chunk, stream.size() - at);
+    if (PQputCopyData(conn, stream.data() + at, static_cast<int>(n)) != 1)
+      return fail("send data: " + trimmed(PQerrorMessage(conn)));
+  }
+  if (PQputCopyEnd(conn, nullptr) != 1)
+    return fail("end data: " + trimmed(PQerrorMessage(conn)));
+  // The COPY's own result, then the null that ends the command.
+  bool failed = false;
+  while (PGresult* raw = PQgetResult(conn)) {
+    result_ptr part{raw};
+    if (PQresultStatus(raw) == PGRES_COMMAND_OK) {
+      out.rows = std::strtoull(PQcmdTuples(raw), nullptr, 10);
+    } else if (!failed) {
+      failed = true;
+      if (const char* state = PQresultErrorField(raw, PG_DIAG_SQLSTATE); state != nullptr)
+        out.sqlstate = state;
+      fail(trimmed(PQresultErrorMessage(raw)));
+    }
+    if (PQstatus(conn) != CONNECTION_OK)
+      break;
+  }
+  if (!failed && PQstatus(conn) != CONNECTION_OK)
+    return fail(trimmed(PQerrorMessage(conn)));
+  return out;
+}
+
+} // namespace
+
+caf::expected<ship_result> record_batcher::store(std::span<const call_record> records) {
   ship_result result;
-  if (batch->empty())
+  if (records.empty())
     return result;
   if (!connected()) {
     conn_.reset();
@@ -367,83 +463,63 @@ caf::expected<ship_result> record_batcher::ship(record_spool& spool) {
   }
   PGconn* conn = conn_->conn;
 
-  // Runs one statement expecting `want`; fails with db_unavailable when the link is gone and
-  // db_query_failed otherwise.
-  auto run = [conn](const char* sql, ExecStatusType want, const char* what,
-                    result_ptr& out) -> caf::error {
+  copy_encoder encoder;
+  for (const auto& rec : records)
+    encoder.add(rec);
+  auto& stream = encoder.finish();
+  const auto expected_rows = static_cast<uint64_t>(records.size());
+  auto short_count = [&](const char* what, uint64_t rows) {
+    return caf::make_error(errc::db_query_failed,
+                           std::string{what} + ": server stored " + std::to_string(rows)
+                             + " rows of " + std::to_string(expected_rows));
+  };
+
+  // Fast path: nearly every batch is new, and a COPY fails as a whole, so either every row is
+  // stored once or none is.
+  auto direct = run_copy(conn, direct_copy_statement, stream, "COPY cdr");
+  if (!direct.error) {
+    if (direct.rows != expected_rows)
+      return short_count("COPY cdr", direct.rows);
+    result.staged = direct.rows;
+    result.inserted = direct.rows;
+    return result;
+  }
+  if (direct.sqlstate != unique_violation || PQstatus(conn) != CONNECTION_OK)
+    return std::move(direct.error);
+
+  // A row of the batch is already stored (a replay after a crash between COMMIT and the
+  // acknowledgement, or a lost ack file) or the batch holds one leg twice: the failed COPY was
+  // rolled back as a whole; take the path that drops what is already there.
+  result.fallback = true;
+  auto run = [conn](const char* sql, const char* what, result_ptr& out) -> caf::error {
     out.reset(PQexec(conn, sql));
-    if (PQresultStatus(out.get()) == want)
+    if (PQresultStatus(out.get()) == PGRES_COMMAND_OK)
       return {};
     auto message = out ? trimmed(PQresultErrorMessage(out.get())) : trimmed(PQerrorMessage(conn));
     auto code = PQstatus(conn) != CONNECTION_OK ? errc::db_unavailable : errc::db_query_failed;
     return caf::make_error(code, std::string{what} + ": " + message);
   };
-  auto link_error = [conn](const char* what) {
-    auto code = PQstatus(conn) != CONNECTION_OK ? errc::db_unavailable : errc::db_query_failed;
-    return caf::make_error(code, std::string{what} + ": " + trimmed(PQerrorMessage(conn)));
-  };
-
-  copy_encoder encoder;
-  for (const auto& entry : *batch)
-    encoder.add(entry.record);
-  auto& stream = encoder.finish();
-
   result_ptr res;
-  if (auto err = run("BEGIN", PGRES_COMMAND_OK, "BEGIN", res))
+  if (auto err = run("BEGIN", "BEGIN", res))
     return err;
-  if (auto err = run(copy_statement, PGRES_COPY_IN, "COPY cdr_staging", res))
-    return err;
-  // Send in pieces so that libpq's output buffer stays small; a blocking connection waits for
-  // the socket inside PQputCopyData.
-  constexpr std::size_t chunk = 256 * 1024;
-  for (std::size_t at = 0; at < stream.size(); at += chunk) {
-    auto n = std::min(chunk, stream.size() - at);
-    if (PQputCopyData(conn, stream.data() + at, static_cast<int>(n)) != 1)
-      return link_error("COPY cdr_staging: send data");
-  }
-  if (PQputCopyEnd(conn, nullptr) != 1)
-    return link_error("COPY cdr_staging: end data");
-  // The COPY's own result, then the null that ends the command.
-  caf::error copy_error;
-  while (PGresult* raw = PQgetResult(conn)) {
-    result_ptr part{raw};
-    if (PQresultStatus(raw) == PGRES_COMMAND_OK) {
-      result.staged = std::strtoull(PQcmdTuples(raw), nullptr, 10);
-    } else if (!copy_error) {
-      auto code = PQstatus(conn) != CONNECTION_OK ? errc::db_unavailable : errc::db_query_failed;
-      copy_error = caf::make_error(code, "COPY cdr_staging: "
-                                           + trimmed(PQresultErrorMessage(raw)));
-    }
-    if (PQstatus(conn) != CONNECTION_OK)
-      break;
-  }
-  if (copy_error)
-    return copy_error;
-  if (PQstatus(conn) != CONNECTION_OK)
-    return link_error("COPY cdr_staging");
-  if (result.staged != batch->size())
-    return caf::make_error(errc::db_query_failed,
-                           "COPY cdr_staging: server stored " + std::to_string(result.staged)
-                             + " rows of " + std::to_string(batch->size()));
-  if (auto err = run(ingest_statement, PGRES_COMMAND_OK, "INSERT INTO cdr", res))
+  auto staged = run_copy(conn, staging_copy_statement, stream, "COPY cdr_staging");
+  if (staged.error)
+    return std::move(staged.error);
+  if (staged.rows != expected_rows)
+    return short_count("COPY cdr_staging", staged.rows);
+  result.staged = staged.rows;
+  if (auto err = run(ingest_statement, "INSERT INTO cdr", res))
     return err;
   result.inserted = std::strtoull(PQcmdTuples(res.get()), nullptr, 10);
-  if (auto err = run(clear_staging_statement, PGRES_COMMAND_OK, "DELETE FROM cdr_staging", res))
+  if (auto err = run(clear_staging_statement, "DELETE FROM cdr_staging", res))
     return err;
-  if (auto err = run("COMMIT", PGRES_COMMAND_OK, "COMMIT", res))
+  if (auto err = run("COMMIT", "COMMIT", res))
     return err;
   // COMMIT of an aborted transaction answers "ROLLBACK"; every statement was checked, but a
-  // rolled-back batch must never be acknowledged.
+  // rolled-back batch must never be counted as stored.
   if (std::string_view{PQcmdStatus(res.get())} != "COMMIT")
     return caf::make_error(errc::db_query_failed,
                            std::string{"COMMIT: the server answered "} + PQcmdStatus(res.get()));
-
-  if (options_.after_commit && !options_.after_commit())
-    return result;
-  auto last = batch->back().sequence;
-  if (auto err = spool.acknowledge(last))
-    return err;
-  result.acknowledged_up_to = last;
   return result;
 }
 

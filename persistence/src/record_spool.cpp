@@ -246,6 +246,8 @@ record_spool::record_spool(record_spool&& other) noexcept
     broken_(other.broken_),
     segments_(std::move(other.segments_)),
     acked_(other.acked_),
+    acked_on_disk_(other.acked_on_disk_),
+    ack_written_at_(other.ack_written_at_),
     next_sequence_(other.next_sequence_),
     report_(std::move(other.report_)),
     buffer_(std::move(other.buffer_)) {}
@@ -259,6 +261,9 @@ record_spool& record_spool::operator=(record_spool&& other) noexcept {
 }
 
 record_spool::~record_spool() {
+  // Best effort: a failure here only means those records are sent again after a restart.
+  if (dir_fd_ >= 0)
+    static_cast<void>(sync_acknowledgement());
   close_active();
   if (dir_fd_ >= 0)
     ::close(std::exchange(dir_fd_, -1));
@@ -340,6 +345,7 @@ caf::error record_spool::load(open_report& report) {
       ack_problem = "checksum mismatch";
     } else {
       acked_ = get_le64(bytes->data());
+      acked_on_disk_ = acked_;
     }
   }
   if (!ack_ok) {
@@ -637,7 +643,18 @@ caf::error record_spool::write_ack(uint64_t up_to) {
   }
   if (auto err = rename_file(temp, dir_ / ack_name))
     return err;
-  return sync_directory(dir_fd_, dir_);
+  if (auto err = sync_directory(dir_fd_, dir_))
+    return err;
+  acked_on_disk_ = up_to;
+  ack_written_at_ = std::chrono::steady_clock::now();
+  return {};
+}
+
+caf::error record_spool::sync_acknowledgement() {
+  const bool trimmable = !segments_.empty() && segments_.front().end_sequence() <= acked_ + 1;
+  if (acked_on_disk_ >= acked_ && !trimmable)
+    return {};
+  return persist_and_trim();
 }
 
 caf::error record_spool::acknowledge(uint64_t up_to_sequence) {
@@ -648,9 +665,24 @@ caf::error record_spool::acknowledge(uint64_t up_to_sequence) {
                            "acknowledged sequence " + std::to_string(up_to_sequence)
                              + " but the last appended is "
                              + std::to_string(next_sequence_ - 1));
-  if (auto err = write_ack(up_to_sequence))
-    return err;
   acked_ = up_to_sequence;
+  // A closed segment goes at once; the active one (which a shipper that keeps up acknowledges
+  // completely after nearly every batch) waits for the interval, else every batch would pay for
+  // deleting it and creating the next one.
+  const bool closed_segment_done
+    = segments_.size() > 1 && segments_.front().end_sequence() <= acked_ + 1;
+  const bool interval_over
+    = std::chrono::steady_clock::now() - ack_written_at_ >= options_.ack_sync_interval;
+  if (!closed_segment_done && !interval_over)
+    return {};
+  return persist_and_trim();
+}
+
+caf::error record_spool::persist_and_trim() {
+  // Segments are deleted only behind a durable acknowledgement: after a crash the spool must
+  // still prove every sequence number it handed out (`next_sequence`).
+  if (auto err = write_ack(acked_))
+    return err;
   bool removed = false;
   while (!segments_.empty() && segments_.front().end_sequence() <= acked_ + 1) {
     if (segments_.size() == 1)

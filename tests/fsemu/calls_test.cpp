@@ -351,8 +351,11 @@ CAF_TEST(uuid_broadcast runs playback or an app on the leg and answers Message s
   CAF_CHECK_EQUAL(h.core.api("uuid_broadcast " + uuid + " sleep::100", h.now),
                   "+OK Message sent\n");
   h.collect();
-  // The second application breaks the first (fsemu does not queue them).
+  // The second application waits for the first, as FreeSWITCH queues it.
   CAF_CHECK_EQUAL(h.count("PLAYBACK_START"), 1u);
+  CAF_CHECK_EQUAL(h.count("PLAYBACK_STOP"), 0u);
+  CAF_CHECK_EQUAL(h.header(*h.last("CHANNEL_EXECUTE"), "Application"), "playback");
+  h.run_until(h.now + 500'000);
   CAF_CHECK_EQUAL(h.count("PLAYBACK_STOP"), 1u);
   CAF_CHECK_EQUAL(h.header(*h.last("CHANNEL_EXECUTE"), "Application"), "sleep");
   CAF_CHECK_EQUAL(h.core.api("uuid_broadcast " + uuid, h.now),

@@ -356,6 +356,85 @@ CAF_TEST(an originated loopback call fires its events and uuid_kill ends it) {
   CAF_CHECK_EQUAL(fsemu.process.stop(SIGTERM, 5'000ms), "exited with status 0");
 }
 
+CAF_TEST(play_and_get_digits over the event socket collects the digits uuid_send_dtmf sends) {
+  fsemu_process fsemu{"ClueCon"};
+  fsemu.wait_listening();
+  io_thread runner;
+  state_log log;
+  // Application-UUID and variable_choice of every CHANNEL_EXECUTE_COMPLETE, in arrival order.
+  std::mutex events_mutex;
+  std::condition_variable events_changed;
+  std::vector<std::pair<std::string, std::string>> completed;
+  esl::inbound_options options;
+  options.port = fsemu.port;
+  options.password = "ClueCon";
+  options.events = {"CHANNEL_EXECUTE_COMPLETE"};
+  options.max_attempts = 1;
+  options.connect_timeout = 3s;
+  options.idle_probe_after = 0ms;
+  auto client = esl::inbound_client::make(
+    runner.io(), options,
+    {.on_event =
+       [&](esl::frame&& f) {
+         std::lock_guard<std::mutex> guard{events_mutex};
+         completed.emplace_back(std::string{f.field("Application-UUID").value_or("")},
+                                std::string{f.field("variable_choice").value_or("")});
+         events_changed.notify_all();
+       },
+     .on_state = [&log](esl::link_state state, const caf::error& why) { log.add(state, why); }});
+  client->start();
+  CAF_REQUIRE(log.wait_for(esl::link_state::ready));
+  auto api = [&](const std::string& line) {
+    promise_box<std::string> reply;
+    client->api(line, [&](caf::expected<std::string> out) {
+      reply.set(out ? *out : std::string{"error: "} + caf::to_string(out.error()));
+    });
+    return reply.wait().value_or("no reply");
+  };
+  auto send = [&](caf::expected<esl::command> cmd) {
+    CAF_REQUIRE(cmd);
+    promise_box<std::string> reply;
+    client->send(std::move(*cmd), [&](caf::expected<esl::frame> f) {
+      reply.set(f ? std::string{f->reply_text()} : std::string{"error"});
+    });
+    return reply.wait().value_or("no reply");
+  };
+  auto wait_for_app = [&](const std::string& app_uuid) {
+    std::unique_lock<std::mutex> lock{events_mutex};
+    std::string value = "<none>";
+    events_changed.wait_for(lock, 5s, [&] {
+      for (const auto& [id, choice] : completed)
+        if (id == app_uuid) {
+          value = choice;
+          return true;
+        }
+      return false;
+    });
+    return value;
+  };
+
+  auto originated = api("originate loopback/1000/default &park()");
+  CAF_REQUIRE(originated.starts_with("+OK ") && originated.size() == 41);
+  auto a_leg = originated.substr(4, 36);
+  auto b_leg = api("uuid_getvar " + a_leg + " other_loopback_leg_uuid");
+  CAF_REQUIRE_EQUAL(b_leg.size(), 36u);
+  esl::sendmsg_args collect;
+  collect.uuid = b_leg;
+  collect.app_name = "play_and_get_digits";
+  collect.app_arg = "1 3 1 5000 # silence silence choice \\d+";
+  collect.event_uuid = "pagd-over-esl";
+  collect.event_lock = true;
+  CAF_CHECK_EQUAL(send(esl::command::sendmsg(collect)), "+OK");
+  // uuid_send_dtmf on the A leg reaches the B leg (capture 04).
+  CAF_CHECK_EQUAL(api("uuid_send_dtmf " + a_leg + " 12#"), "+OK " + a_leg + " sent DTMF 12#.\n");
+  CAF_CHECK_EQUAL(wait_for_app("pagd-over-esl"), "12");
+  CAF_CHECK_EQUAL(api("uuid_getvar " + b_leg + " read_terminator_used"), "#");
+  CAF_CHECK_EQUAL(api("uuid_kill " + a_leg), "+OK\n");
+  client->stop();
+  CAF_CHECK(log.wait_for(esl::link_state::stopped));
+  CAF_CHECK_EQUAL(fsemu.process.stop(SIGTERM, 5'000ms), "exited with status 0");
+}
+
 CAF_TEST(fsctl shutdown elegant with a call up waits for the call and then ends the process) {
   fsemu_process fsemu{"ClueCon"};
   fsemu.wait_listening();

@@ -292,3 +292,45 @@ CAF_TEST(a retransmitted INVITE gets the same answer and no second channel) {
   CAF_CHECK_EQUAL(again[0].text, first[1].text);
   CAF_CHECK_EQUAL(f.core.session_count(), 1u);
 }
+
+CAF_TEST(an INVITE relayed by a proxy is answered to the proxy with every Via in order) {
+  fixture f;
+  // As Kamailio relays it: its own Via on top (rport asked), the caller's below, Record-Route.
+  std::string text = "INVITE sip:1000@127.0.0.1:5080 SIP/2.0\r\n";
+  text += "Record-Route: <sip:127.0.0.1:5060;lr>\r\n";
+  text += "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKproxy;rport\r\n";
+  text += "Via: SIP/2.0/UDP 10.1.1.1:5061;received=10.1.1.1;rport=5061;branch=z9hG4bKcaller\r\n";
+  text += "From: <sip:5551000@10.1.1.1:5061>;tag=abc\r\n";
+  text += "To: <sip:1000@127.0.0.1:5060>\r\n";
+  text += "Call-ID: proxied-1\r\n";
+  text += "CSeq: 1 INVITE\r\n";
+  text += "Contact: <sip:5551000@10.1.1.1:5061>\r\n";
+  text += "Content-Length: 0\r\n\r\n";
+  fsemu::sip_peer proxy{"127.0.0.1", 5060};
+  std::vector<fsemu::sip_datagram> out;
+  f.uas.receive(text, proxy, f.now, out);
+  f.pump(out);
+  CAF_REQUIRE_EQUAL(out.size(), 2u);
+  for (const auto& d : out) {
+    CAF_CHECK_EQUAL(d.to.address, "127.0.0.1");
+    CAF_CHECK_EQUAL(d.to.port, 5060u);
+  }
+  auto ok = parsed(out, 1);
+  CAF_CHECK_EQUAL(ok.status, 200);
+  auto vias = ok.header_values("Via");
+  CAF_REQUIRE_EQUAL(vias.size(), 2u);
+  CAF_CHECK_EQUAL(vias[0],
+                  "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKproxy;received=127.0.0.1;rport=5060");
+  CAF_CHECK_EQUAL(vias[1],
+                  "SIP/2.0/UDP 10.1.1.1:5061;received=10.1.1.1;rport=5061;branch=z9hG4bKcaller");
+  auto routes = ok.header_values("Record-Route");
+  CAF_REQUIRE_EQUAL(routes.size(), 1u);
+  CAF_CHECK_EQUAL(routes[0], "<sip:127.0.0.1:5060;lr>");
+  // The retransmission Kamailio sends before the answer reaches it gets the same 200 again.
+  out.clear();
+  f.uas.receive(text, proxy, f.now, out);
+  CAF_REQUIRE_EQUAL(out.size(), 1u);
+  auto again = parsed(out, 0);
+  CAF_CHECK_EQUAL(again.status, 200);
+  CAF_CHECK_EQUAL(f.core.session_count(), 1u);
+}

@@ -102,9 +102,11 @@ void platform::start_fsemu(const std::string& callers_toml, std::vector<std::str
   fsemu_ = child_process{spec};
 }
 
-void platform::start_callgridd(std::uint16_t esl_target_port) {
+void platform::start_callgridd(std::uint16_t esl_target_port,
+                               const std::string& cluster_section) {
   std::ostringstream cfg;
-  cfg << "role = \"all\"\n[node]\nname = \"node-it\"\n"
+  cfg << "role = \"node\"\n[node]\nname = \"node-it\"\nsip_uri = \"sip:127.0.0.1:5080\"\n"
+      << cluster_section
       << "[esl]\nport = " << (esl_target_port ? esl_target_port : esl_port) << "\npassword = \"" << esl_password
       << "\"\nreconnect_max = \"500ms\"\n"
       << "[outbound]\nport = " << outbound_port << "\n"

@@ -44,9 +44,16 @@ public:
   /// Starts fsemu with `callers_toml` appended to its base config (dialplan: 1000 parks with
   /// park_timeout, 2000 goes to callgridd's outbound socket, transfer targets play a tone).
   void start_fsemu(const std::string& callers_toml, std::vector<std::string> extra_args = {});
-  /// Starts callgridd (role all) against fsemu, PostgreSQL and Redis; its ESL link goes to
+  /// Starts callgridd (role node) against fsemu, PostgreSQL and Redis; its ESL link goes to
   /// `esl_target_port` when given (a proxy in front of fsemu), else straight to fsemu.
-  void start_callgridd(std::uint16_t esl_target_port = 0);
+  /// `cluster_section` is its `[cluster]` table; the default runs it standalone with a 5 s
+  /// drain deadline.
+  void start_callgridd(std::uint16_t esl_target_port = 0,
+                       const std::string& cluster_section = standalone_cluster);
+
+  /// The default `[cluster]` table of `start_callgridd`.
+  static constexpr const char* standalone_cluster
+    = "[cluster]\ncoordinators = []\ndrain_deadline = \"5s\"\n";
   /// Waits until fsemu exits by itself (after its callers); false on timeout.
   bool wait_for_fsemu_exit(std::chrono::seconds limit);
   /// SIGTERM to callgridd (it flushes its records) and waits for it.

@@ -385,10 +385,65 @@ CAF_TEST(a crash between commit and acknowledgement sends the batch again withou
   CAF_CHECK_EQUAL(distinct_legs(), 2'500);
 }
 
+CAF_TEST(a batch partly stored already takes the fallback and arrives without duplicates) {
+  record_batcher batcher{options(1000)};
+  auto first = make_records(0, 600);
+  auto fresh = batcher.deliver(first);
+  CAF_REQUIRE(fresh);
+  CAF_CHECK(!fresh->fallback);
+  CAF_CHECK_EQUAL(fresh->inserted, 600u);
+  // Records 300 to 999: the first 300 are stored already (a replay), 400 are new. The COPY
+  // into cdr meets a unique violation, is rolled back, and the batch goes through staging.
+  auto mixed = make_records(300, 700);
+  auto shipped = batcher.deliver(mixed);
+  CAF_REQUIRE(shipped);
+  CAF_CHECK(shipped->fallback);
+  CAF_CHECK_EQUAL(shipped->staged, 700u);
+  CAF_CHECK_EQUAL(shipped->inserted, 400u);
+  CAF_CHECK_EQUAL(shipped->duplicates(), 300u);
+  CAF_CHECK_EQUAL(batcher.consecutive_failures(), 0u);
+  CAF_CHECK(batcher.connected());
+  CAF_CHECK_EQUAL(cdr_rows(), 1000);
+  CAF_CHECK_EQUAL(distinct_legs(), 1000);
+  CAF_CHECK_EQUAL(count_of(conninfo, "SELECT count(*) FROM cdr_keys"), 1000);
+  CAF_CHECK_EQUAL(count_of(conninfo, "SELECT count(*) FROM cdr_staging"), 0);
+  check_row(mixed[0]);
+  check_row(mixed[699]);
+  // A new batch goes straight into cdr again.
+  auto later = make_records(1000, 10);
+  auto next = batcher.deliver(later);
+  CAF_REQUIRE(next);
+  CAF_CHECK(!next->fallback);
+  CAF_CHECK_EQUAL(next->inserted, 10u);
+  CAF_CHECK_EQUAL(cdr_rows(), 1010);
+}
+
+CAF_TEST(a leg twice in a batch or again with another end time is stored once) {
+  record_batcher batcher{options(1000)};
+  auto records = make_records(0, 10);
+  records.push_back(records[3]);
+  auto shipped = batcher.deliver(records);
+  CAF_REQUIRE(shipped);
+  CAF_CHECK(shipped->fallback);
+  CAF_CHECK_EQUAL(shipped->inserted, 10u);
+  CAF_CHECK_EQUAL(shipped->duplicates(), 1u);
+  // Another record of a stored leg, with a different end time (so another key in the
+  // partitions): cdr_keys refuses it, and the fallback drops it.
+  auto other = make_records(5, 1);
+  other[0].ended_us += 1'000'000;
+  auto again = batcher.deliver(other);
+  CAF_REQUIRE(again);
+  CAF_CHECK(again->fallback);
+  CAF_CHECK_EQUAL(again->inserted, 0u);
+  CAF_CHECK_EQUAL(cdr_rows(), 10);
+  CAF_CHECK_EQUAL(distinct_legs(), 10);
+  check_row(records[5]);
+}
+
 CAF_TEST(a batch the server rejects is rolled back and stays in the spool) {
-  // A constraint the server enforces on COPY stands in for any statement failure.
-  pg.execute("ALTER TABLE cdr_staging ADD CONSTRAINT test_reject CHECK (caller <> 'reject me')",
-             "cdr");
+  // A constraint the server enforces on COPY stands in for any statement failure that is not a
+  // unique violation (those take the staging fallback instead).
+  pg.execute("ALTER TABLE cdr ADD CONSTRAINT test_reject CHECK (caller <> 'reject me')", "cdr");
   auto records = make_records(0, 10);
   records[5].caller = "reject me";
   CAF_REQUIRE(spool->append(records));
@@ -397,13 +452,13 @@ CAF_TEST(a batch the server rejects is rolled back and stays in the spool) {
   CAF_REQUIRE(!shipped);
   CAF_MESSAGE(render_error(shipped.error()));
   CAF_CHECK_EQUAL(shipped.error().code(), static_cast<uint8_t>(errc::db_query_failed));
-  CAF_CHECK(render_error(shipped.error()).starts_with("db.db_query_failed: COPY cdr_staging: "));
+  CAF_CHECK(render_error(shipped.error()).starts_with("db.db_query_failed: COPY cdr: "));
   CAF_CHECK(!batcher.connected());
   CAF_CHECK_EQUAL(spool->depth(), 10u);
   CAF_CHECK_EQUAL(cdr_rows(), 0);
   CAF_CHECK_EQUAL(count_of(conninfo, "SELECT count(*) FROM cdr_staging"), 0);
   // Once the cause is gone, the same batch goes through.
-  pg.execute("ALTER TABLE cdr_staging DROP CONSTRAINT test_reject", "cdr");
+  pg.execute("ALTER TABLE cdr DROP CONSTRAINT test_reject", "cdr");
   auto t = ship_all(batcher, *spool);
   CAF_CHECK_EQUAL(t.inserted, 10u);
   CAF_CHECK_EQUAL(cdr_rows(), 10);

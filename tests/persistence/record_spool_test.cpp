@@ -249,6 +249,66 @@ CAF_TEST(acknowledging trims whole segments and survives a reopen) {
   CAF_CHECK_EQUAL(range->first, 41u);
 }
 
+CAF_TEST(an acknowledgement reaches the disk lazily and a crash before that only resends) {
+  temp_dir dir;
+  const auto live = dir.path / "spool";
+  const auto crashed = dir.path / "as-after-a-crash";
+  spool_options options;
+  options.ack_sync_interval = std::chrono::hours{1};
+  {
+    auto spool = open_spool(live, options);
+    CAF_REQUIRE(spool.append(make_records(0, 10)));
+    CAF_REQUIRE(spool.append(make_records(10, 10)));
+    // The first acknowledgement after opening is written at once; the next waits.
+    CAF_CHECK(!spool.acknowledge(5));
+    CAF_CHECK_EQUAL(spool.durable_acknowledgement(), 5u);
+    CAF_CHECK(!spool.acknowledge(15));
+    CAF_CHECK_EQUAL(spool.acknowledged_up_to(), 15u);
+    CAF_CHECK_EQUAL(spool.durable_acknowledgement(), 5u);
+    CAF_CHECK_EQUAL(spool.depth(), 5u);
+    // What the disk holds now is what a crash would leave: records 6 to 15 go again (the
+    // database drops them), none is lost.
+    fs::copy(live, crashed);
+    fs::remove(crashed / "lock");
+    {
+      auto after_crash = open_spool(crashed, options);
+      CAF_CHECK(after_crash.report().clean());
+      auto pending = after_crash.pending();
+      CAF_REQUIRE(pending);
+      check_entries(*pending, 5, 6, 15);
+    }
+    CAF_CHECK(!spool.sync_acknowledgement());
+    CAF_CHECK_EQUAL(spool.durable_acknowledgement(), 15u);
+    // Everything acknowledged: the active segment stays until the acknowledgement is written.
+    CAF_CHECK(!spool.acknowledge(20));
+    CAF_CHECK_EQUAL(spool.depth(), 0u);
+    CAF_CHECK_EQUAL(segment_files(live).size(), 1u);
+  }
+  // Closing wrote it and removed the segment; numbering goes on.
+  auto spool = open_spool(live, options);
+  CAF_CHECK_EQUAL(spool.report().acknowledged_up_to, 20u);
+  CAF_CHECK(segment_files(live).empty());
+  CAF_CHECK_EQUAL(spool.next_sequence(), 21u);
+}
+
+CAF_TEST(a closed segment is deleted behind a durable acknowledgement at once) {
+  temp_dir dir;
+  spool_options options;
+  options.segment_bytes = 1; // every batch starts a new segment
+  options.ack_sync_interval = std::chrono::hours{1};
+  auto spool = open_spool(dir.path, options);
+  CAF_REQUIRE(spool.append(make_records(0, 10)));
+  CAF_CHECK(!spool.acknowledge(3)); // the first one is written at once
+  CAF_REQUIRE(spool.append(make_records(10, 10)));
+  CAF_REQUIRE(spool.append(make_records(20, 10)));
+  CAF_CHECK(!spool.acknowledge(12));
+  CAF_CHECK_EQUAL(spool.durable_acknowledgement(), 12u);
+  CAF_CHECK_EQUAL(segment_files(dir.path).size(), 2u);
+  CAF_CHECK(!spool.acknowledge(15));
+  CAF_CHECK_EQUAL(spool.durable_acknowledgement(), 12u);
+  CAF_CHECK_EQUAL(spool.depth(), 15u);
+}
+
 CAF_TEST(acknowledging a sequence that was never appended is refused) {
   temp_dir dir;
   auto spool = open_spool(dir.path);

@@ -84,6 +84,62 @@ struct record_message {
   friend bool operator==(const record_message&, const record_message&) = default;
 };
 
+
+/// Where a node is in its drain (design.md section 6): `draining` while calls finish,
+/// `flushing` while the record spool is shipped, `drained` when both are done.
+enum class drain_phase : uint8_t { none, draining, flushing, drained };
+
+/// The words of `drain_phase` as reported in metrics and the admin API, e.g. "draining".
+[[nodiscard]] inline const char* to_string(drain_phase phase) noexcept {
+  switch (phase) {
+    case drain_phase::none: return "none";
+    case drain_phase::draining: return "draining";
+    case drain_phase::flushing: return "flushing";
+    case drain_phase::drained: return "drained";
+  }
+  return "none";
+}
+
+/// Ask the node supervisor for the node's load; the reply is a `node_load`.
+struct load_query {
+  friend bool operator==(const load_query&, const load_query&) = default;
+};
+
+/// The node supervisor's load report: what the cluster's heartbeat carries.
+struct node_load {
+  int32_t live_calls = 0;
+  int64_t calls_total = 0;
+  int32_t capacity = 0;
+  /// The inbound ESL link is authenticated and subscribed.
+  bool esl_ready = false;
+  /// FreeSWITCH answers and is not shutting down (a HEARTBEAT or a reply was seen lately).
+  bool freeswitch_ready = false;
+  /// The last HEARTBEAT's Session-Count, Max-Sessions and Idle-CPU (0 before the first).
+  int32_t session_count = 0;
+  int32_t max_sessions = 0;
+  double idle_cpu = 0;
+  drain_phase phase = drain_phase::none;
+  /// Calls ended with SYSTEM_SHUTDOWN because the drain deadline passed.
+  int32_t hung_up_at_deadline = 0;
+  /// Call records not yet committed to PostgreSQL.
+  int32_t spool_depth = 0;
+  friend bool operator==(const node_load&, const node_load&) = default;
+};
+
+/// Drain this node: `fsctl pause inbound`, no new originations, let calls finish; at
+/// `deadline_unix_ms` (0 = no deadline) end the rest with SYSTEM_SHUTDOWN, then flush the
+/// record spool. Progress shows in `node_load`. Sending it again replaces the deadline.
+struct start_drain {
+  int64_t deadline_unix_ms = 0;
+  std::string reason;
+  friend bool operator==(const start_drain&, const start_drain&) = default;
+};
+
+/// Stop draining: `fsctl resume` and accept calls again (no effect when not draining).
+struct cancel_drain {
+  friend bool operator==(const cancel_drain&, const cancel_drain&) = default;
+};
+
 } // namespace callgrid::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::esl_event)
@@ -95,3 +151,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::outbound_call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::link_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::channel_listing)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::record_message)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::load_query)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::node_load)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::start_drain)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::cancel_drain)

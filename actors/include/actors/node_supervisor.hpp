@@ -38,29 +38,23 @@ struct relist_channels {
   friend bool operator==(const relist_channels&, const relist_channels&) = default;
 };
 
+/// The answer to FreeSWITCH's `status` after the link became ready: whether it "is ready".
+struct freeswitch_status {
+  bool ready = false;
+  friend bool operator==(const freeswitch_status&, const freeswitch_status&) = default;
+};
+
 /// The entries a session journal listed at start (uuid, snapshot).
 struct journal_entries {
   std::vector<std::pair<std::string, std::string>> entries;
   friend bool operator==(const journal_entries&, const journal_entries&) = default;
 };
 
-/// The node's load as the supervisor sees it.
-struct node_load {
-  uint64_t live_calls = 0;
-  uint64_t calls_started = 0;
-  bool esl_ready = false;
-  /// From FreeSWITCH's last HEARTBEAT (0 until one arrived).
-  uint64_t freeswitch_sessions = 0;
-  uint64_t freeswitch_max_sessions = 0;
-  double freeswitch_idle_cpu = 0;
-  friend bool operator==(const node_load&, const node_load&) = default;
-};
-
 } // namespace callgrid::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::catalog_update)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::node_load)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::relist_channels)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::freeswitch_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::journal_entries)
 
 namespace callgrid::actors {
@@ -69,20 +63,27 @@ namespace callgrid::actors {
 /// call actor for every parked channel (inbound ESL mode) and for every outbound socket the
 /// listener hands over, routes each channel's events by Unique-ID to its call actor, counts
 /// the node's load, and after a (re)connect lists the live channels to re-adopt parked ones
-/// and end the calls whose channels are gone. Runs as an event-based actor; the ESL link's
+/// and end the calls whose channels are gone. It also drains the node on request
+/// (`start_drain`: `fsctl pause inbound`, calls finish or are ended with SYSTEM_SHUTDOWN at the
+/// deadline, the record spool is flushed; progress in `node_load`). Runs as an event-based actor; the ESL link's
 /// callbacks run on the Asio thread and only send messages to it.
 using node_supervisor_actor
   = caf::typed_actor<caf::reacts_to<esl_event>, caf::reacts_to<link_status>,
                      caf::reacts_to<channel_listing>, caf::reacts_to<relist_channels>,
+                     caf::reacts_to<freeswitch_status>,
                      caf::reacts_to<journal_entries>,
                      caf::reacts_to<outbound_call>,
                      caf::reacts_to<catalog_update>,
-                     caf::replies_to<caf::get_atom>::with<node_load>>;
+                     caf::replies_to<load_query>::with<node_load>,
+                     caf::reacts_to<start_drain>, caf::reacts_to<cancel_drain>,
+                     caf::reacts_to<caf::tick_atom>>;
 
 /// How the node supervisor runs.
 struct node_supervisor_options {
   /// This node's name, carried by every call record.
   std::string node_name;
+  /// The most calls this node takes (`node.capacity`), reported in `node_load`.
+  int32_t capacity = 0;
   /// The inbound ESL link (host, port, password, timeouts); the supervisor sets the events.
   esl::inbound_options esl;
   /// The io_context whose thread runs the ESL link (owned by the daemon).

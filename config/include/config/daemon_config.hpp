@@ -27,7 +27,7 @@ enum class log_format { automatic, json, text };
 enum class scheduler_policy { sharing, stealing };
 
 /// How Kamailio's dispatcher picks a node (its `ds_select_dst` algorithm, see docs/edge.md).
-enum class dispatcher_algorithm { weight, round_robin, hash_callid, call_load, random };
+enum class dispatcher_algorithm { weight, round_robin, hash_callid, random };
 
 /// The names of the enumerators as written in the configuration, indexed by enumerator value.
 inline constexpr std::array<std::string_view, 3> daemon_role_names{"node", "coordinator", "all"};
@@ -36,8 +36,8 @@ inline constexpr std::array<std::string_view, 5> log_level_names{"trace", "debug
                                                                  "error"};
 inline constexpr std::array<std::string_view, 3> log_format_names{"auto", "json", "text"};
 inline constexpr std::array<std::string_view, 2> scheduler_policy_names{"sharing", "stealing"};
-inline constexpr std::array<std::string_view, 5> dispatcher_algorithm_names{
-  "weight", "round_robin", "hash_callid", "call_load", "random"};
+inline constexpr std::array<std::string_view, 4> dispatcher_algorithm_names{
+  "weight", "round_robin", "hash_callid", "random"};
 
 /// The configuration word of an enumerator, e.g. "coordinator". Pure; never fails.
 [[nodiscard]] std::string_view to_string(daemon_role value) noexcept;
@@ -186,11 +186,16 @@ struct cluster_settings {
 /// writes its configuration and the coordinator updates its dispatcher. Plain data, part of a
 /// `daemon_config`.
 struct edge_settings {
+  /// Whether the coordinator keeps a Kamailio's dispatcher up to date (off for a single box
+  /// without Kamailio, such as the demo).
+  bool enabled = true;
   /// Kamailio's SIP listener.
   std::string sip_listen = "127.0.0.1";
   std::uint16_t sip_port = 5060;
   /// The dispatcher list file the coordinator writes and Kamailio reads.
   std::string dispatcher_list = "/var/lib/callgrid/dispatcher.list";
+  /// The permissions module's address file: the trusted peers, written by `edge render`.
+  std::string address_list = "/var/lib/callgrid/address.list";
   /// Kamailio's JSON-RPC datagram socket (jsonrpcs module).
   std::string rpc_socket = "/run/kamailio/kamailio_rpc.sock";
   /// Kamailio's runtime directory (`rundir`).

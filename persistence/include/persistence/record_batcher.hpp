@@ -6,7 +6,9 @@
 #include <functional>
 #include <memory>
 #include <random>
+#include <span>
 #include <string>
+#include <vector>
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
@@ -40,7 +42,7 @@ struct record_batcher_options {
 
 /// What one successful `ship_once` did.
 struct ship_result {
-  /// Spool entries sent and COPYed into `cdr_staging` (0: the spool was empty).
+  /// Records sent to the server and accepted by its COPY (0: nothing was pending).
   uint64_t staged = 0;
   /// Rows that really went into `cdr`; the rest were already there (replays) or repeated inside
   /// the batch.
@@ -48,6 +50,10 @@ struct ship_result {
   /// The sequence number acknowledged in the spool (0 when nothing was sent or the
   /// acknowledgement was skipped by the test seam).
   uint64_t acknowledged_up_to = 0;
+  /// True when the batch went the fallback way: the COPY straight into `cdr` met a unique
+  /// violation (a row already stored, or a leg twice in the batch), was rolled back, and the
+  /// batch went through `cdr_staging` and `INSERT … ON CONFLICT DO NOTHING` instead.
+  bool fallback = false;
   /// Set when `callgrid_create_cdr_partitions` failed on this connection: not fatal (rows land in
   /// the default partition), but the owner should log it.
   caf::error partition_error;
@@ -56,10 +62,14 @@ struct ship_result {
   [[nodiscard]] uint64_t duplicates() const noexcept { return staged - inserted; }
 };
 
-/// Moves call records from a `record_spool` into PostgreSQL's `cdr` table, one blocking batch
-/// per `ship_once`: COPY (binary) into `cdr_staging`, the ingest `INSERT … ON CONFLICT DO
-/// NOTHING` and COMMIT in one transaction, and only then `acknowledge` in the spool. Delivery is
-/// at-least-once; `cdr`'s unique key `(call_uuid, leg)` makes the rows exactly-once.
+/// Moves call records into PostgreSQL's `cdr` table, one blocking batch per call: a binary COPY
+/// straight into `cdr` as its own transaction; only when that fails with a unique violation (a
+/// replay of rows already stored) is it rolled back and the batch sent again through
+/// `cdr_staging` and the ingest `INSERT … ON CONFLICT DO NOTHING` in one transaction.
+/// `ship_once` takes the batch from a `record_spool` and `acknowledge`s it after the commit;
+/// `deliver` stores records the caller holds (the `record_pipeline` ships from memory this
+/// way). Delivery is at-least-once; `cdr`'s unique key `(call_uuid, leg)` makes the rows
+/// exactly-once.
 ///
 /// Owned by one thread: the detached actor (or thread) that also owns the spool, since
 /// `record_spool` is not thread-safe. Every call blocks on libpq; never call it from an
@@ -85,13 +95,19 @@ public:
   record_batcher(const record_batcher&) = delete;
   record_batcher& operator=(const record_batcher&) = delete;
 
-  /// Ships up to `batch_size` pending entries of `spool` in one transaction and acknowledges
-  /// them after COMMIT. Returns `staged == 0` without touching the database when nothing is
-  /// pending. Connects first when needed and then calls `callgrid_create_cdr_partitions(today,
-  /// 2)` once per connection. Fails with `db_unavailable`, `db_query_failed` (both after a
+  /// Ships up to `batch_size` pending entries of `spool` (read back from it) with `deliver` and
+  /// acknowledges them after the commit. Returns `staged == 0` without touching the database
+  /// when nothing is pending. Connects first when needed and then calls
+  /// `callgrid_create_cdr_partitions(today, 2)` once per connection. Fails with `db_unavailable`, `db_query_failed` (both after a
   /// rollback; nothing acknowledged) or the spool's error from `pending` / `acknowledge` (when
   /// `acknowledge` fails the rows are committed: they go again and are counted as duplicates).
   [[nodiscard]] caf::expected<ship_result> ship_once(record_spool& spool);
+
+  /// Stores `records` in `cdr`, all or none, without a spool: `acknowledged_up_to` stays 0 and
+  /// `after_commit` is not called. Connects first when needed, like `ship_once`. Fails with
+  /// `db_unavailable` or `db_query_failed` (nothing stored; the connection is dropped). Counts
+  /// toward `consecutive_failures` like `ship_once`; an empty span succeeds at once.
+  [[nodiscard]] caf::expected<ship_result> deliver(std::span<const call_record> records);
 
   /// True when the owner should ship now: `batch_size` entries are pending, or the oldest
   /// pending record ended at least `max_delay` before `now`.
@@ -113,13 +129,15 @@ public:
 private:
   struct connection;
 
-  caf::expected<ship_result> ship(record_spool& spool);
+  caf::expected<ship_result> store(std::span<const call_record> records);
   caf::error connect(ship_result& result);
 
   record_batcher_options options_;
   std::unique_ptr<connection> conn_;
   uint32_t failures_ = 0;
   std::minstd_rand rng_;
+  /// The batch `ship_once` read from the spool; kept to reuse its capacity.
+  std::vector<call_record> records_;
 };
 
 } // namespace callgrid::persistence

@@ -50,6 +50,12 @@ struct spool_options {
   std::size_t max_record_bytes = 1024 * 1024;
   /// The write path; null means `posix_file_writer()`. Tests pass a failing one.
   std::shared_ptr<file_writer> writer;
+  /// How long an acknowledgement may live in memory only. `acknowledge` writes the `ack` file
+  /// when it deletes a segment, or when this long has passed since the file was last written;
+  /// otherwise only `sync_acknowledgement` (and the destructor) write it. A crash loses at most
+  /// this much acknowledgement, which only sends those records again (the database's unique
+  /// key drops them); nothing is lost. Zero writes the file on every `acknowledge`.
+  std::chrono::milliseconds ack_sync_interval{1000};
 };
 
 /// One entry of the spool: its sequence number (from 1, increasing, never reused while the
@@ -122,7 +128,9 @@ struct open_report {
 
 /// A durable, append-only spool of call records in one directory: the record writer appends
 /// each batch, which is on disk (fdatasync) before `append` returns; the batcher reads
-/// `pending()` entries, ships them, and `acknowledge`s them, which deletes whole segments.
+/// `pending()` entries (or ships the appended batch from memory), ships them, and
+/// `acknowledge`s them, which deletes whole segments and is written to disk lazily
+/// (`spool_options::ack_sync_interval`).
 ///
 /// Owned by one actor (the record writer) and used from one thread at a time; not thread-safe.
 /// Another process opening the same directory gets `errc::spool_locked`. Failures are values:
@@ -179,12 +187,23 @@ public:
   read(uint64_t from_sequence,
        std::size_t max_entries = std::numeric_limits<std::size_t>::max()) const;
 
-  /// Marks every entry up to and including `up_to_sequence` as delivered: persists that in the
-  /// `ack` file (temp file, fdatasync, rename, directory fsync) and then deletes each segment
-  /// whose entries are all acknowledged. Acknowledging less than before does nothing. Fails
-  /// with `invalid_acknowledgement` for a sequence never appended, or an I/O error (when the
-  /// deletion fails, the acknowledgement itself is already durable).
+  /// Marks every entry up to and including `up_to_sequence` as delivered. When that makes a
+  /// closed segment wholly acknowledged, or `ack_sync_interval` has passed since the `ack` file
+  /// was last written, the acknowledgement is made durable there (temp file, fdatasync, rename,
+  /// directory fsync) and then every wholly acknowledged segment is deleted (the active one only
+  /// then). Otherwise it holds in memory only.
+  /// Acknowledging less than before does nothing. Fails with `invalid_acknowledgement` for a
+  /// sequence never appended, or an I/O error (the acknowledgement then still holds in memory;
+  /// when the deletion fails, the file is already durable).
   [[nodiscard]] caf::error acknowledge(uint64_t up_to_sequence);
+
+  /// Writes the acknowledgement in effect to the `ack` file, durably, if the file is behind,
+  /// and deletes every wholly acknowledged segment (the active one too). The destructor does
+  /// the same (ignoring failures). Fails with an I/O error.
+  [[nodiscard]] caf::error sync_acknowledgement();
+
+  /// The acknowledgement the `ack` file holds: what a reopen after a crash would start from.
+  [[nodiscard]] uint64_t durable_acknowledgement() const noexcept { return acked_on_disk_; }
 
   /// Number of entries not yet acknowledged.
   [[nodiscard]] uint64_t depth() const noexcept;
@@ -224,6 +243,7 @@ private:
   caf::error load_segment(segment& seg, bool is_last, open_report& report);
   caf::error roll();
   caf::error write_ack(uint64_t up_to);
+  caf::error persist_and_trim();
   void close_active() noexcept;
 
   std::filesystem::path dir_;
@@ -235,6 +255,8 @@ private:
   bool broken_ = false;
   std::deque<segment> segments_;
   uint64_t acked_ = 0;
+  uint64_t acked_on_disk_ = 0;
+  std::chrono::steady_clock::time_point ack_written_at_{};
   uint64_t next_sequence_ = 1;
   open_report report_;
   std::vector<std::byte> buffer_;

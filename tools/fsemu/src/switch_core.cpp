@@ -112,6 +112,24 @@ std::uint32_t q850_of(std::uint32_t cause) {
   return cause <= 127 ? cause : 16;
 }
 
+/// FreeSWITCH's switch_true: "yes", "on", "true", "t", "enabled", "active", "allow" (any case)
+/// or a non-zero number.
+bool is_true(const std::string* value) {
+  if (value == nullptr || value->empty())
+    return false;
+  for (std::string_view yes : {"yes", "on", "true", "t", "enabled", "active", "allow"})
+    if (iequals(*value, yes))
+      return true;
+  bool digits = std::all_of(value->begin(), value->end(),
+                            [](char c) { return c >= '0' && c <= '9'; });
+  return digits && value->find_first_not_of('0') != std::string::npos;
+}
+
+/// The applications that hold a channel until they end: others sent meanwhile wait behind them.
+bool blocking_app(std::string_view app) {
+  return app == "playback" || app == "sleep" || app == "play_and_get_digits" || app == "bridge";
+}
+
 /// `caller_id`: "\"name\" <number>", or the number alone when there is no name.
 std::string caller_id_text(const caller_profile& profile) {
   if (profile.caller_id_name.empty())
@@ -311,13 +329,26 @@ std::string switch_core::api(std::string_view command_line, std::int64_t now_us)
   if (command == "hupall") {
     auto argv = words(args);
     auto cause = argv.empty() ? std::string{"MANAGER_REQUEST"} : upper(argv[0]);
+    // `hupall <cause> <variable> <value>` only hangs up the channels whose variable has that
+    // value (then each call's other leg follows as for uuid_kill).
+    bool filtered = argv.size() >= 3;
+    auto matches = [&](const leg& l) {
+      const auto* value = l.snap.find_variable(argv[1]);
+      return value != nullptr && *value == argv[2];
+    };
     // One uuid per call: the A leg, or a B leg whose A leg is gone.
     std::vector<std::string> calls;
-    for (const auto& l : legs_)
-      if (!l.gone && (l.is_a || !live_.contains(l.partner)))
+    for (const auto& l : legs_) {
+      if (l.gone)
+        continue;
+      if (filtered ? matches(l) : (l.is_a || !live_.contains(l.partner)))
         calls.push_back(l.snap.uuid);
+    }
     for (const auto& uuid : calls)
       hang_up_call(uuid, cause, now_us);
+    if (filtered)
+      return "+OK hangup all channels matching [" + std::string{argv[1]} + "]=["
+             + std::string{argv[2]} + "] with cause " + cause + "\n";
     return "+OK hangup all channels with cause " + cause + "\n";
   }
   if (command == "uuid_kill" || command == "uuid_getvar" || command == "uuid_setvar"
@@ -326,6 +357,8 @@ std::string switch_core::api(std::string_view command_line, std::int64_t now_us)
   if (command == "uuid_break" || command == "uuid_send_dtmf" || command == "uuid_broadcast"
       || command == "uuid_transfer")
     return channel_command(command, args, now_us);
+  if (command == "uuid_bridge")
+    return uuid_bridge(args, now_us);
   return "-ERR " + std::string{command} + " Command not found!\n";
 }
 
@@ -556,6 +589,8 @@ void switch_core::restore_base_app(leg& l) {
 void switch_core::finish_app_on_hangup(leg& l, std::int64_t now_us) {
   if (l.app.empty())
     return;
+  // A play_and_get_digits ends with its file (if one plays) and no verdict.
+  l.collect.reset();
   if (l.socket_controlled) {
     // Capture 11: the nested application (if any) ends, then the socket's park (CHANNEL_UNPARK)
     // and the socket application itself (its CHANNEL_EXECUTE_COMPLETE, "_none_").
@@ -564,11 +599,8 @@ void switch_core::finish_app_on_hangup(leg& l, std::int64_t now_us) {
       if (l.app == "park") {
         channel_event("CHANNEL_UNPARK", "switch_ivr.c", "switch_ivr_park", 1213, now_us, l);
         unparked = true;
-      } else if (l.app == "playback") {
-        auto headers = playback_headers(l.app_data);
-        headers.push_back({"Playback-Status", "break"});
-        channel_event("PLAYBACK_STOP", "switch_ivr_play_say.c", "switch_ivr_play_file", 2020,
-                      now_us, l, std::move(headers));
+      } else if (l.playing) {
+        end_playback(l, "break", now_us, false);
       }
       execute_complete(l, "_none_", now_us);
       restore_base_app(l);
@@ -581,9 +613,9 @@ void switch_core::finish_app_on_hangup(leg& l, std::int64_t now_us) {
   }
   if (l.park_base && l.app != "park") {
     // A sendmsg'd application nested in park ends first (its response as a broken playback's).
-    if (l.app == "playback") {
+    if (l.playing) {
       end_playback(l, "break", now_us, false);
-      execute_complete(l, "FILE PLAYED", now_us);
+      execute_complete(l, l.app == "playback" ? "FILE PLAYED" : "_none_", now_us);
     } else {
       execute_complete(l, "_none_", now_us);
     }
@@ -591,11 +623,17 @@ void switch_core::finish_app_on_hangup(leg& l, std::int64_t now_us) {
   }
   if (l.app == "park") {
     channel_event("CHANNEL_UNPARK", "switch_ivr.c", "switch_ivr_park", 1213, now_us, l);
-  } else if (l.app == "playback") {
+  } else if (l.playing) {
     // Interrupted by the hangup (not captured): FreeSWITCH stops the file early.
     end_playback(l, "break", now_us, false);
   }
   l.park_base = false;
+  if (l.park_without_app) {
+    // park_after_bridge parked the channel by its state: no application to complete.
+    l.park_without_app = false;
+    l.app.clear();
+    return;
+  }
   // Capture 07: park's EXECUTE_COMPLETE reports the channel's current_application_response,
   // which a playback nested in the park left at "FILE PLAYED".
   const auto* response = l.snap.find_variable("current_application_response");
@@ -622,8 +660,9 @@ void switch_core::add_hangup_variables(leg& l, std::int64_t now_us) {
   v.set_variable("profile_start_uepoch", std::to_string(l.created_us));
   v.set_variable("answer_epoch", epoch(l.answered_us));
   v.set_variable("answer_uepoch", std::to_string(l.answered_us));
-  for (auto name : {"bridge_epoch", "bridge_uepoch", "last_hold_epoch", "last_hold_uepoch",
-                    "hold_accum_seconds", "hold_accum_usec", "hold_accum_ms", "resurrect_epoch",
+  v.set_variable("bridge_epoch", epoch(l.bridged_us));
+  v.set_variable("bridge_uepoch", std::to_string(l.bridged_us));
+  for (auto name : {"last_hold_epoch", "last_hold_uepoch", "hold_accum_seconds", "hold_accum_usec", "hold_accum_ms", "resurrect_epoch",
                     "resurrect_uepoch", "progress_epoch", "progress_uepoch",
                     "progress_media_epoch", "progress_media_uepoch"})
     v.set_variable(name, "0");
@@ -693,15 +732,101 @@ void switch_core::bridge(std::string_view uuid, std::string_view target,
     return;
   }
   std::string other_id = other->snap.uuid;
-  other->bridged_to = id;
-  other->snap.set_variable("bridge_to", id);
-  if (X().snap.answer != answer_state::answered)
+  // switch_ivr_originate answers the caller once the far end answered and records each side's
+  // profile on the other (Other-Type originatee / originator).
+  X().snap.set_variable("DIALSTATUS", "SUCCESS");
+  link_bridge(id, other_id, now_us);
+}
+
+void switch_core::link_bridge(std::string_view originator, std::string_view peer,
+                              std::int64_t now_us) {
+  std::string x_id{originator};
+  std::string p_id{peer};
+  auto X = [&]() -> leg& { return *find_live(x_id); };
+  auto P = [&]() -> leg& { return *find_live(p_id); };
+  // switch_ivr_multi_threaded_bridge (switch_ivr_bridge.c): the caller answers when the peer
+  // has; the peer goes to CS_CONSUME_MEDIA and carries the caller's call_uuid; both get their
+  // bridge time; CHANNEL_BRIDGE fires on the caller; bridge_to / last_bridge_to, then
+  // bridge_channel / bridge_uuid / signal_bond are set on both; the peer exchanges media.
+  if (X().snap.caller && P().snap.caller) {
+    X().snap.other_leg = other_leg_profile{"originatee", *P().snap.caller};
+    P().snap.other_leg = other_leg_profile{"originator", *X().snap.caller};
+  }
+  if (P().snap.answer == answer_state::answered && X().snap.answer != answer_state::answered)
     answer(X(), now_us);
-  X().bridged_to = other_id;
-  X().snap.set_variable("bridge_to", other_id);
-  X().snap.set_variable("last_bridge_to", other_id);
+  set_state(P(), channel_state::cs_consume_media, channel_state::cs_consume_media, now_us);
+  P().snap.set_variable("call_uuid", x_id);
+  for (auto* l : {&X(), &P()}) {
+    l->bridged_us = now_us;
+    if (l->snap.caller)
+      l->snap.caller->channel_bridged_time = now_us;
+  }
   channel_event("CHANNEL_BRIDGE", "switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1667,
-                now_us, X(), {{"Bridge-A-Unique-ID", id}, {"Bridge-B-Unique-ID", other_id}});
+                now_us, X(), {{"Bridge-A-Unique-ID", x_id}, {"Bridge-B-Unique-ID", p_id}});
+  X().snap.set_variable("bridge_to", p_id);
+  P().snap.set_variable("bridge_to", x_id);
+  X().snap.set_variable("last_bridge_to", p_id);
+  P().snap.set_variable("last_bridge_to", x_id);
+  for (auto [self, other] : {std::pair{&X(), &P()}, std::pair{&P(), &X()}}) {
+    self->snap.set_variable("bridge_channel", other->snap.name);
+    self->snap.set_variable("bridge_uuid", other->snap.uuid);
+    self->snap.set_variable("signal_bond", other->snap.uuid);
+  }
+  set_state(P(), channel_state::cs_exchange_media, channel_state::cs_exchange_media, now_us);
+  X().bridged_to = p_id;
+  X().role = bridge_role::originator;
+  P().bridged_to = x_id;
+  P().role = bridge_role::peer;
+}
+
+std::string switch_core::uuid_bridge(std::string_view args, std::int64_t now_us) {
+  auto argv = words(args);
+  if (argv.size() < 2)
+    return "-USAGE: <uuid> <other_uuid>\n";
+  // mod_commands: the second uuid, else the third, is bridged to the first.
+  auto bridgeable = [&](std::string_view a, std::string_view b) {
+    const auto* x = find_live(a);
+    const auto* p = find_live(b);
+    return x != nullptr && p != nullptr && a != b && x->snap.answer != answer_state::hangup
+           && p->snap.answer != answer_state::hangup && x->bridged_to.empty()
+           && p->bridged_to.empty();
+  };
+  std::string_view who;
+  if (bridgeable(argv[0], argv[1]))
+    who = argv[1];
+  else if (argv.size() > 2 && bridgeable(argv[0], argv[2]))
+    who = argv[2];
+  if (who.empty())
+    return "-ERR Invalid uuid\n";
+  std::string x_id{argv[0]};
+  std::string p_id{who};
+  auto X = [&]() -> leg& { return *find_live(x_id); };
+  auto P = [&]() -> leg& { return *find_live(p_id); };
+  // switch_ivr_uuid_bridge: both channels leave what they run (CF_TRANSFER / CF_REDIRECT), get
+  // bridge_channel / bridge_uuid / signal_bond, go through CS_HIBERNATE and CS_RESET to
+  // CS_SOFT_EXECUTE, where the originator fires CHANNEL_EXECUTE "uuid_bridge" on both and runs
+  // the bridge.
+  for (auto* l : {&X(), &P()}) {
+    leave_extension(*l, now_us);
+    // switch_ivr_uuid_bridge clears park_after_bridge on both channels.
+    l->snap.erase_variable("park_after_bridge");
+  }
+  for (auto [self, other] : {std::pair{&X(), &P()}, std::pair{&P(), &X()}}) {
+    self->snap.set_variable("bridge_channel", other->snap.name);
+    self->snap.set_variable("bridge_uuid", other->snap.uuid);
+    self->snap.set_variable("signal_bond", other->snap.uuid);
+  }
+  for (auto state : {channel_state::cs_hibernate, channel_state::cs_reset,
+                     channel_state::cs_soft_execute}) {
+    set_state(X(), state, state, now_us);
+    set_state(P(), state, state, now_us);
+  }
+  channel_event("CHANNEL_EXECUTE", "switch_ivr_bridge.c", "uuid_bridge_on_soft_execute", 1236,
+                now_us, X(), {{"Application", "uuid_bridge"}, {"Application-Data", p_id}});
+  channel_event("CHANNEL_EXECUTE", "switch_ivr_bridge.c", "uuid_bridge_on_soft_execute", 1243,
+                now_us, P(), {{"Application", "uuid_bridge"}, {"Application-Data", x_id}});
+  link_bridge(x_id, p_id, now_us);
+  return "+OK " + p_id + "\n";
 }
 
 void switch_core::end_bridge(std::string_view uuid, std::string_view gone, std::string_view cause,
@@ -709,24 +834,101 @@ void switch_core::end_bridge(std::string_view uuid, std::string_view gone, std::
   auto* l = find_live(uuid);
   if (l == nullptr || l->bridged_to != gone || l->snap.answer == answer_state::hangup)
     return;
-  l->bridged_to.clear();
   std::string id{uuid};
-  if (l->app != "bridge") {
-    // The far end of a bridge whose caller hung up goes down with it.
-    hang_up_call(id, std::string{cause}, now_us);
+  l->bridged_to.clear();
+  auto role = std::exchange(l->role, bridge_role::none);
+  l->snap.set_variable("bridge_hangup_cause", cause);
+  if (role == bridge_role::peer) {
+    // audio_bridge_on_exchange_media: the peer of a caller that hung up parks or transfers when
+    // told to, else hangs up NORMAL_CLEARING (ORIGINATOR_CANCEL when it never answered).
+    l->snap.set_variable("call_uuid", id);
+    if (is_true(l->snap.find_variable("park_after_bridge"))) {
+      if (l->app != "park") {
+        leave_extension(*l, now_us);
+        auto& p = *find_live(id);
+        p.app = "park";
+        p.park_without_app = true;
+        set_state(p, channel_state::cs_park, channel_state::cs_park, now_us);
+        enter_park(p, now_us);
+      }
+      return;
+    }
+    if (const auto* where = l->snap.find_variable("transfer_after_bridge")) {
+      auto target = separate_string(*where, ':', 4);
+      l->snap.erase_variable("transfer_after_bridge");
+      if (!target.empty()) {
+        leave_extension(*find_live(id), now_us);
+        transfer_to(id, target[0], target.size() > 2 ? target[2] : std::string{}, now_us);
+        return;
+      }
+    }
+    l->hangup_disposition = "send_bye";
+    hang_up_call(id, l->snap.answer == answer_state::answered ? "NORMAL_CLEARING"
+                                                               : "ORIGINATOR_CANCEL",
+                 now_us);
     return;
   }
   channel_event("CHANNEL_UNBRIDGE", "switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge",
                 1849, now_us, *l,
                 {{"Bridge-A-Unique-ID", id}, {"Bridge-B-Unique-ID", std::string{gone}}});
-  auto& x = *find_live(id);
-  x.snap.set_variable("DIALSTATUS", "SUCCESS");
-  execute_complete(x, "_none_", now_us);
-  if (x.socket_controlled || x.park_base) {
-    restore_base_app(x);
+  after_bridge(id, cause, true, now_us);
+}
+
+void switch_core::after_bridge(std::string_view uuid, std::string_view peer_cause,
+                               bool peer_answered, std::int64_t now_us) {
+  std::string id{uuid};
+  auto X = [&]() -> leg& { return *find_live(id); };
+  bool from_app = X().app == "bridge";
+  // The end of switch_ivr_multi_threaded_bridge for the caller: park_after_bridge,
+  // transfer_after_bridge, hangup_after_bridge ("explicit", or true with an answered peer: the
+  // caller hangs up with the peer's cause); otherwise the bridge application completes and the
+  // channel goes on. A uuid_bridge originator goes to CS_EXECUTE, where its extension has no
+  // application left, so it hangs up NORMAL_CLEARING.
+  if (is_true(X().snap.find_variable("park_after_bridge"))) {
+    if (from_app)
+      execute_complete(X(), "_none_", now_us);
+    if (X().park_base || X().socket_controlled) {
+      finish_nested_app(X(), now_us);
+      return;
+    }
+    auto& x = X();
+    x.app = "park";
+    x.park_without_app = true;
+    set_state(x, channel_state::cs_park, channel_state::cs_park, now_us);
+    enter_park(x, now_us);
     return;
   }
+  if (const auto* where = X().snap.find_variable("transfer_after_bridge")) {
+    auto target = separate_string(*where, ':', 4);
+    X().snap.erase_variable("transfer_after_bridge");
+    if (!target.empty()) {
+      if (from_app)
+        execute_complete(X(), "_none_", now_us);
+      leave_extension(X(), now_us);
+      transfer_to(id, target[0], target.size() > 2 ? target[2] : std::string{}, now_us);
+      return;
+    }
+  }
+  const auto* hup = X().snap.find_variable("hangup_after_bridge");
+  bool explicit_hangup = hup != nullptr && iequals(*hup, "explicit");
+  if (explicit_hangup || (peer_answered && is_true(hup))) {
+    X().hangup_disposition = "send_bye";
+    hang_up_call(id, peer_cause.empty() ? std::string{"NORMAL_CLEARING"}
+                                        : std::string{peer_cause},
+                 now_us);
+    return;
+  }
+  if (from_app) {
+    execute_complete(X(), "_none_", now_us);
+    if (X().socket_controlled || X().park_base) {
+      finish_nested_app(X(), now_us);
+      return;
+    }
+  } else {
+    set_state(X(), channel_state::cs_execute, channel_state::cs_execute, now_us);
+  }
   // No park or socket to go back to: the extension is over.
+  X().hangup_disposition = "send_bye";
   hang_up_call(id, "NORMAL_CLEARING", now_us);
 }
 
@@ -746,8 +948,16 @@ void switch_core::hang_up_call(std::string_view uuid, std::string cause, std::in
     l.snap.hangup_cause = cause;
     l.snap.answer = answer_state::hangup;
     l.snap.state = channel_state::cs_hangup;
+    // Applications still queued never run.
+    l.app_queue.clear();
     channel_event("CHANNEL_HANGUP", "switch_channel.c", "switch_channel_perform_hangup", 3445,
                   now_us, l);
+    if (l.role == bridge_role::originator && !l.bridged_to.empty()) {
+      // The caller's bridge loop ends with its hangup: CHANNEL_UNBRIDGE on the caller.
+      channel_event("CHANNEL_UNBRIDGE", "switch_ivr_bridge.c",
+                    "switch_ivr_multi_threaded_bridge", 1849, now_us, l,
+                    {{"Bridge-A-Unique-ID", l.snap.uuid}, {"Bridge-B-Unique-ID", l.bridged_to}});
+    }
   };
   auto to_hangup_state = [&](leg& l) {
     finish_app_on_hangup(l, now_us);
@@ -853,21 +1063,29 @@ std::string switch_core::originate(std::string_view args, std::int64_t now_us) {
   // while paused (no session), which originate reports as DESTINATION_OUT_OF_ORDER.
   if (session_count_ + 2 > config_.max_sessions)
     return "-ERR DESTINATION_OUT_OF_ORDER\n";
-  // The A leg's application: &name(args) or &name.
+  // The A leg's application: &name(args) or &name; or an extension it is transferred to once
+  // the B leg answered (`<exten> [<dialplan>] [<context>]`, as mod_commands' originate calls
+  // switch_ivr_session_transfer; dialplan XML and context "default" by default).
   auto exten = argv[1];
-  if (exten.empty() || exten.front() != '&')
-    return "-ERR fsemu does not emulate originate to a dialplan extension (use &park())\n";
-  exten.remove_prefix(1);
-  auto paren = exten.find('(');
-  std::string app{exten.substr(0, paren)};
+  std::string app;
   std::string app_args;
-  if (paren != std::string_view::npos) {
-    auto close = exten.rfind(')');
-    if (close != std::string_view::npos && close > paren)
-      app_args = std::string{exten.substr(paren + 1, close - paren - 1)};
+  std::string a_exten;
+  std::string a_context;
+  if (!exten.empty() && exten.front() == '&' && exten.size() > 1) {
+    exten.remove_prefix(1);
+    auto paren = exten.find('(');
+    app = std::string{exten.substr(0, paren)};
+    if (paren != std::string_view::npos) {
+      auto close = exten.rfind(')');
+      if (close != std::string_view::npos && close > paren)
+        app_args = std::string{exten.substr(paren + 1, close - paren - 1)};
+    }
+    if (app != "park" && app != "echo")
+      return "-ERR fsemu does not emulate application " + app + "\n";
+  } else {
+    a_exten = std::string{exten};
+    a_context = argv.size() > 3 ? std::string{argv[3]} : std::string{"default"};
   }
-  if (app != "park" && app != "echo")
-    return "-ERR fsemu does not emulate application " + app + "\n";
 
   auto var_of = [&](std::string_view name) -> const std::string* {
     for (const auto& [key, value] : vars)
@@ -1037,6 +1255,8 @@ std::string switch_core::originate(std::string_view args, std::int64_t now_us) {
     b.socket_app_uuid = b.app_uuid;
     A().pending_app = app;
     A().pending_app_args = app_args;
+    A().pending_exten = a_exten;
+    A().pending_context = a_context;
     return "+OK " + a_uuid + "\n";
   }
 
@@ -1071,12 +1291,19 @@ std::string switch_core::originate(std::string_view args, std::int64_t now_us) {
     enter_park(B(), now_us);
   } else {
     auto& b = B();
+    b.playing_file = extension->playback_file;
+    b.playing = true;
+    b.playback_started_us = now_us;
     channel_event("PLAYBACK_START", "switch_ivr_play_say.c", "switch_ivr_play_file", 1646, now_us,
                   b, playback_headers(extension->playback_file));
-    b.app_ends_us = now_us + extension->playback_us;
-    app_ends_.emplace(b.app_ends_us, b.snap.uuid);
+    schedule_app_end(b, now_us + extension->playback_us);
   }
 
+  if (!a_exten.empty()) {
+    // The A leg routes to its extension through the dialplan, as a transfer does.
+    transfer_to(a_uuid, a_exten, a_context, now_us);
+    return "+OK " + a_uuid + "\n";
+  }
   // The A leg runs its application (capture 05, 573-575).
   set_state(A(), channel_state::cs_execute, channel_state::cs_execute, now_us);
   A().snap.set_variable("call_uuid", a_uuid);
@@ -1115,7 +1342,21 @@ void switch_core::advance(std::int64_t now_us) {
         continue; // stale: the application ended early (hangup, uuid_break)
       if (due->app == "sleep") {
         execute_complete(*due, "_none_", at);
-        restore_base_app(*due);
+        finish_nested_app(*due, at);
+        continue;
+      }
+      if (due->app == "play_and_get_digits" && due->collect) {
+        // The prompt or the invalid file played to its end, or the digit wait timed out.
+        auto phase = due->collect->phase;
+        if (phase == collect_phase::digits) {
+          end_read(*due, '\0', read_status::timeout, at);
+        } else {
+          end_playback(*due, "done", at);
+          if (phase == collect_phase::prompt)
+            begin_collecting(*due, at);
+          else
+            end_try_file(*due, at);
+        }
         continue;
       }
       end_playback(*due, "done", at);
@@ -1123,7 +1364,7 @@ void switch_core::advance(std::int64_t now_us) {
       execute_complete(*due, "FILE PLAYED", at);
       if (due->socket_controlled || due->park_base) {
         // Run by a socket client or sendmsg: the call goes back to its socket or park.
-        restore_base_app(*due);
+        finish_nested_app(*due, at);
         continue;
       }
       due->hangup_disposition = "send_bye";
@@ -1247,19 +1488,149 @@ bool switch_core::execute_app(std::string_view uuid, std::string_view app, std::
   auto* l = find_live(uuid);
   if (l == nullptr || l->snap.answer == answer_state::hangup)
     return false;
+  // FreeSWITCH queues a sendmsg'd application as a private event; the running application
+  // holds the queue (event-lock) until it returns, then the next one runs.
+  if (blocking_app(l->app) || l->role != bridge_role::none || !l->app_queue.empty()) {
+    l->app_queue.push_back({std::string{app}, std::string{arg}, std::string{app_uuid}});
+    return true;
+  }
+  start_app(uuid, app, arg, app_uuid, now_us);
+  run_queued_apps(uuid, now_us);
+  return true;
+}
+
+void switch_core::run_queued_apps(std::string_view uuid, std::int64_t now_us) {
+  std::string id{uuid};
+  while (true) {
+    auto* l = find_live(id);
+    if (l == nullptr || l->snap.answer == answer_state::hangup || l->app_queue.empty()
+        || blocking_app(l->app) || l->role != bridge_role::none)
+      return;
+    auto next = std::move(l->app_queue.front());
+    l->app_queue.pop_front();
+    start_app(id, next.app, next.arg, next.app_uuid, now_us);
+  }
+}
+
+void switch_core::finish_nested_app(leg& l, std::int64_t now_us) {
+  restore_base_app(l);
+  run_queued_apps(std::string{l.snap.uuid}, now_us);
+}
+
+void switch_core::interrupt_app(leg& l, std::int64_t now_us) {
+  // The running nested application ends as if broken (a transfer or uuid_bridge took the
+  // channel away): a playback reports FILE PLAYED as mod_dptools does for a broken file.
+  if (l.app == "playback") {
+    if (l.playing)
+      end_playback(l, "break", now_us);
+    l.snap.set_variable("current_application_response", "FILE PLAYED");
+    execute_complete(l, "FILE PLAYED", now_us);
+    restore_base_app(l);
+  } else if (l.app == "play_and_get_digits") {
+    if (l.playing)
+      end_playback(l, "break", now_us);
+    l.collect.reset();
+    execute_complete(l, "_none_", now_us);
+    restore_base_app(l);
+  } else if (l.app == "sleep") {
+    execute_complete(l, "_none_", now_us);
+    restore_base_app(l);
+  }
+}
+
+void switch_core::break_app(leg& l, std::int64_t now_us) {
+  // CF_BREAK: a playing file stops (mod_dptools reports a broken playback as played), a sleep
+  // ends; play_and_get_digits loses its current file and goes on (a broken prompt starts the
+  // digit wait, a broken invalid file the next try); while it waits for digits the break stays
+  // pending and cuts its next file.
+  if (l.app == "playback" && l.playing) {
+    end_playback(l, "break", now_us);
+    l.snap.set_variable("current_application_response", "FILE PLAYED");
+    execute_complete(l, "FILE PLAYED", now_us);
+    if (l.socket_controlled || l.park_base) {
+      finish_nested_app(l, now_us);
+    } else {
+      l.hangup_disposition = "send_bye";
+      std::string id = l.snap.uuid;
+      execute(l, "hangup", "NORMAL_CLEARING", now_us);
+      hang_up_call(id, "NORMAL_CLEARING", now_us);
+    }
+  } else if (l.app == "sleep") {
+    execute_complete(l, "_none_", now_us);
+    finish_nested_app(l, now_us);
+  } else if (l.app == "play_and_get_digits" && l.collect) {
+    if (!l.playing) {
+      l.collect->break_pending = true;
+      return;
+    }
+    auto phase = l.collect->phase;
+    end_playback(l, "break", now_us);
+    if (phase == collect_phase::prompt)
+      begin_collecting(l, now_us);
+    else
+      end_try_file(l, now_us);
+  }
+}
+
+void switch_core::leave_extension(leg& l, std::int64_t now_us) {
+  interrupt_app(l, now_us);
+  // The transfer ends the current extension. A socket-controlled channel leaves the
+  // `socket` application (its park's CHANNEL_UNPARK, then its CHANNEL_EXECUTE_COMPLETE) as at
+  // a hangup; the socket stays connected and sees the new extension's events and the hangup
+  // (with its notices) as for any other end of the call.
+  if (l.socket_controlled) {
+    restore_base_app(l);
+    finish_app_on_hangup(l, now_us);
+    l.socket_parked = false;
+    l.socket_connected = false;
+  } else if (l.park_base) {
+    channel_event("CHANNEL_UNPARK", "switch_ivr.c", "switch_ivr_park", 1213, now_us, l);
+    l.park_base = false;
+    l.park_expires_us = 0;
+    if (std::exchange(l.park_without_app, false)) {
+      l.app.clear();
+    } else {
+      const auto* response = l.snap.find_variable("current_application_response");
+      l.app = "park";
+      l.app_data.clear();
+      l.app_uuid = l.park_app_uuid;
+      execute_complete(l, response != nullptr ? *response : std::string{"_none_"}, now_us);
+    }
+  }
+  l.snap.erase_variable("current_loop");
+  l.snap.erase_variable("total_loops");
+}
+
+void switch_core::transfer_to(std::string_view uuid, std::string_view destination,
+                              std::string context, std::int64_t now_us) {
   std::string id{uuid};
   auto B = [&]() -> leg& { return *find_live(id); };
-  // A second application while one is nested already (a playback still running) is not
-  // queued as FreeSWITCH would queue it: the running one ends as if broken first.
-  if (l->app == "playback" && (l->socket_controlled || l->park_base)) {
-    end_playback(*l, "break", now_us);
-    l->snap.set_variable("current_application_response", "FILE PLAYED");
-    execute_complete(*l, "FILE PLAYED", now_us);
-    restore_base_app(*l);
-  } else if (l->app == "sleep") {
-    execute_complete(*l, "_none_", now_us);
-    restore_base_app(*l);
+  if (context.empty())
+    context = B().snap.caller ? B().snap.caller->context : std::string{"default"};
+  const auto* extension = find_extension(destination, context);
+  if (B().snap.caller) {
+    B().snap.caller->destination_number = std::string{destination};
+    B().snap.caller->context = context;
+    B().snap.caller->channel_transfer_time = now_us;
   }
+  set_state(B(), channel_state::cs_routing, channel_state::cs_routing, now_us);
+  set_state(B(), channel_state::cs_execute, channel_state::cs_execute, now_us);
+  if (extension == nullptr) {
+    B().hangup_disposition = "send_bye";
+    hang_up_call(id, "NO_ROUTE_DESTINATION", now_us);
+    return;
+  }
+  route(B(), *extension, now_us);
+  run_queued_apps(id, now_us);
+}
+
+void switch_core::start_app(std::string_view uuid, std::string_view app, std::string_view arg,
+                            std::string_view app_uuid, std::int64_t now_us) {
+  auto* l = find_live(uuid);
+  if (l == nullptr || l->snap.answer == answer_state::hangup)
+    return;
+  std::string id{uuid};
+  auto B = [&]() -> leg& { return *find_live(id); };
   // switch_ivr_parse_event runs a sendmsg'd application `loops` times (1) and says so.
   l->snap.set_variable("current_loop", "1");
   l->snap.set_variable("total_loops", "1");
@@ -1276,7 +1647,11 @@ bool switch_core::execute_app(std::string_view uuid, std::string_view app, std::
       restore_base_app(B());
       // The A leg's originate succeeded: it runs its application.
       a = find_live(partner);
-      if (a != nullptr && !a->pending_app.empty()) {
+      if (a != nullptr && !a->pending_exten.empty()) {
+        a->snap.set_variable("endpoint_disposition", "ANSWER");
+        auto target = std::exchange(a->pending_exten, {});
+        transfer_to(partner, target, std::exchange(a->pending_context, {}), now_us);
+      } else if (a != nullptr && !a->pending_app.empty()) {
         a->snap.set_variable("endpoint_disposition", "ANSWER");
         set_state(*a, channel_state::cs_execute, channel_state::cs_execute, now_us);
         a->snap.set_variable("call_uuid", partner);
@@ -1285,16 +1660,21 @@ bool switch_core::execute_app(std::string_view uuid, std::string_view app, std::
         if (next == "park")
           enter_park(*find_live(partner), now_us);
       }
-      return true;
+      return;
     }
     execute_complete(B(), "_none_", now_us);
     restore_base_app(B());
-    return true;
+    return;
   }
   if (app == "playback") {
     execute(B(), "playback", std::string{arg}, now_us, std::string{app_uuid});
-    start_playback(B(), now_us);
-    return true;
+    start_playback(B(), std::string{arg}, now_us);
+    return;
+  }
+  if (app == "play_and_get_digits") {
+    execute(B(), "play_and_get_digits", std::string{arg}, now_us, std::string{app_uuid});
+    start_digits(id, arg, now_us);
+    return;
   }
   if (app == "sleep") {
     execute(B(), "sleep", std::string{arg}, now_us, std::string{app_uuid});
@@ -1307,7 +1687,7 @@ bool switch_core::execute_app(std::string_view uuid, std::string_view app, std::
     auto& b = B();
     b.app_ends_us = now_us + ms * 1000;
     app_ends_.emplace(b.app_ends_us, b.snap.uuid);
-    return true;
+    return;
   }
   if (app == "set") {
     execute(B(), "set", std::string{arg}, now_us, std::string{app_uuid});
@@ -1320,7 +1700,7 @@ bool switch_core::execute_app(std::string_view uuid, std::string_view app, std::
     }
     execute_complete(B(), "_none_", now_us);
     restore_base_app(B());
-    return true;
+    return;
   }
   if (app == "park") {
     if (B().park_base) {
@@ -1329,69 +1709,202 @@ bool switch_core::execute_app(std::string_view uuid, std::string_view app, std::
       execute(B(), "park", std::string{arg}, now_us, std::string{app_uuid});
       execute_complete(B(), "_none_", now_us);
       restore_base_app(B());
-      return true;
+      return;
     }
     execute(B(), "park", std::string{arg}, now_us, std::string{app_uuid});
     enter_park(B(), now_us);
-    return true;
+    return;
   }
   if (app == "hangup") {
     execute(B(), "hangup", std::string{arg}, now_us, std::string{app_uuid});
     auto cause = arg.empty() ? std::string{"NORMAL_CLEARING"} : known_cause(arg).first;
     B().hangup_disposition = "send_bye";
     hang_up_call(id, cause, now_us);
-    return true;
+    return;
   }
   if (app == "bridge") {
     bridge(id, arg, app_uuid, now_us);
-    return true;
+    return;
   }
   if (app == "transfer") {
     auto argv = words(arg);
     if (argv.empty())
-      return true;
-    auto context = argv.size() >= 3 ? std::string{argv[2]}
-                                    : (B().snap.caller ? B().snap.caller->context : "default");
+      return;
     execute(B(), "transfer", std::string{arg}, now_us, std::string{app_uuid});
-    auto* extension = find_extension(argv[0], context);
     execute_complete(B(), "_none_", now_us);
-    // The transfer ends the current extension. A socket-controlled channel leaves the
-    // `socket` application (its park's CHANNEL_UNPARK, then its CHANNEL_EXECUTE_COMPLETE) as at
-    // a hangup; the socket stays connected and sees the new extension's events and the hangup
-    // (with its notices) as for any other end of the call.
-    if (B().socket_controlled) {
-      restore_base_app(B());
-      finish_app_on_hangup(B(), now_us);
-      B().socket_parked = false;
-      B().socket_connected = false;
-    } else if (B().park_base) {
-      channel_event("CHANNEL_UNPARK", "switch_ivr.c", "switch_ivr_park", 1213, now_us, B());
-      B().park_base = false;
-      B().park_expires_us = 0;
-      const auto* response = B().snap.find_variable("current_application_response");
-      B().app = "park";
-      B().app_data.clear();
-      B().app_uuid = B().park_app_uuid;
-      execute_complete(B(), response != nullptr ? *response : std::string{"_none_"}, now_us);
-    }
-    B().snap.erase_variable("current_loop");
-    B().snap.erase_variable("total_loops");
-    if (B().snap.caller) {
-      B().snap.caller->destination_number = std::string{argv[0]};
-      B().snap.caller->context = context;
-      B().snap.caller->channel_transfer_time = now_us;
-    }
-    set_state(B(), channel_state::cs_routing, channel_state::cs_routing, now_us);
-    set_state(B(), channel_state::cs_execute, channel_state::cs_execute, now_us);
-    if (extension == nullptr) {
-      B().hangup_disposition = "send_bye";
-      hang_up_call(id, "NO_ROUTE_DESTINATION", now_us);
-      return true;
-    }
-    route(B(), *extension, now_us);
-    return true;
+    leave_extension(B(), now_us);
+    transfer_to(id, argv[0], argv.size() >= 3 ? std::string{argv[2]} : std::string{}, now_us);
+    return;
   }
+}
+
+// -- play_and_get_digits ---------------------------------------------------------------------
+//
+// switch_play_and_get_digits over switch_ivr_read and switch_ivr_collect_digits_count
+// (FreeSWITCH 1.10): per try the prompt plays (a digit breaks it and is the first digit), then
+// digits are collected until max_digits, a terminator or a timeout (the first digit's
+// `timeout`, then `digit_timeout` per digit); read_result / read_terminator_used / <var> are set
+// as switch_ivr_read sets them; digits that fail the regexp go to <var>_invalid; a failed try
+// plays the invalid file; when no try succeeds the channel is transferred if asked to.
+
+void switch_core::schedule_app_end(leg& l, std::int64_t at_us) {
+  l.app_ends_us = at_us;
+  app_ends_.emplace(at_us, l.snap.uuid);
+}
+
+void switch_core::start_digits(std::string_view uuid, std::string_view data,
+                               std::int64_t now_us) {
+  auto& l = *find_live(uuid);
+  digit_collection c;
+  c.args = parse_play_and_get_digits(data);
+  // Tries that take no time (nothing to play, no digits wanted) would run back to back: capped.
+  c.tries_left = std::min<std::uint32_t>(c.args.max_tries, 1000);
+  if (!c.args.digits_regex.empty() && !c.args.var_name.empty())
+    l.snap.erase_variable(c.args.var_name + "_invalid");
+  l.collect = std::move(c);
+  if (l.collect->tries_left == 0) {
+    end_try_file(l, now_us);
+    return;
+  }
+  begin_try(l, now_us);
+}
+
+void switch_core::begin_try(leg& l, std::int64_t now_us) {
+  auto& c = *l.collect;
+  c.digits.clear();
+  c.got_digit = false;
+  l.snap.erase_variable("read_result");
+  if (!c.args.var_name.empty())
+    l.snap.erase_variable(c.args.var_name);
+  if (!plays_prompt(c.args.file)) {
+    begin_collecting(l, now_us);
+    return;
+  }
+  c.phase = collect_phase::prompt;
+  start_playback(l, c.args.file, now_us);
+  // A pending uuid_break, or a digit still in the channel's queue, cuts the prompt at once.
+  if (std::exchange(c.break_pending, false)) {
+    end_playback(l, "break", now_us);
+    begin_collecting(l, now_us);
+  } else if (!c.queued_digits.empty()) {
+    char digit = c.queued_digits.front();
+    c.queued_digits.erase(0, 1);
+    collect_digit(l, digit, now_us);
+  }
+}
+
+void switch_core::begin_collecting(leg& l, std::int64_t now_us) {
+  auto& c = *l.collect;
+  c.phase = collect_phase::digits;
+  const auto& a = c.args;
+  auto len = c.digits.size();
+  if ((a.min_digits != 0 && len < a.min_digits) || len < a.max_digits) {
+    // switch_ivr_collect_digits_count: a terminator among the digits so far ends the read.
+    for (std::size_t i = 0; i < len; ++i) {
+      if (a.terminators.find(c.digits[i]) != std::string::npos) {
+        char terminator = c.digits[i];
+        c.digits.resize(i);
+        end_read(l, terminator, read_status::success, now_us);
+        return;
+      }
+    }
+    std::uint32_t digit_timeout = a.digit_timeout_ms != 0 ? a.digit_timeout_ms : a.timeout_ms;
+    schedule_app_end(l, now_us + std::int64_t{len != 0 ? digit_timeout : a.timeout_ms} * 1000);
+    // Digits that waited in the channel's queue are read now.
+    std::string waiting = std::exchange(c.queued_digits, {});
+    for (char digit : waiting) {
+      if (!collect_digit(l, digit, now_us))
+        return;
+    }
+    return;
+  }
+  end_read(l, '\0', read_status::success, now_us);
+}
+
+bool switch_core::collect_digit(leg& l, char digit, std::int64_t now_us) {
+  auto& c = *l.collect;
+  switch (c.phase) {
+    case collect_phase::invalid:
+      // The invalid file is played without input arguments: the digit stays queued.
+      c.queued_digits += digit;
+      return true;
+    case collect_phase::prompt:
+      // switch_ivr_play_file puts the digit in the buffer and breaks the prompt.
+      end_playback(l, "break", now_us);
+      c.digits = std::string(1, digit);
+      begin_collecting(l, now_us);
+      return false;
+    case collect_phase::digits:
+      break;
+  }
+  const auto& a = c.args;
+  if (a.terminators.find(digit) != std::string::npos) {
+    end_read(l, digit, read_status::success, now_us);
+    return false;
+  }
+  c.digits += digit;
+  c.got_digit = true;
+  if (c.digits.size() >= a.max_digits || c.digits.size() >= 127) {
+    end_read(l, '\0', read_status::success, now_us);
+    return false;
+  }
+  std::uint32_t digit_timeout = a.digit_timeout_ms != 0 ? a.digit_timeout_ms : a.timeout_ms;
+  schedule_app_end(l, now_us + std::int64_t{digit_timeout} * 1000);
   return true;
+}
+
+void switch_core::end_read(leg& l, char terminator, read_status status, std::int64_t now_us) {
+  auto& c = *l.collect;
+  l.app_ends_us = 0;
+  auto read = finish_read(c.args, c.digits, terminator, status);
+  if (!read.terminator_used.empty())
+    l.snap.set_variable("read_terminator_used", read.terminator_used);
+  l.snap.set_variable("read_result", read.read_result);
+  const auto& var = c.args.var_name;
+  if (!var.empty() && !read.digits.empty())
+    l.snap.set_variable(var, read.digits);
+  auto verdict = accept_try(c.args, read, l.snap.find_variable("read_terminator_used") != nullptr);
+  if (verdict == try_verdict::accepted || verdict == try_verdict::restart) {
+    l.collect.reset();
+    execute_complete(l, "_none_", now_us);
+    finish_nested_app(l, now_us);
+    return;
+  }
+  if (verdict == try_verdict::invalid && !var.empty()) {
+    l.snap.erase_variable(var);
+    l.snap.set_variable(var + "_invalid", read.digits);
+  }
+  c.phase = collect_phase::invalid;
+  if (!plays_prompt(c.args.invalid_file)) {
+    end_try_file(l, now_us);
+    return;
+  }
+  start_playback(l, c.args.invalid_file, now_us);
+  if (std::exchange(c.break_pending, false)) {
+    end_playback(l, "break", now_us);
+    end_try_file(l, now_us);
+  }
+}
+
+void switch_core::end_try_file(leg& l, std::int64_t now_us) {
+  auto& c = *l.collect;
+  if (c.tries_left > 0)
+    --c.tries_left;
+  if (c.tries_left > 0) {
+    begin_try(l, now_us);
+    return;
+  }
+  // Every try failed: transfer_on_failure "EXT [DIALPLAN [CONTEXT]]", else just the end.
+  auto target = separate_string(c.args.transfer_on_failure, ' ', 4);
+  l.collect.reset();
+  execute_complete(l, "_none_", now_us);
+  if (target.empty()) {
+    finish_nested_app(l, now_us);
+    return;
+  }
+  std::string id = l.snap.uuid;
+  leave_extension(l, now_us);
+  transfer_to(id, target[0], target.size() > 2 ? target[2] : std::string{}, now_us);
 }
 
 // -- inbound (SIP) channels, nested applications, DTMF, park_timeout, HEARTBEAT ---------------
@@ -1449,35 +1962,38 @@ void switch_core::enter_park(leg& l, std::int64_t now_us) {
   channel_event("CHANNEL_PARK", "switch_ivr.c", "switch_ivr_park", 1002, now_us, l);
 }
 
-void switch_core::start_playback(leg& l, std::int64_t now_us) {
+void switch_core::start_playback(leg& l, std::string file, std::int64_t now_us) {
+  l.playing_file = std::move(file);
+  l.playing = true;
+  l.playback_started_us = now_us;
   channel_event("PLAYBACK_START", "switch_ivr_play_say.c", "switch_ivr_play_file", 1646, now_us, l,
-                playback_headers(l.app_data));
+                playback_headers(l.playing_file));
   auto file_us = config_.file_playback_us;
-  if (auto known = config_.prompt_lengths_us.find(l.app_data);
+  if (auto known = config_.prompt_lengths_us.find(l.playing_file);
       known != config_.prompt_lengths_us.end())
     file_us = known->second;
-  auto length = playback_duration_us(l.app_data, file_us);
-  if (length > 0 || l.app_data.find("loops=-") == std::string::npos) {
-    l.app_ends_us = now_us + length;
-    app_ends_.emplace(l.app_ends_us, l.snap.uuid);
-  }
+  auto length = playback_duration_us(l.playing_file, file_us);
+  l.app_ends_us = 0;
+  if (length > 0 || l.playing_file.find("loops=-") == std::string::npos)
+    schedule_app_end(l, now_us + length);
 }
 
 void switch_core::end_playback(leg& l, std::string_view status, std::int64_t at_us,
                                bool record_position) {
   if (record_position) {
-    auto played_us = at_us - l.app_started_us;
+    auto played_us = at_us - l.playback_started_us;
     auto samples = std::to_string(played_us * 8000 / 1'000'000);
     l.snap.set_variable("playback_last_offset_pos", samples);
     l.snap.set_variable("playback_seconds", std::to_string(played_us / 1'000'000));
     l.snap.set_variable("playback_ms", std::to_string(played_us / 1000));
     l.snap.set_variable("playback_samples", samples);
   }
-  auto headers = playback_headers(l.app_data);
+  auto headers = playback_headers(l.playing_file);
   headers.push_back({"Playback-Status", std::string{status}});
   channel_event("PLAYBACK_STOP", "switch_ivr_play_say.c", "switch_ivr_play_file", 2020, at_us, l,
                 std::move(headers));
   l.app_ends_us = 0;
+  l.playing = false;
 }
 
 void switch_core::route(leg& l, const dialplan_extension& extension, std::int64_t now_us) {
@@ -1517,10 +2033,12 @@ void switch_core::route(leg& l, const dialplan_extension& extension, std::int64_
   }
   execute(L(), "playback", extension.playback_file, now_us);
   auto& p = L();
+  p.playing_file = extension.playback_file;
+  p.playing = true;
+  p.playback_started_us = now_us;
   channel_event("PLAYBACK_START", "switch_ivr_play_say.c", "switch_ivr_play_file", 1646, now_us, p,
-                playback_headers(p.app_data));
-  p.app_ends_us = now_us + extension.playback_us;
-  app_ends_.emplace(p.app_ends_us, id);
+                playback_headers(p.playing_file));
+  schedule_app_end(p, now_us + extension.playback_us);
 }
 
 inbound_call_result switch_core::place_inbound_call(const inbound_call_request& request,
@@ -1653,6 +2171,9 @@ void switch_core::fire_dtmf(leg& l, char digit, std::uint32_t duration_samples,
                 {{"DTMF-Digit", std::string(1, digit)},
                  {"DTMF-Duration", std::to_string(duration_samples)},
                  {"DTMF-Source", std::string{source}}});
+  // A running play_and_get_digits takes the digit.
+  if (l.collect && l.snap.answer != answer_state::hangup)
+    collect_digit(l, digit, now_us);
 }
 
 bool switch_core::receive_dtmf(std::string_view uuid, char digit, std::uint32_t duration_samples,
@@ -1725,21 +2246,20 @@ std::string switch_core::channel_command(std::string_view command, std::string_v
     auto* l = find_live(argv[0]);
     if (l == nullptr)
       return std::string{no_such_channel};
-    // mod_dptools' playback reports a broken file as played.
-    if (l->app == "playback" && l->app_ends_us != 0) {
-      end_playback(*l, "break", now_us);
-      l->snap.set_variable("current_application_response", "FILE PLAYED");
-      execute_complete(*l, "FILE PLAYED", now_us);
-      if (l->socket_controlled || l->park_base) {
-        restore_base_app(*l);
-      } else {
-        l->hangup_disposition = "send_bye";
-        execute(*l, "hangup", "NORMAL_CLEARING", now_us);
-        hang_up_call(argv[0], "NORMAL_CLEARING", now_us);
-      }
-    } else if (l->app == "sleep") {
-      execute_complete(*l, "_none_", now_us);
-      restore_base_app(*l);
+    // mod_commands: "all" also flushes the queued applications, "both" does the same to the
+    // bridged partner.
+    bool all = args.find("all", argv[0].size()) != std::string_view::npos;
+    bool both = args.find("both", argv[0].size()) != std::string_view::npos;
+    std::vector<std::string> targets{std::string{argv[0]}};
+    if (both && !l->bridged_to.empty())
+      targets.push_back(l->bridged_to);
+    for (const auto& target : targets) {
+      auto* t = find_live(target);
+      if (t == nullptr || t->snap.answer == answer_state::hangup)
+        continue;
+      if (all)
+        t->app_queue.clear();
+      break_app(*t, now_us);
     }
     return "+OK\n";
   }
@@ -1762,10 +2282,14 @@ std::string switch_core::channel_command(std::string_view command, std::string_v
       duration *= 8;
       digits.resize(at);
     }
-    if (auto* partner = find_live(l->partner))
-      for (char c : digits)
-        if (std::string_view{"0123456789*#ABCDabcd"}.find(c) != std::string_view::npos)
-          fire_dtmf(*partner, c, duration, "UNKNOWN", now_us);
+    std::string partner_id = l->partner;
+    for (char c : digits) {
+      auto* partner = find_live(partner_id);
+      if (partner == nullptr || partner->snap.answer == answer_state::hangup)
+        break;
+      if (std::string_view{"0123456789*#ABCDabcd"}.find(c) != std::string_view::npos)
+        fire_dtmf(*partner, c, duration, "UNKNOWN", now_us);
+    }
     return "+OK " + std::string{argv[0]} + " sent DTMF " + std::string{argv[1]} + ".\n";
   }
   if (command == "uuid_broadcast") {
@@ -1809,7 +2333,14 @@ std::string switch_core::channel_command(std::string_view command, std::string_v
   std::string transfer_arg{argv[next]};
   if (next + 2 < argv.size())
     transfer_arg += " " + std::string{argv[next + 1]} + " " + std::string{argv[next + 2]};
-  execute_app(uuid, "transfer", transfer_arg, {}, now_us);
+  // switch_ivr_session_transfer acts at once: what runs is interrupted, not queued behind.
+  auto* target = find_live(uuid);
+  if (target == nullptr)
+    return std::string{no_such_channel};
+  if (target->role != bridge_role::none)
+    return "-ERR fsemu does not emulate uuid_transfer of a bridged channel\n";
+  interrupt_app(*target, now_us);
+  start_app(uuid, "transfer", transfer_arg, {}, now_us);
   return "+OK\n";
 }
 
@@ -1936,15 +2467,17 @@ std::string switch_core::uuid_command(std::string_view command, std::string_view
     return value != nullptr ? *value : std::string{"_undef_"};
   }
   if (command == "uuid_setvar") {
-    if (argv.size() < 2 || argv.size() > 3)
+    // mod_commands splits into three words at most: the value keeps its spaces.
+    auto parts = separate_string(args, ' ', 3);
+    if (parts.size() < 2)
       return "-USAGE: <uuid> <var> [value]\n";
-    auto* l = find_live(argv[0]);
+    auto* l = find_live(parts[0]);
     if (l == nullptr)
       return std::string{no_such_channel};
-    if (argv.size() == 3)
-      l->snap.set_variable(argv[1], argv[2]);
+    if (parts.size() == 3 && !parts[2].empty())
+      l->snap.set_variable(parts[1], parts[2]);
     else
-      l->snap.erase_variable(argv[1]);
+      l->snap.erase_variable(parts[1]);
     return "+OK\n";
   }
   if (command == "uuid_exists")

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "channel_snapshot.hpp"
+#include "digit_collection.hpp"
 #include "event_renderer.hpp"
 
 /// The emulated switch's core: identity, configuration, counters, the pause and shutdown flags,
@@ -197,9 +198,11 @@ struct switch_event {
 /// and opens no socket; every time comes in as microseconds since the Unix epoch. API commands
 /// never fail as C++ calls: like FreeSWITCH they answer with a body ("-ERR ...", "-USAGE: ...").
 ///
-/// Channels: `originate loopback/<dest>[/<context>] &park()` (or `&echo()`) creates the loopback
-/// pair (A leg outbound running the application, B leg inbound routed through the dialplan) and
+/// Channels: `originate loopback/<dest>[/<context>] &park()` (or `&echo()`, or an extension:
+/// `<exten> [XML] [<context>]`) creates the loopback pair (A leg outbound running the
+/// application or routed to the extension, B leg inbound routed through the dialplan) and
 /// queues the channel events in the order FreeSWITCH fires them (captures 04, 05).
+/// `api uuid_bridge` bridges two channels (CHANNEL_BRIDGE / _UNBRIDGE with Other-Leg-*).
 /// `place_inbound_call` creates a single inbound channel as a SIP call would (capture 20) and
 /// routes it the same way; `sendmsg`, `receive_dtmf` and `remote_hang_up` act on channels as a
 /// socket client, a caller's keypad and a caller's BYE would. Work that takes time (a
@@ -301,15 +304,21 @@ public:
 
   /// Runs application `app` with argument `arg` on channel `uuid` (a `sendmsg` `call-command:
   /// execute`, `uuid_broadcast`): `answer`, `playback` (lasting `playback_duration_us`;
-  /// PLAYBACK_START/STOP), `set name=value`, `park`, `hangup [cause]`, `sleep <ms>`,
+  /// PLAYBACK_START/STOP), `play_and_get_digits` (mod_dptools' arguments, see
+  /// `parse_play_and_get_digits`: prompt, digits, timeouts, tries, invalid file, variable,
+  /// regexp, transfer on failure), `set name=value`, `park`, `hangup [cause]`, `sleep <ms>`,
   /// `transfer <destination> [XML <context>]`, `bridge loopback/<dest>[/<context>]` (a new
-  /// loopback pair whose A leg is bridged to this channel: CHANNEL_BRIDGE; when either side
-  /// hangs up the other gets CHANNEL_UNBRIDGE, and the bridging channel goes back to its park
-  /// or socket, or hangs up when it has none). On a parked or socket-controlled channel the
-  /// application runs nested and the channel goes back to its park or socket afterwards. The
-  /// CHANNEL_EXECUTE(_COMPLETE) events carry `app_uuid` as Application-UUID (a fresh one when
-  /// empty). Returns false when the channel does not exist or is hanging up; an application
-  /// fsemu does not know is ignored (true, no events).
+  /// loopback pair whose A leg is bridged to this channel: CHANNEL_BRIDGE with Other-Leg-*;
+  /// when the far end hangs up CHANNEL_UNBRIDGE, then `park_after_bridge`,
+  /// `transfer_after_bridge` or `hangup_after_bridge` as FreeSWITCH, else the channel goes
+  /// back to its park or socket, or hangs up when it has none). On a parked or
+  /// socket-controlled channel the application runs nested and the channel goes back to its park
+  /// or socket afterwards. While an application runs (playback, sleep, play_and_get_digits,
+  /// bridge) further ones wait in the channel's queue and run in order after it, as
+  /// FreeSWITCH's private event queue holds them. The CHANNEL_EXECUTE(_COMPLETE) events carry
+  /// `app_uuid` as Application-UUID (a fresh one when empty). Returns false when the channel
+  /// does not exist or is hanging up; an application fsemu does not know is ignored (true, no
+  /// events).
   bool execute_app(std::string_view uuid, std::string_view app, std::string_view arg,
                    std::string_view app_uuid, std::int64_t now_us);
 
@@ -350,6 +359,34 @@ public:
                                     std::string_view app_uuid, std::int64_t now_us);
 
 private:
+  /// An application waiting for the running one (sendmsg execute, uuid_broadcast).
+  struct queued_app {
+    std::string app;
+    std::string arg;
+    std::string app_uuid;
+  };
+
+  /// Where a running play_and_get_digits is.
+  enum class collect_phase : std::uint8_t { prompt, digits, invalid };
+
+  /// A running play_and_get_digits: its arguments, the try and the digits so far.
+  struct digit_collection {
+    pagd_arguments args;
+    collect_phase phase = collect_phase::prompt;
+    std::uint32_t tries_left = 0;
+    std::string digits;
+    /// The inter-digit timeout restarts with each digit once one arrived.
+    bool got_digit = false;
+    /// uuid_break while collecting: FreeSWITCH's CF_BREAK stays set and cuts the next file.
+    bool break_pending = false;
+    /// Digits pressed while the invalid file played: they wait in the channel's DTMF queue
+    /// and break the next prompt.
+    std::string queued_digits;
+  };
+
+  /// How a channel takes part in a bridge.
+  enum class bridge_role : std::uint8_t { none, originator, peer };
+
   /// One channel (one loopback leg). Owned by `legs_`.
   struct leg {
     channel_snapshot snap;
@@ -376,6 +413,9 @@ private:
     /// The A leg of a socket call: the application it runs once the B leg answers.
     std::string pending_app;
     std::string pending_app_args;
+    /// ... or the extension (and context) it is transferred to then (`originate URL EXTEN`).
+    std::string pending_exten;
+    std::string pending_context;
     /// The last application executed and its argument (last_app, last_arg).
     std::string last_app;
     std::string last_arg;
@@ -387,8 +427,23 @@ private:
     /// When park_timeout ends the park (0 = never) and the cause it hangs up with.
     std::int64_t park_expires_us = 0;
     std::string park_timeout_cause;
-    /// The channel this one is bridged to (`bridge loopback/...`); empty = none.
+    /// The channel this one is bridged to (`bridge loopback/...`, `uuid_bridge`); empty = none.
     std::string bridged_to;
+    /// Which side of the bridge this channel is: the originator carries CHANNEL_BRIDGE.
+    bridge_role role = bridge_role::none;
+    /// When the last bridge started (bridge_epoch at hangup; 0 = never bridged).
+    std::int64_t bridged_us = 0;
+    /// Applications waiting for the running one.
+    std::deque<queued_app> app_queue;
+    /// The running play_and_get_digits, if any.
+    std::optional<digit_collection> collect;
+    /// The file being played now (by playback or play_and_get_digits), when it started, and
+    /// whether one plays.
+    std::string playing_file;
+    std::int64_t playback_started_us = 0;
+    bool playing = false;
+    /// Parked by park_after_bridge (the CS_PARK state, no `park` application to complete).
+    bool park_without_app = false;
     /// The DTMF digits the channel received (digits_dialed at hangup).
     std::string digits_dialed;
     /// sip_hangup_disposition at hangup (non-loopback channels): recv_bye, send_bye, ...
@@ -433,7 +488,27 @@ private:
   void add_hangup_variables(leg& l, std::int64_t now_us);
   void count_new_session(std::int64_t now_us);
   void enter_park(leg& l, std::int64_t now_us);
-  void start_playback(leg& l, std::int64_t now_us);
+  void start_playback(leg& l, std::string file, std::int64_t now_us);
+  void start_app(std::string_view uuid, std::string_view app, std::string_view arg,
+                 std::string_view app_uuid, std::int64_t now_us);
+  void run_queued_apps(std::string_view uuid, std::int64_t now_us);
+  void finish_nested_app(leg& l, std::int64_t now_us);
+  void interrupt_app(leg& l, std::int64_t now_us);
+  void leave_extension(leg& l, std::int64_t now_us);
+  void break_app(leg& l, std::int64_t now_us);
+  void transfer_to(std::string_view uuid, std::string_view destination, std::string context,
+                   std::int64_t now_us);
+  void start_digits(std::string_view uuid, std::string_view data, std::int64_t now_us);
+  void begin_try(leg& l, std::int64_t now_us);
+  void begin_collecting(leg& l, std::int64_t now_us);
+  bool collect_digit(leg& l, char digit, std::int64_t now_us);
+  void end_read(leg& l, char terminator, read_status status, std::int64_t now_us);
+  void end_try_file(leg& l, std::int64_t now_us);
+  void schedule_app_end(leg& l, std::int64_t at_us);
+  void link_bridge(std::string_view originator, std::string_view peer, std::int64_t now_us);
+  std::string uuid_bridge(std::string_view args, std::int64_t now_us);
+  void after_bridge(std::string_view uuid, std::string_view peer_cause, bool peer_answered,
+                    std::int64_t now_us);
   void end_playback(leg& l, std::string_view status, std::int64_t at_us,
                     bool record_position = true);
   void route(leg& l, const dialplan_extension& extension, std::int64_t now_us);
