@@ -387,8 +387,12 @@ private:
     // A key missing because its file could not be read or parsed is not worth a second error.
     if (unparsed_file_)
       return;
+    // A coordinator talks to no FreeSWITCH: the event socket's keys are not required there.
+    bool coordinator_only = config_.role == daemon_role::coordinator;
     for (const auto& spec : key_schema()) {
       std::string name{spec.name};
+      if (coordinator_only && name.starts_with("esl."))
+        continue;
       if (spec.default_toml.empty() && !origin_.contains(name) && usable(name))
         error({main_file_}, name, "is required but not set",
               "set " + leaf_of(name) + " in [" + section_of(name) + "] or the environment "

@@ -149,3 +149,45 @@ CAF_TEST(dotted keys and inline tables work like sections) {
   CAF_CHECK_EQUAL(config.node.capacity, 7);
   CAF_CHECK_EQUAL(config.redis.port, 7000);
 }
+
+CAF_TEST(a coordinator needs no event socket password but a node does) {
+  auto coordinator = test::parse("role = \"coordinator\"\n");
+  CAF_CHECK(coordinator.config.has_value());
+  auto node = test::parse("role = \"node\"\n");
+  CAF_CHECK(!node.config.has_value());
+  CAF_CHECK_EQUAL(test::problem_about(node, "esl.password").key, "esl.password");
+}
+
+CAF_TEST(the cluster and edge sections set membership and Kamailio settings) {
+  auto config = load_ok(test::minimal_toml() + R"(
+[cluster]
+port = 4800
+coordinators = ["10.0.0.2:4800", "10.0.0.3:4800"]
+suspect_after = "2s"
+down_after = "6s"
+drain_deadline = "1h"
+[edge]
+enabled = false
+algorithm = "round_robin"
+trusted_peers = ["192.0.2.0/24"]
+)");
+  CAF_CHECK_EQUAL(config.cluster.port, 4800);
+  CAF_CHECK_EQUAL(config.cluster.coordinators.size(), 2u);
+  CAF_CHECK(config.cluster.down_after == std::chrono::seconds{6});
+  CAF_CHECK(config.cluster.drain_deadline == std::chrono::hours{1});
+  CAF_CHECK(!config.edge.enabled);
+  CAF_CHECK(config.edge.algorithm == dispatcher_algorithm::round_robin);
+}
+
+CAF_TEST(a node cannot be down before it is suspect and a coordinator address needs a port) {
+  auto result = test::parse(test::minimal_toml() + R"(
+[cluster]
+suspect_after = "5s"
+down_after = "5s"
+coordinators = ["10.0.0.2"]
+)");
+  CAF_CHECK(!result.config.has_value());
+  CAF_CHECK_EQUAL(test::problem_about(result, "cluster.down_after").key, "cluster.down_after");
+  CAF_CHECK_EQUAL(test::problem_about(result, "cluster.coordinators").key,
+                  "cluster.coordinators");
+}
