@@ -21,6 +21,7 @@
 #include "config/daemon_config.hpp"
 #include "config/diagnostic.hpp"
 #include "config/loader.hpp"
+#include "kamailio/dispatcher_list.hpp"
 #include "kamailio/edge_config.hpp"
 #include "kamailio/errc.hpp"
 #include "kamailio/list_file_writer.hpp"
@@ -164,6 +165,18 @@ int run_render(const edge_options& options) {
   }
   std::cerr << "wrote " << options.output << " and " << settings.address_list << " ("
             << settings.trusted_peers.size() << " trusted peer(s))\n";
+  // Kamailio refuses to start without its list file; an empty one (no node yet) is fine and
+  // the coordinator fills it. An existing list is the coordinator's and is left alone.
+  std::error_code ec;
+  if (!std::filesystem::exists(settings.dispatcher_list, ec)) {
+    if (auto err = kamailio::write_file_atomically(settings.dispatcher_list,
+                                                   kamailio::render_dispatcher_list({}))) {
+      std::cerr << "callgridctl edge render: " << kamailio::render_error(*err) << '\n';
+      return exit_failure;
+    }
+    std::cerr << "wrote an empty " << settings.dispatcher_list
+              << " (Kamailio needs the file; the coordinator fills it)\n";
+  }
   return exit_ok;
 }
 

@@ -50,8 +50,8 @@ constexpr command_group command_groups[] = {
 
 constexpr std::string_view exit_codes_footer =
   "Exit codes: 0 done; 1 could not connect, password rejected, timeout or link lost; 2 usage "
-  "error; 3 FreeSWITCH answered a command with -ERR; 4 a flow or route document has errors; "
-  "130 interrupted (Ctrl-C).\n"
+  "error; 3 FreeSWITCH answered a command with -ERR; 4 a flow or route document or the edge "
+  "configuration has errors; 130 interrupted (Ctrl-C).\n"
   "Run 'callgridctl COMMAND --help' for the options of a command.";
 
 } // namespace

@@ -554,7 +554,7 @@ const std::vector<key_spec>& table() {
     }),
     key<&dc::edge, &edge_settings::max_message_size>({
       .name = "edge.max_message_size", .default_toml = "8192", .unit = "bytes",
-      .description = "Largest SIP message Kamailio accepts; larger ones are dropped.",
+      .description = "Largest SIP message Kamailio accepts; larger ones are refused with 513 Message Too Large.",
       .min = 1024, .max = 65535,
     }),
   };

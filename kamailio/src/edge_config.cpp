@@ -170,8 +170,9 @@ std::vector<std::string> validate_edge_settings(const edge_settings& s) {
   in_range("pike_window", s.pike_window_s, 1, 3600);
   in_range("pike_requests", s.pike_requests, 1, 1'000'000);
   in_range("ban_time", s.ban_time_s, 1, 86'400 * 7);
-  // Kamailio's receive buffer (BUF_SIZE) is 65535 bytes; below 1500 normal INVITEs fail.
-  in_range("max_message_bytes", s.max_message_bytes, 1500, 65'535);
+  // Kamailio's receive buffer (BUF_SIZE) is 65535 bytes; below 1024 even small INVITEs fail
+  // (the same bounds as the configuration's edge.max_message_size).
+  in_range("max_message_bytes", s.max_message_bytes, 1024, 65'535);
   in_range("failover_timeout", s.failover_timeout_ms, 100, 120'000);
   in_range("children", s.children, 1, 64);
   for (const auto& peer : s.trusted_peers)

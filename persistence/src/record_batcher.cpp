@@ -354,6 +354,16 @@ caf::error record_batcher::connect(ship_result& result) {
   return {};
 }
 
+caf::error record_batcher::prepare() {
+  if (connected())
+    return {};
+  conn_.reset();
+  ship_result result;
+  if (auto err = connect(result))
+    return err;
+  return std::move(result.partition_error);
+}
+
 caf::expected<ship_result> record_batcher::ship_once(record_spool& spool) {
   auto batch = spool.pending(options_.batch_size);
   if (!batch) {

@@ -250,6 +250,11 @@ void record_pipeline::record_commit(uint64_t first, uint64_t last, bool acknowle
 
 void record_pipeline::ship_loop() {
   record_batcher batcher{options_.batcher};
+  // Connected before the first record arrives, as a daemon should be; when the database is not
+  // there yet, the first batch tries again (and its failures are reported).
+  if (auto err = batcher.prepare())
+    warn("preparing the connection for call records failed (the first batch tries again): "
+         + render_error(err));
   std::vector<call_record> batch;
   uint64_t batch_first = 0;
   uint64_t batch_last = 0;

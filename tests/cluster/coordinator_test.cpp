@@ -95,6 +95,12 @@ struct fixture {
     caf::anon_send_exit(c.registry, caf::exit_reason::user_shutdown);
   }
 
+  void stop_node(const membership_client_actor& client, const fake_supervisor_actor& supervisor) {
+    caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
+    to_stop.clear();
+  }
+
   std::string recorded_leader() {
     auto address = leader_lock::read_leader_address(conninfo);
     return address ? *address : "";
@@ -181,6 +187,8 @@ CAF_TEST(a drain survives a restart of the coordinator) {
   CAF_CHECK(eventually([&] { return status_of(client).coordinator == second.address; }, 5s));
   // The restored admin state wins: the node is told again and ends drained at the new leader.
   CAF_CHECK(eventually([&] { return state_at(second, "fs-1") == "drained"; }, 5s));
+  // The node first, so that it does not start looking for a leader while the system shuts down.
+  stop_node(client, supervisor);
   stop(second);
 }
 
@@ -205,6 +213,7 @@ CAF_TEST(the standby leads within the bound when the leader loses its connection
   auto followed = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - cut_at);
   CAF_MESSAGE("the node is active at b " << followed.count() << " ms after the cut");
   CAF_CHECK_EQUAL(status_of(client).coordinator, b.address);
+  stop_node(client, supervisor);
   stop(a);
   stop(b);
 }

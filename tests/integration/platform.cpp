@@ -80,18 +80,25 @@ platform::~platform() {
   fsemu_.stop(SIGTERM, std::chrono::seconds{5});
 }
 
-void platform::start_fsemu(const std::string& callers_toml, std::vector<std::string> extra_args) {
+std::string fsemu_node_config(const std::string& hostname, std::uint16_t esl_port,
+                              const std::string& esl_password, std::uint16_t outbound_port,
+                              const std::string& callers_toml) {
   std::ostringstream cfg;
-  cfg << "[switch]\nhostname = \"fsemu-it\"\nesl_port = " << esl_port << "\nesl_password = \""
-      << esl_password << "\"\nmax_sessions = 2000\n\n"
+  cfg << "[switch]\nhostname = \"" << hostname << "\"\nesl_port = " << esl_port
+      << "\nesl_password = \"" << esl_password << "\"\nmax_sessions = 2000\n\n"
       << "[[dialplan]]\ndestination = \"2000\"\nsocket = \"127.0.0.1:" << outbound_port
       << "\"\n\n";
   for (const char* target : {"agents", "sales_new", "sales_existing", "billing"})
     cfg << "[[dialplan]]\ndestination = \"" << target
         << "\"\naction = \"tone\"\nfile = \"tone_stream://%(300,0,440);loops=1\"\n\n";
   cfg << "[prompts]\ndefault = \"300ms\"\n\n" << callers_toml;
+  return cfg.str();
+}
+
+void platform::start_fsemu(const std::string& callers_toml, std::vector<std::string> extra_args) {
   auto path = dir_.path() / "fsemu.toml";
-  write_file(path, cfg.str());
+  write_file(path, fsemu_node_config("fsemu-it", esl_port, esl_password, outbound_port,
+                                     callers_toml));
   process_spec spec;
   spec.argv = {binary_dir + "/tools/fsemu/fsemu", "--config", path.string(), "--summary-json",
                summary_path().string()};
@@ -102,22 +109,31 @@ void platform::start_fsemu(const std::string& callers_toml, std::vector<std::str
   fsemu_ = child_process{spec};
 }
 
-void platform::start_callgridd(std::uint16_t esl_target_port,
-                               const std::string& cluster_section) {
+std::string platform::node_config(const node_identity& node,
+                                  const std::string& cluster_section) const {
   std::ostringstream cfg;
-  cfg << "role = \"node\"\n[node]\nname = \"node-it\"\nsip_uri = \"sip:127.0.0.1:5080\"\n"
-      << cluster_section
-      << "[esl]\nport = " << (esl_target_port ? esl_target_port : esl_port) << "\npassword = \"" << esl_password
-      << "\"\nreconnect_max = \"500ms\"\n"
-      << "[outbound]\nport = " << outbound_port << "\n"
+  cfg << "role = \"node\"\n[node]\nname = \"" << node.name << "\"\nsip_uri = \""
+      << node.sip_uri << "\"\n"
+      << cluster_section << "[esl]\nport = " << node.esl_port << "\npassword = \""
+      << esl_password << "\"\nreconnect_max = \"500ms\"\n"
+      << "[outbound]\nport = " << node.outbound_port << "\n"
       << "[database]\nconninfo = \"" << postgres.conninfo() << "\"\n"
       << "[redis]\nport = " << redis.port() << "\ntimeout = \"200ms\"\n"
-      << "[records]\nspool_dir = \"" << (dir_.path() / "spool").string()
-      << "\"\nmax_delay = \"50ms\"\n"
-      << "[http]\nport = " << http_port << "\n"
+      << "[records]\nspool_dir = \"" << node.spool.string() << "\"\nmax_delay = \"50ms\"\n"
+      << "[http]\nport = " << node.http_port << "\n"
       << "[log]\nformat = \"text\"\nlevel = \"info\"\n";
+  return cfg.str();
+}
+
+void platform::start_callgridd(std::uint16_t esl_target_port,
+                               const std::string& cluster_section) {
+  node_identity node;
+  node.esl_port = esl_target_port ? esl_target_port : esl_port;
+  node.outbound_port = outbound_port;
+  node.http_port = http_port;
+  node.spool = dir_.path() / "spool";
   auto path = dir_.path() / "callgridd.toml";
-  write_file(path, cfg.str());
+  write_file(path, node_config(node, cluster_section));
   process_spec spec;
   spec.argv = {binary_dir + "/apps/callgridd/callgridd", "--config", path.string()};
   spec.working_dir = dir_.path();
@@ -197,6 +213,60 @@ std::string platform::fsemu_log() const {
 
 std::string platform::callgridd_log() const {
   return tail_file(dir_.path() / "callgridd.log", 80);
+}
+
+media_node::media_node(const platform& services, std::string node_name)
+  : name(std::move(node_name)), esl_port(pick_free_port()), sip_port(pick_free_port()),
+    outbound_port(pick_free_port()), http_port(pick_free_port()), services_(services) {
+}
+
+media_node::~media_node() {
+  callgridd_.stop(SIGTERM, std::chrono::seconds{10});
+  fsemu_.stop(SIGTERM, std::chrono::seconds{5});
+}
+
+void media_node::start(const std::string& cluster_section) {
+  auto fsemu_path = dir_.path() / "fsemu.toml";
+  write_file(fsemu_path, fsemu_node_config("fsemu-" + name, esl_port, services_.esl_password,
+                                           outbound_port, ""));
+  process_spec fsemu_spec;
+  fsemu_spec.argv = {binary_dir + "/tools/fsemu/fsemu", "--config", fsemu_path.string(),
+                     "--sip-port", std::to_string(sip_port)};
+  fsemu_spec.working_dir = dir_.path();
+  fsemu_spec.output_path = dir_.path() / "fsemu.log";
+  fsemu_ = child_process{fsemu_spec};
+  node_identity node{name, sip_uri(), esl_port, outbound_port, http_port, dir_.path() / "spool"};
+  auto path = dir_.path() / "callgridd.toml";
+  write_file(path, services_.node_config(node, cluster_section));
+  process_spec spec;
+  spec.argv = {binary_dir + "/apps/callgridd/callgridd", "--config", path.string()};
+  spec.working_dir = dir_.path();
+  spec.output_path = dir_.path() / "callgridd.log";
+  callgridd_ = child_process{spec};
+}
+
+std::string media_node::sip_uri() const {
+  return "sip:127.0.0.1:" + std::to_string(sip_port);
+}
+
+int media_node::calls_since_start() const {
+  auto out = dir_.path() / "status.out";
+  auto line = "CALLGRID_ESL_PASSWORD='" + services_.esl_password + "' " + binary_dir
+              + "/apps/callgridctl/callgridctl esl -P " + std::to_string(esl_port)
+              + " -x status > " + out.string() + " 2>&1";
+  if (std::system(line.c_str()) != 0)
+    return -1;
+  auto text = read_file(out);
+  auto at = text.find(" session(s) since startup");
+  if (at == std::string::npos)
+    return -1;
+  auto start = text.rfind('\n', at);
+  return std::stoi(text.substr(start == std::string::npos ? 0 : start + 1));
+}
+
+std::string media_node::logs() const {
+  return "fsemu " + name + ":\n" + tail_file(dir_.path() / "fsemu.log", 30) + "\ncallgridd "
+         + name + ":\n" + tail_file(dir_.path() / "callgridd.log", 40);
 }
 
 } // namespace callgrid::test_support

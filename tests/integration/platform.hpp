@@ -32,6 +32,26 @@ struct cdr_row {
   std::string end_reason;
 };
 
+/// The fsemu configuration the platform's nodes use: 1000 parks (inbound ESL), 2000 runs
+/// `socket` to `outbound_port` (outbound ESL), the IVR's transfer targets play a tone, prompts
+/// last 300 ms; `callers_toml` is appended.
+[[nodiscard]] std::string fsemu_node_config(const std::string& hostname, std::uint16_t esl_port,
+                                            const std::string& esl_password,
+                                            std::uint16_t outbound_port,
+                                            const std::string& callers_toml);
+
+/// What a node callgridd's configuration needs to differ in.
+struct node_identity {
+  std::string name = "node-it";
+  std::string sip_uri = "sip:127.0.0.1:5080";
+  std::uint16_t esl_port = 0;
+  std::uint16_t outbound_port = 0;
+  std::uint16_t http_port = 0;
+  std::filesystem::path spool;
+};
+
+
+
 /// PostgreSQL + Redis + catalog + fsemu + callgridd on loopback, each on a free port.
 class platform {
 public:
@@ -50,6 +70,11 @@ public:
   /// drain deadline.
   void start_callgridd(std::uint16_t esl_target_port = 0,
                        const std::string& cluster_section = standalone_cluster);
+
+  /// A node callgridd's configuration (role node) against this platform's PostgreSQL and
+  /// Redis, with `cluster_section` as its `[cluster]` table.
+  [[nodiscard]] std::string node_config(const node_identity& node,
+                                        const std::string& cluster_section) const;
 
   /// The default `[cluster]` table of `start_callgridd`.
   static constexpr const char* standalone_cluster
@@ -84,6 +109,37 @@ public:
 
 private:
   temp_dir dir_{"platform"};
+  child_process fsemu_;
+  child_process callgridd_;
+};
+
+/// One more media node for cluster tests: fsemu with its SIP side on, and callgridd in role
+/// node, sharing a platform's PostgreSQL and Redis. Both are this test's children, stopped by
+/// the destructor.
+class media_node {
+public:
+  /// Picks the ports; `start` runs the processes.
+  media_node(const platform& services, std::string name);
+  ~media_node();
+
+  /// Starts fsemu (SIP on `sip_port`) and callgridd with `cluster_section`.
+  void start(const std::string& cluster_section);
+
+  /// "sip:127.0.0.1:<sip_port>".
+  [[nodiscard]] std::string sip_uri() const;
+  /// Channels fsemu created since it started (one per call that reached this node).
+  [[nodiscard]] int calls_since_start() const;
+  [[nodiscard]] std::string logs() const;
+
+  std::string name;
+  std::uint16_t esl_port;
+  std::uint16_t sip_port;
+  std::uint16_t outbound_port;
+  std::uint16_t http_port;
+
+private:
+  const platform& services_;
+  temp_dir dir_{"node"};
   child_process fsemu_;
   child_process callgridd_;
 };

@@ -185,7 +185,7 @@ CAF_TEST(migrating an empty database applies every migration and check accepts i
                     std::optional<std::string>{"t"});
   CAF_CHECK_EQUAL(value_of(conninfo, "SELECT string_agg(name, ',' ORDER BY version) "
                                      "FROM schema_version"),
-                  std::optional<std::string>{"core,cdr,rollups,engine_routes"});
+                  std::optional<std::string>{"core,cdr,rollups,engine_routes,cluster"});
   CAF_CHECK_EQUAL(value_of(conninfo, "SELECT relpersistence FROM pg_class "
                                      "WHERE relname = 'cdr_staging'"),
                   std::optional<std::string>{"u"});

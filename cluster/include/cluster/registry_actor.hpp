@@ -13,6 +13,7 @@
 
 #include "cluster/admin.hpp"
 #include "cluster/dispatcher_view.hpp"
+#include "cluster/leader_lock.hpp"
 #include "cluster/membership.hpp"
 #include "cluster/wire.hpp"
 
@@ -105,7 +106,7 @@ struct registry_options {
 struct leader_elector_options {
   /// Connection, lock key, advertised address and name (`leader_lock.hpp`).
   std::string conninfo;
-  int64_t lock_key = 0x63676c6561646572;
+  int64_t lock_key = default_leader_lock_key;
   std::string address;
   std::string holder;
   /// A standby tries to take the lock this often: the failover bound is about this plus the

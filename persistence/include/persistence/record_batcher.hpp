@@ -109,6 +109,12 @@ public:
   /// toward `consecutive_failures` like `ship_once`; an empty span succeeds at once.
   [[nodiscard]] caf::expected<ship_result> deliver(std::span<const call_record> records);
 
+  /// Connects now when no connection is open (with the partition call `ship_once` makes), so
+  /// that the first batch does not pay for it. Fails with `db_unavailable` (a later batch
+  /// simply tries again), or `db_query_failed` when only the partition call failed (the
+  /// connection is then open and used; rows go to the default partition meanwhile).
+  [[nodiscard]] caf::error prepare();
+
   /// True when the owner should ship now: `batch_size` entries are pending, or the oldest
   /// pending record ended at least `max_delay` before `now`.
   [[nodiscard]] bool batch_due(const record_spool& spool, caf::timestamp now) const;

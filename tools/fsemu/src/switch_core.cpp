@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <ctime>
 #include <regex>
+#include <tuple>
 #include <utility>
 
 #include "esl/percent_codec.hpp"
@@ -830,7 +831,7 @@ std::string switch_core::uuid_bridge(std::string_view args, std::int64_t now_us)
 }
 
 void switch_core::end_bridge(std::string_view uuid, std::string_view gone, std::string_view cause,
-                             std::int64_t now_us) {
+                             bool gone_answered, std::int64_t now_us) {
   auto* l = find_live(uuid);
   if (l == nullptr || l->bridged_to != gone || l->snap.answer == answer_state::hangup)
     return;
@@ -871,7 +872,7 @@ void switch_core::end_bridge(std::string_view uuid, std::string_view gone, std::
   channel_event("CHANNEL_UNBRIDGE", "switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge",
                 1849, now_us, *l,
                 {{"Bridge-A-Unique-ID", id}, {"Bridge-B-Unique-ID", std::string{gone}}});
-  after_bridge(id, cause, true, now_us);
+  after_bridge(id, cause, gone_answered, now_us);
 }
 
 void switch_core::after_bridge(std::string_view uuid, std::string_view peer_cause,
@@ -939,11 +940,14 @@ void switch_core::hang_up_call(std::string_view uuid, std::string cause, std::in
   auto first_uuid = first->snap.uuid;
   auto second_uuid = first->partner;
   // Bridges to these legs end once they are gone.
-  std::vector<std::pair<std::string, std::string>> bridged;
+  // (survivor, the leg that goes, whether that leg had answered)
+  std::vector<std::tuple<std::string, std::string, bool>> bridged;
   if (!first->bridged_to.empty())
-    bridged.emplace_back(first->bridged_to, first_uuid);
+    bridged.emplace_back(first->bridged_to, first_uuid,
+                         first->snap.answer == answer_state::answered);
   if (auto* partner = find_live(second_uuid); partner != nullptr && !partner->bridged_to.empty())
-    bridged.emplace_back(partner->bridged_to, second_uuid);
+    bridged.emplace_back(partner->bridged_to, second_uuid,
+                         partner->snap.answer == answer_state::answered);
   auto hang_up = [&](leg& l) {
     l.snap.hangup_cause = cause;
     l.snap.answer = answer_state::hangup;
@@ -1005,8 +1009,8 @@ void switch_core::hang_up_call(std::string_view uuid, std::string cause, std::in
   if (second != nullptr)
     finish(*find_live(second_uuid));
   finish(*find_live(first_uuid));
-  for (const auto& [other, gone] : bridged)
-    end_bridge(other, gone, cause, now_us);
+  for (const auto& [other, gone, answered] : bridged)
+    end_bridge(other, gone, cause, answered, now_us);
 }
 
 std::string switch_core::originate(std::string_view args, std::int64_t now_us) {
@@ -1772,7 +1776,6 @@ void switch_core::start_digits(std::string_view uuid, std::string_view data,
 void switch_core::begin_try(leg& l, std::int64_t now_us) {
   auto& c = *l.collect;
   c.digits.clear();
-  c.got_digit = false;
   l.snap.erase_variable("read_result");
   if (!c.args.var_name.empty())
     l.snap.erase_variable(c.args.var_name);
@@ -1843,7 +1846,6 @@ bool switch_core::collect_digit(leg& l, char digit, std::int64_t now_us) {
     return false;
   }
   c.digits += digit;
-  c.got_digit = true;
   if (c.digits.size() >= a.max_digits || c.digits.size() >= 127) {
     end_read(l, '\0', read_status::success, now_us);
     return false;

@@ -375,8 +375,6 @@ private:
     collect_phase phase = collect_phase::prompt;
     std::uint32_t tries_left = 0;
     std::string digits;
-    /// The inter-digit timeout restarts with each digit once one arrived.
-    bool got_digit = false;
     /// uuid_break while collecting: FreeSWITCH's CF_BREAK stays set and cuts the next file.
     bool break_pending = false;
     /// Digits pressed while the invalid file played: they wait in the channel's DTMF queue
@@ -484,7 +482,7 @@ private:
   void bridge(std::string_view uuid, std::string_view target, std::string_view app_uuid,
               std::int64_t now_us);
   void end_bridge(std::string_view uuid, std::string_view gone, std::string_view cause,
-                  std::int64_t now_us);
+                  bool gone_answered, std::int64_t now_us);
   void add_hangup_variables(leg& l, std::int64_t now_us);
   void count_new_session(std::int64_t now_us);
   void enter_park(leg& l, std::int64_t now_us);

@@ -1,0 +1,221 @@
+#define CAF_SUITE integration.edge_cluster
+
+#include <caf/test/unit_test.hpp>
+
+#include <sys/wait.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "../kamailio/edge_support.hpp"
+#include "platform.hpp"
+
+// The whole platform with its edge: a real Kamailio running the rendered edge config, three
+// media nodes (fsemu with its SIP side + callgridd role node), a coordinator callgridd writing the
+// dispatcher list and calling Kamailio's RPC, sipp calling through Kamailio, callgridctl draining.
+
+using namespace callgrid;
+using namespace callgrid::test_support;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+namespace {
+
+const std::string binary_dir = CALLGRID_BINARY_DIR;
+const std::string sipp_dir = std::string{CALLGRID_TEST_DATA_DIR} + "/sipp/";
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in{path};
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+struct command_result {
+  int exit_code = -1;
+  std::string output;
+};
+
+command_result run(const std::string& line) {
+  command_result result;
+  FILE* pipe = popen((line + " 2>&1").c_str(), "r");
+  if (pipe == nullptr)
+    return result;
+  char buffer[4096];
+  while (auto n = fread(buffer, 1, sizeof buffer, pipe))
+    result.output.append(buffer, n);
+  int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+/// sipp calling 1000 through the edge: `calls` calls at `rate` per second, each held `hold`
+/// and then hung up by the caller. Blocking; exit code 0 means every call went through.
+command_result sipp_calls(std::uint16_t edge_port, int calls, int rate,
+                          std::chrono::milliseconds hold, const std::filesystem::path& dir) {
+  std::ostringstream line;
+  line << "/usr/bin/sipp 127.0.0.1:" << edge_port << " -sf " << sipp_dir
+       << "invite_hold_bye.xml -s 1000 -i 127.0.0.1 -p " << pick_free_port() << " -m " << calls
+       << " -r " << rate << " -l " << calls << " -d " << hold.count()
+       << " -timeout 90s -timeout_error -nostdin -nd -trace_err -error_file "
+       << (dir / ("sipp-errors-" + std::to_string(pick_free_port()) + ".log")).string();
+  return run(line.str());
+}
+
+/// The coordinator of this test, with the edge's list file and RPC socket.
+struct coordinator_process {
+  coordinator_process(const platform& p, const std::filesystem::path& list_file,
+                      const std::filesystem::path& rpc_socket)
+    : dir{p.dir() / "coordinator"} {
+    std::filesystem::create_directories(dir);
+    std::ofstream{dir / "admin.token"} << "edge-cluster-token-0123456789abcdef\n";
+    std::ostringstream cfg;
+    cfg << "role = \"coordinator\"\n[node]\nname = \"coordinator-it\"\n"
+        << "[database]\nconninfo = \"" << p.postgres.conninfo() << "\"\n"
+        << "[http]\nport = " << http_port << "\n"
+        << "[cluster]\nport = " << cluster_port << "\nadmin_token_file = \""
+        << (dir / "admin.token").string() << "\"\n"
+        << "[edge]\ndispatcher_list = \"" << list_file.string() << "\"\nrpc_socket = \""
+        << rpc_socket.string() << "\"\n"
+        << "[log]\nformat = \"text\"\n";
+    std::ofstream{dir / "callgridd.toml"} << cfg.str();
+    process_spec spec;
+    spec.argv = {binary_dir + "/apps/callgridd/callgridd", "--config",
+                 (dir / "callgridd.toml").string()};
+    spec.working_dir = dir;
+    spec.output_path = dir / "callgridd.log";
+    process = child_process{spec};
+  }
+
+  command_result ctl(const std::string& args) const {
+    return run(binary_dir + "/apps/callgridctl/callgridctl node " + args + " --api 127.0.0.1:"
+               + std::to_string(http_port) + " --token-file " + (dir / "admin.token").string());
+  }
+
+  json members() const {
+    auto listed = ctl("list -o json");
+    auto doc = json::parse(listed.output, nullptr, false);
+    return doc.is_array() ? doc : json::array();
+  }
+
+  std::string cluster_section() const {
+    return "[cluster]\ncoordinators = [\"127.0.0.1:" + std::to_string(cluster_port)
+           + "\"]\ndrain_deadline = \"60s\"\n";
+  }
+
+  std::filesystem::path dir;
+  std::uint16_t http_port = pick_free_port();
+  std::uint16_t cluster_port = pick_free_port();
+  child_process process;
+};
+
+template <class Predicate>
+bool eventually(Predicate predicate, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!predicate()) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return false;
+    std::this_thread::sleep_for(200ms);
+  }
+  return true;
+}
+
+} // namespace
+
+CAF_TEST(calls spread over three nodes and a node drained with 100 calls up keeps them but gets no new ones) {
+  platform p;
+  media_node a{p, "node-a"};
+  media_node b{p, "node-b"};
+  media_node c{p, "node-c"};
+  // Kamailio starts with the three nodes admin-disabled: only the coordinator enables them.
+  auto settings = edge_test::test_settings();
+  std::vector<kamailio::dispatcher_target> targets;
+  for (auto* n : {&a, &b, &c})
+    targets.push_back({.set = 1, .uri = n->sip_uri(), .state = kamailio::target_state::disabled,
+                       .weight = 1, .priority = 0, .node_id = n->name});
+  edge_test::edge_instance edge{settings, targets};
+  coordinator_process coordinator{p, edge.list_file(), edge.server->rpc_socket_path()};
+  for (auto* n : {&a, &b, &c})
+    n->start(coordinator.cluster_section());
+
+  bool all_active = eventually(
+    [&] {
+      auto members = coordinator.members();
+      int active = 0;
+      for (auto& m : members)
+        active += m.value("state", "") == "active" ? 1 : 0;
+      return active == 3;
+    },
+    40s);
+  if (!all_active)
+    CAF_MESSAGE("coordinator:\n" << read_text(coordinator.dir / "callgridd.log") << a.logs());
+  CAF_REQUIRE(all_active);
+  // Kamailio has them active too (set_state is immediate).
+  CAF_REQUIRE(eventually(
+    [&] {
+      auto listing = edge.server->rpc("dispatcher.list");
+      return listing.find("\"FLAGS\": \"AP\"") != std::string::npos
+             || listing.find("\"FLAGS\":\"AP\"") != std::string::npos
+             || listing.find("AX") != std::string::npos;
+    },
+    10s));
+
+  // 300 calls held 15 s: round robin puts 100 on each node.
+  constexpr int first_batch = 300;
+  constexpr int second_batch = 20;
+  command_result first;
+  std::thread caller{
+    [&] { first = sipp_calls(edge.server->sip_port(), first_batch, 50, 15s, p.dir()); }};
+  std::this_thread::sleep_for(8s);
+  auto drain_started = std::chrono::steady_clock::now();
+  auto drain = coordinator.ctl("drain node-a --no-deadline --yes --detach -m 'edge test'");
+  auto drain_returned = std::chrono::steady_clock::now();
+  CAF_MESSAGE("node drain said (in "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(drain_returned
+                                                                       - drain_started)
+                   .count()
+              << " ms):\n"
+              << drain.output);
+  CAF_CHECK_EQUAL(drain.exit_code, 0);
+  int a_at_drain = a.calls_since_start();
+  int b_at_drain = b.calls_since_start();
+  int c_at_drain = c.calls_since_start();
+  CAF_MESSAGE("calls per node at the drain: a " << a_at_drain << ", b " << b_at_drain << ", c "
+                                                << c_at_drain);
+  CAF_CHECK_EQUAL(a_at_drain + b_at_drain + c_at_drain, first_batch);
+  CAF_CHECK_GREATER_OR_EQUAL(a_at_drain, 90);
+
+  // While node a's calls are still up, new calls reach b and c only.
+  auto second = sipp_calls(edge.server->sip_port(), second_batch, 10, 500ms, p.dir());
+  CAF_CHECK_EQUAL(second.exit_code, 0);
+  CAF_CHECK_EQUAL(a.calls_since_start(), a_at_drain);
+  CAF_CHECK_EQUAL(b.calls_since_start() + c.calls_since_start(),
+                  b_at_drain + c_at_drain + second_batch);
+
+  // No call in progress was dropped: every call of the first batch ran its full length.
+  caller.join();
+  auto last_call_ended = std::chrono::steady_clock::now();
+  if (first.exit_code != 0)
+    CAF_MESSAGE("first batch:\n" << first.output.substr(
+                  first.output.size() > 2000 ? first.output.size() - 2000 : 0));
+  CAF_CHECK_EQUAL(first.exit_code, 0);
+
+  // The drain ends once the held calls are gone: drained within 5 s of the last call.
+  auto monitor = coordinator.ctl("drain node-a --monitor");
+  auto drained_after = std::chrono::duration_cast<std::chrono::milliseconds>(
+    std::chrono::steady_clock::now() - last_call_ended);
+  CAF_MESSAGE("node drain --monitor said (" << drained_after.count()
+                                            << " ms after the last call ended):\n"
+                                            << monitor.output);
+  CAF_CHECK_EQUAL(monitor.exit_code, 0);
+  CAF_CHECK_LESS(drained_after, 5s);
+  // Every call of both batches has exactly one record.
+  auto rows = p.wait_for_records(first_batch + second_batch, 30s);
+  CAF_CHECK_EQUAL(rows.size(), static_cast<std::size_t>(first_batch + second_batch));
+}
