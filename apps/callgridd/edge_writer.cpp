@@ -23,7 +23,6 @@ kamailio::target_state to_target_state(cluster::dispatcher_state state) {
   switch (state) {
     case cluster::dispatcher_state::active: return kamailio::target_state::active;
     case cluster::dispatcher_state::admin_disabled: return kamailio::target_state::disabled;
-    case cluster::dispatcher_state::inactive: return kamailio::target_state::inactive;
   }
   return kamailio::target_state::disabled;
 }

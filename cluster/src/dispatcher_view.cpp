@@ -11,7 +11,6 @@ const char* to_string(dispatcher_state state) noexcept {
   switch (state) {
     case dispatcher_state::active: return "active";
     case dispatcher_state::admin_disabled: return "admin_disabled";
-    case dispatcher_state::inactive: return "inactive";
   }
   return "admin_disabled";
 }
@@ -35,7 +34,7 @@ dispatcher_view make_dispatcher_view(const membership& members) {
     }
     const auto admin = members.admin_of(node);
     if (m.health == member_health::down) {
-      entry.state = dispatcher_state::inactive;
+      entry.state = dispatcher_state::admin_disabled;
       entry.why = "down";
     } else if (m.lifecycle == member_lifecycle::joining) {
       entry.state = dispatcher_state::admin_disabled;

@@ -74,7 +74,8 @@ CAF_TEST(every member state maps to its dispatcher state) {
   CAF_CHECK_EQUAL(state("b-suspect"), "active");
   CAF_CHECK_EQUAL(state("c-draining"), "admin_disabled");
   CAF_CHECK_EQUAL(state("d-ineligible"), "admin_disabled");
-  CAF_CHECK_EQUAL(state("e-down"), "inactive");
+  CAF_CHECK_EQUAL(state("e-down"), "admin_disabled");
+  CAF_CHECK_EQUAL(entry_of(view, "e-down")->why, "down");
   CAF_CHECK_EQUAL(state("f-joining"), "admin_disabled");
   CAF_CHECK_EQUAL(entry_of(view, "c-draining")->why, "draining");
   CAF_CHECK_EQUAL(entry_of(view, "d-ineligible")->why, "not eligible");
@@ -98,7 +99,7 @@ CAF_TEST(weights follow capacity as a share of the set) {
   table.apply(heartbeat{"fs-1", 1, healthy("fs-1", 300).load}, now);
   table.apply(heartbeat{"fs-3", 1, healthy("fs-3", 0).load}, now);
   table.tick(now);
-  CAF_CHECK(entry_of(table.view(), "fs-2")->state == dispatcher_state::inactive);
+  CAF_CHECK(entry_of(table.view(), "fs-2")->state == dispatcher_state::admin_disabled);
   CAF_CHECK_EQUAL(entry_of(table.view(), "fs-1")->weight, 75);
 }
 

@@ -119,7 +119,7 @@ CAF_TEST(every cluster message survives the binary serializer) {
   dispatcher_view dispatch;
   dispatch.entries.push_back({"fs-1", "sip:10.0.0.5:5060", 200, 67, dispatcher_state::active, ""});
   dispatch.entries.push_back(
-    {"fs-2", "sip:10.0.0.6:5060", 100, 33, dispatcher_state::inactive, "down"});
+    {"fs-2", "sip:10.0.0.6:5060", 100, 33, dispatcher_state::admin_disabled, "down"});
   check_round_trip(dispatch.entries[1]);
   check_round_trip(dispatch);
 }

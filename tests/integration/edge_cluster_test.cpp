@@ -219,3 +219,57 @@ CAF_TEST(calls spread over three nodes and a node drained with 100 calls up keep
   auto rows = p.wait_for_records(first_batch + second_batch, 30s);
   CAF_CHECK_EQUAL(rows.size(), static_cast<std::size_t>(first_batch + second_batch));
 }
+
+CAF_TEST(a new node gets calls once healthy and a node whose callgridd is killed stops getting them) {
+  platform p;
+  media_node a{p, "node-a"};
+  media_node b{p, "node-b"};
+  media_node d{p, "node-d"};
+  auto settings = edge_test::test_settings();
+  std::vector<kamailio::dispatcher_target> targets;
+  for (auto* n : {&a, &b, &d})
+    targets.push_back({.set = 1, .uri = n->sip_uri(), .state = kamailio::target_state::disabled,
+                       .weight = 1, .priority = 0, .node_id = n->name});
+  edge_test::edge_instance edge{settings, targets};
+  coordinator_process coordinator{p, edge.list_file(), edge.server->rpc_socket_path()};
+  a.start(coordinator.cluster_section());
+  b.start(coordinator.cluster_section());
+  auto state_of = [&](const std::string& node) {
+    for (auto& m : coordinator.members())
+      if (m.value("node", "") == node)
+        return m.value("state", std::string{});
+    return std::string{};
+  };
+  CAF_REQUIRE(eventually([&] { return state_of("node-a") == "active" && state_of("node-b") == "active"; }, 40s));
+
+  // node-d is listed at the edge, admin-disabled: calls go to a and b only until it joins.
+  auto before = sipp_calls(edge.server->sip_port(), 10, 10, 200ms, p.dir());
+  CAF_CHECK_EQUAL(before.exit_code, 0);
+  CAF_CHECK_EQUAL(a.calls_since_start() + b.calls_since_start(), 10);
+  d.start(coordinator.cluster_section());
+  CAF_REQUIRE(eventually([&] { return state_of("node-d") == "active"; }, 30s));
+  auto joined = sipp_calls(edge.server->sip_port(), 30, 15, 200ms, p.dir());
+  CAF_CHECK_EQUAL(joined.exit_code, 0);
+  CAF_MESSAGE("after the join: a " << a.calls_since_start() << ", b " << b.calls_since_start()
+                                   << ", d " << d.calls_since_start());
+  CAF_CHECK_GREATER_OR_EQUAL(d.calls_since_start(), 5);
+
+  // SIGKILL of node-b's callgridd: its FreeSWITCH still answers Kamailio's probes, so only the
+  // coordinator's failure detector can take it out (down after cluster.down_after = 10 s).
+  auto killed_at = std::chrono::steady_clock::now();
+  b.kill_callgridd();
+  CAF_REQUIRE(eventually([&] { return state_of("node-b") == "down"; }, 20s));
+  auto down_after = std::chrono::duration_cast<std::chrono::milliseconds>(
+    std::chrono::steady_clock::now() - killed_at);
+  CAF_MESSAGE("node-b down " << down_after.count() << " ms after the kill");
+  CAF_CHECK_LESS(down_after, 12s);
+  // Its FreeSWITCH keeps answering OPTIONS; the edge must still not send it calls.
+  int b_at_down = b.calls_since_start();
+  auto after = sipp_calls(edge.server->sip_port(), 20, 10, 200ms, p.dir());
+  CAF_CHECK_EQUAL(after.exit_code, 0);
+  std::this_thread::sleep_for(2s);
+  auto later = sipp_calls(edge.server->sip_port(), 10, 10, 200ms, p.dir());
+  CAF_CHECK_EQUAL(later.exit_code, 0);
+  CAF_MESSAGE("node-b calls: " << b_at_down << " at down, " << b.calls_since_start() << " after 30 more");
+  CAF_CHECK_EQUAL(b.calls_since_start(), b_at_down);
+}

@@ -245,6 +245,10 @@ void media_node::start(const std::string& cluster_section) {
   callgridd_ = child_process{spec};
 }
 
+void media_node::kill_callgridd() {
+  callgridd_.kill_hard();
+}
+
 std::string media_node::sip_uri() const {
   return "sip:127.0.0.1:" + std::to_string(sip_port);
 }

@@ -125,6 +125,9 @@ public:
   /// Starts fsemu (SIP on `sip_port`) and callgridd with `cluster_section`.
   void start(const std::string& cluster_section);
 
+  /// SIGKILL to this node's callgridd (fsemu keeps running, as a FreeSWITCH would).
+  void kill_callgridd();
+
   /// "sip:127.0.0.1:<sip_port>".
   [[nodiscard]] std::string sip_uri() const;
   /// Channels fsemu created since it started (one per call that reached this node).

@@ -8,20 +8,21 @@ namespace callgrid::cluster {
 
 class membership;
 
-/// How the edge must treat a member (Kamailio dispatcher flags: active, `d` admin-disabled,
-/// `i` inactive).
+/// How the edge must treat a member (Kamailio dispatcher flags: active, or `d` admin-disabled).
+/// There is no "inactive" here on purpose: the edge probes every node with OPTIONS
+/// (`ds_probing_mode` 1), and an inactive node whose FreeSWITCH still answers would be brought
+/// back into service by the probing even though its callgridd is gone.
 enum class dispatcher_state : uint8_t {
   /// Receives new calls: lifecycle `active`, eligible, heartbeats arriving (`suspect` included:
   /// a few missed heartbeats are not yet a reason to move traffic).
   active,
   /// Receives no new calls and Kamailio's probing must not bring it back: `joining` (not healthy
-  /// yet), `draining`, `drained`, or not eligible. Only the registry re-enables it.
+  /// yet), `draining`, `drained`, `down` (heartbeats missing for longer than `down_after`), or
+  /// not eligible. Only the registry re-enables it.
   admin_disabled,
-  /// `down`: heartbeats missing for longer than `down_after`.
-  inactive,
 };
 
-/// The word of `state`: "active", "admin_disabled" or "inactive". Never fails.
+/// The word of `state`: "active" or "admin_disabled". Never fails.
 [[nodiscard]] const char* to_string(dispatcher_state state) noexcept;
 
 /// One destination of the dispatcher set.

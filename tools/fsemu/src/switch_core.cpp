@@ -852,6 +852,8 @@ void switch_core::end_bridge(std::string_view uuid, std::string_view gone, std::
         set_state(p, channel_state::cs_park, channel_state::cs_park, now_us);
         enter_park(p, now_us);
       }
+      // Parked again: applications that waited for the bridge run now.
+      run_queued_apps(id, now_us);
       return;
     }
     if (const auto* where = l->snap.find_variable("transfer_after_bridge")) {
@@ -897,6 +899,7 @@ void switch_core::after_bridge(std::string_view uuid, std::string_view peer_caus
     x.park_without_app = true;
     set_state(x, channel_state::cs_park, channel_state::cs_park, now_us);
     enter_park(x, now_us);
+    run_queued_apps(id, now_us);
     return;
   }
   if (const auto* where = X().snap.find_variable("transfer_after_bridge")) {
