@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../kamailio/edge_support.hpp"
+#include "coordinator_process.hpp"
 #include "platform.hpp"
 
 // The whole platform with its edge: a real Kamailio running the rendered edge config, three
@@ -30,31 +31,6 @@ namespace {
 const std::string binary_dir = CALLGRID_BINARY_DIR;
 const std::string sipp_dir = std::string{CALLGRID_TEST_DATA_DIR} + "/sipp/";
 
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in{path};
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-struct command_result {
-  int exit_code = -1;
-  std::string output;
-};
-
-command_result run(const std::string& line) {
-  command_result result;
-  FILE* pipe = popen((line + " 2>&1").c_str(), "r");
-  if (pipe == nullptr)
-    return result;
-  char buffer[4096];
-  while (auto n = fread(buffer, 1, sizeof buffer, pipe))
-    result.output.append(buffer, n);
-  int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
 /// sipp calling 1000 through the edge: `calls` calls at `rate` per second, each held `hold`
 /// and then hung up by the caller. Blocking; exit code 0 means every call went through.
 command_result sipp_calls(std::uint16_t edge_port, int calls, int rate,
@@ -65,65 +41,7 @@ command_result sipp_calls(std::uint16_t edge_port, int calls, int rate,
        << " -r " << rate << " -l " << calls << " -d " << hold.count()
        << " -timeout 90s -timeout_error -nostdin -nd -trace_err -error_file "
        << (dir / ("sipp-errors-" + std::to_string(pick_free_port()) + ".log")).string();
-  return run(line.str());
-}
-
-/// The coordinator of this test, with the edge's list file and RPC socket.
-struct coordinator_process {
-  coordinator_process(const platform& p, const std::filesystem::path& list_file,
-                      const std::filesystem::path& rpc_socket)
-    : dir{p.dir() / "coordinator"} {
-    std::filesystem::create_directories(dir);
-    std::ofstream{dir / "admin.token"} << "edge-cluster-token-0123456789abcdef\n";
-    std::ostringstream cfg;
-    cfg << "role = \"coordinator\"\n[node]\nname = \"coordinator-it\"\n"
-        << "[database]\nconninfo = \"" << p.postgres.conninfo() << "\"\n"
-        << "[http]\nport = " << http_port << "\n"
-        << "[cluster]\nport = " << cluster_port << "\nadmin_token_file = \""
-        << (dir / "admin.token").string() << "\"\n"
-        << "[edge]\ndispatcher_list = \"" << list_file.string() << "\"\nrpc_socket = \""
-        << rpc_socket.string() << "\"\n"
-        << "[log]\nformat = \"text\"\n";
-    std::ofstream{dir / "callgridd.toml"} << cfg.str();
-    process_spec spec;
-    spec.argv = {binary_dir + "/apps/callgridd/callgridd", "--config",
-                 (dir / "callgridd.toml").string()};
-    spec.working_dir = dir;
-    spec.output_path = dir / "callgridd.log";
-    process = child_process{spec};
-  }
-
-  command_result ctl(const std::string& args) const {
-    return run(binary_dir + "/apps/callgridctl/callgridctl node " + args + " --api 127.0.0.1:"
-               + std::to_string(http_port) + " --token-file " + (dir / "admin.token").string());
-  }
-
-  json members() const {
-    auto listed = ctl("list -o json");
-    auto doc = json::parse(listed.output, nullptr, false);
-    return doc.is_array() ? doc : json::array();
-  }
-
-  std::string cluster_section() const {
-    return "[cluster]\ncoordinators = [\"127.0.0.1:" + std::to_string(cluster_port)
-           + "\"]\ndrain_deadline = \"60s\"\n";
-  }
-
-  std::filesystem::path dir;
-  std::uint16_t http_port = pick_free_port();
-  std::uint16_t cluster_port = pick_free_port();
-  child_process process;
-};
-
-template <class Predicate>
-bool eventually(Predicate predicate, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!predicate()) {
-    if (std::chrono::steady_clock::now() > deadline)
-      return false;
-    std::this_thread::sleep_for(200ms);
-  }
-  return true;
+  return run_command(line.str());
 }
 
 } // namespace
@@ -142,7 +60,7 @@ CAF_TEST(calls spread over three nodes and a node drained with 100 calls up keep
   edge_test::edge_instance edge{settings, targets};
   coordinator_process coordinator{p, edge.list_file(), edge.server->rpc_socket_path()};
   for (auto* n : {&a, &b, &c})
-    n->start(coordinator.cluster_section());
+    n->start(coordinator.node_cluster_section("60s"));
 
   bool all_active = eventually(
     [&] {
@@ -154,7 +72,7 @@ CAF_TEST(calls spread over three nodes and a node drained with 100 calls up keep
     },
     40s);
   if (!all_active)
-    CAF_MESSAGE("coordinator:\n" << read_text(coordinator.dir / "callgridd.log") << a.logs());
+    CAF_MESSAGE("coordinator:\n" << coordinator.log() << a.logs());
   CAF_REQUIRE(all_active);
   // Kamailio has them active too (set_state is immediate).
   CAF_REQUIRE(eventually(
@@ -232,13 +150,11 @@ CAF_TEST(a new node gets calls once healthy and a node whose callgridd is killed
                        .weight = 1, .priority = 0, .node_id = n->name});
   edge_test::edge_instance edge{settings, targets};
   coordinator_process coordinator{p, edge.list_file(), edge.server->rpc_socket_path()};
-  a.start(coordinator.cluster_section());
-  b.start(coordinator.cluster_section());
+  a.start(coordinator.node_cluster_section("60s"));
+  b.start(coordinator.node_cluster_section("60s"));
   auto state_of = [&](const std::string& node) {
-    for (auto& m : coordinator.members())
-      if (m.value("node", "") == node)
-        return m.value("state", std::string{});
-    return std::string{};
+    auto m = coordinator.member(node);
+    return m.is_object() ? m.value("state", std::string{}) : std::string{};
   };
   CAF_REQUIRE(eventually([&] { return state_of("node-a") == "active" && state_of("node-b") == "active"; }, 40s));
 
@@ -246,7 +162,7 @@ CAF_TEST(a new node gets calls once healthy and a node whose callgridd is killed
   auto before = sipp_calls(edge.server->sip_port(), 10, 10, 200ms, p.dir());
   CAF_CHECK_EQUAL(before.exit_code, 0);
   CAF_CHECK_EQUAL(a.calls_since_start() + b.calls_since_start(), 10);
-  d.start(coordinator.cluster_section());
+  d.start(coordinator.node_cluster_section("60s"));
   CAF_REQUIRE(eventually([&] { return state_of("node-d") == "active"; }, 30s));
   auto joined = sipp_calls(edge.server->sip_port(), 30, 15, 200ms, p.dir());
   CAF_CHECK_EQUAL(joined.exit_code, 0);
