@@ -215,7 +215,7 @@ CAF_TEST(a node that stops sending heartbeats is suspect and then down) {
   auto took = steady::now() - stopped_at;
   // Bound: down_after after the last heartbeat, plus one tick.
   CAF_CHECK_LESS(took, fast_settings().down_after + 300ms);
-  CAF_CHECK(eventually([&] { return edge_state_of("fs-1") == "inactive"; }, 1s));
+  CAF_CHECK(eventually([&] { return edge_state_of("fs-1") == "admin_disabled"; }, 1s));
   CAF_REQUIRE(!admin(force_leave{"fs-1", false, "dead", "ops"}));
   CAF_CHECK(members().empty());
   auto page = metrics.render();
