@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "kamailio/list_file_writer.hpp"
+#include "services/service_process.hpp"
 
 using namespace callgrid;
 
@@ -22,30 +23,22 @@ std::string read(const std::filesystem::path& path) {
   return out.str();
 }
 
-/// A fresh directory removed at the end of the test.
-struct scratch_dir {
-  std::filesystem::path path;
-  scratch_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "callgrid-kw-XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~scratch_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
+/// A fresh directory `$TMPDIR/callgrid-kw-XXXXXX`, removed at the end of the test.
+struct scratch_dir : callgrid::test_support::temp_dir {
+  scratch_dir() : temp_dir("kw") {}
 };
 
 } // namespace
 
 CAF_TEST(the file is replaced whole and no temp file stays behind) {
   scratch_dir dir;
-  auto file = dir.path / "dispatcher.list";
+  auto file = dir.path() / "dispatcher.list";
   CAF_CHECK(!kamailio::write_file_atomically(file, "1 sip:10.0.0.1\n"));
   CAF_CHECK_EQUAL(read(file), "1 sip:10.0.0.1\n");
   CAF_CHECK(!kamailio::write_file_atomically(file, "1 sip:10.0.0.2 4\n"));
   CAF_CHECK_EQUAL(read(file), "1 sip:10.0.0.2 4\n");
   std::size_t entries = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator{dir.path})
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator{dir.path()})
     ++entries;
   CAF_CHECK_EQUAL(entries, 1u);
   struct stat info {};
@@ -55,7 +48,7 @@ CAF_TEST(the file is replaced whole and no temp file stays behind) {
 
 CAF_TEST(a missing directory is an io error naming the path) {
   scratch_dir dir;
-  auto file = dir.path / "missing" / "dispatcher.list";
+  auto file = dir.path() / "missing" / "dispatcher.list";
   auto err = kamailio::write_file_atomically(file, "1 sip:10.0.0.1\n");
   CAF_REQUIRE(err.has_value());
   CAF_CHECK_EQUAL(err->code, kamailio::errc::io_error);
@@ -66,17 +59,17 @@ CAF_TEST(a missing directory is an io error naming the path) {
 
 CAF_TEST(a failed rename leaves the old file untouched) {
   scratch_dir dir;
-  auto file = dir.path / "dispatcher.list";
+  auto file = dir.path() / "dispatcher.list";
   CAF_CHECK(!kamailio::write_file_atomically(file, "old\n"));
   // A directory where the file should go cannot be replaced by rename.
-  auto blocked = dir.path / "blocked";
+  auto blocked = dir.path() / "blocked";
   std::filesystem::create_directories(blocked / "child");
   auto err = kamailio::write_file_atomically(blocked, "new\n");
   CAF_REQUIRE(err.has_value());
   CAF_CHECK_NOT_EQUAL(err->message.find("renaming"), std::string::npos);
   CAF_CHECK_EQUAL(read(file), "old\n");
   std::size_t entries = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator{dir.path})
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator{dir.path()})
     ++entries;
   CAF_CHECK_EQUAL(entries, 2u);
 }

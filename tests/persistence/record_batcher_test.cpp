@@ -18,6 +18,7 @@
 #include "persistence/record_spool.hpp"
 #include "persistence/schema_migrator.hpp"
 #include "services/postgres_server.hpp"
+#include "services/service_process.hpp"
 
 using namespace callgrid::persistence;
 using callgrid::test_support::postgres_server;
@@ -112,20 +113,9 @@ std::vector<call_record> make_records(int first, int count) {
   return out;
 }
 
-/// A fresh spool directory under $TMPDIR, removed at the end.
-struct spool_dir {
-  std::filesystem::path path;
-  spool_dir() {
-    auto base = std::filesystem::temp_directory_path() / "callgrid-batcher-XXXXXX";
-    std::string buf = base.string();
-    if (mkdtemp(buf.data()) == nullptr)
-      CAF_FAIL("mkdtemp failed");
-    path = buf;
-  }
-  ~spool_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
+/// A fresh directory `$TMPDIR/callgrid-batcher-XXXXXX`, removed at the end of the test.
+struct spool_dir : callgrid::test_support::temp_dir {
+  spool_dir() : temp_dir("batcher") {}
 };
 
 /// Appends `records` to `spool` in batches of `batch`.
@@ -173,7 +163,7 @@ struct fixture {
     conninfo = pg.conninfo("cdr");
     auto report = schema_migrator::migrate(conninfo);
     CAF_REQUIRE(report);
-    reopen_spool(dir.path);
+    reopen_spool(dir.path());
   }
 
   void reopen_spool(const std::filesystem::path& path) {
@@ -250,7 +240,7 @@ struct fixture {
 
 CAF_TEST(retry delays double per failure up to the cap with jitter) {
   spool_dir dir;
-  auto spool = record_spool::open(dir.path);
+  auto spool = record_spool::open(dir.path());
   CAF_REQUIRE(spool);
   auto records = make_records(0, 1);
   CAF_REQUIRE(spool->append(records));
@@ -320,7 +310,7 @@ CAF_TEST(records replayed from a spool whose acknowledgement was lost are droppe
   CAF_CHECK_EQUAL(first.inserted, 10'000u);
   // The same records again, as after a lost ack file: a fresh spool holding all of them.
   spool_dir other;
-  reopen_spool(other.path);
+  reopen_spool(other.path());
   append_all(*spool, records, 1000);
   auto again = ship_all(batcher, *spool);
   CAF_CHECK_EQUAL(again.staged, 10'000u);
@@ -375,7 +365,7 @@ CAF_TEST(a crash between commit and acknowledgement sends the batch again withou
   CAF_CHECK_EQUAL(shipped->acknowledged_up_to, 0u);
   CAF_CHECK_EQUAL(spool->depth(), 2'500u);
   // Restart: reopen the spool, ship with a normal batcher.
-  reopen_spool(dir.path);
+  reopen_spool(dir.path());
   record_batcher batcher{options(1000)};
   auto t = ship_all(batcher, *spool);
   CAF_CHECK_EQUAL(t.staged, 2'500u);

@@ -22,6 +22,7 @@
 #include "persistence/record_spool.hpp"
 #include "persistence/schema_migrator.hpp"
 #include "services/postgres_server.hpp"
+#include "services/service_process.hpp"
 
 using namespace callgrid::persistence;
 using namespace std::chrono_literals;
@@ -69,20 +70,9 @@ std::vector<call_record> make_records(int first, int count) {
   return out;
 }
 
-/// A fresh spool directory under $TMPDIR, removed at the end.
-struct spool_dir {
-  std::filesystem::path path;
-  spool_dir() {
-    auto base = std::filesystem::temp_directory_path() / "callgrid-pipeline-XXXXXX";
-    std::string buf = base.string();
-    if (mkdtemp(buf.data()) == nullptr)
-      CAF_FAIL("mkdtemp failed");
-    path = buf;
-  }
-  ~spool_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
+/// A fresh directory `$TMPDIR/callgrid-pipeline-XXXXXX`, removed at the end of the test.
+struct spool_dir : callgrid::test_support::temp_dir {
+  spool_dir() : temp_dir("pipeline") {}
 };
 
 struct fixture {
@@ -112,7 +102,7 @@ struct fixture {
   }
 
   std::unique_ptr<record_pipeline> start(record_pipeline_options opts) {
-    auto spool = record_spool::open(dir.path);
+    auto spool = record_spool::open(dir.path());
     if (!spool)
       CAF_FAIL("open failed: " << render_error(spool.error()));
     auto pipeline = record_pipeline::start(std::move(*spool), std::move(opts));
@@ -144,7 +134,7 @@ struct fixture {
 
   /// The spool after the pipeline is gone: its depth and segment count.
   std::pair<uint64_t, std::size_t> spool_left() {
-    auto spool = record_spool::open(dir.path);
+    auto spool = record_spool::open(dir.path());
     CAF_REQUIRE(spool);
     return {spool->depth(), spool->segment_count()};
   }
@@ -183,7 +173,7 @@ CAF_TEST(appended batches reach cdr exactly once straight from memory) {
 
 CAF_TEST(records spooled before a restart or beyond the buffer are read back and stored once) {
   {
-    auto spool = record_spool::open(dir.path);
+    auto spool = record_spool::open(dir.path());
     CAF_REQUIRE(spool);
     auto before = make_records(0, 3000);
     CAF_REQUIRE(spool->append(before));

@@ -19,30 +19,16 @@
 #include "persistence/errc.hpp"
 #include "persistence/record_codec.hpp"
 #include "persistence/record_spool.hpp"
+#include "services/service_process.hpp"
 
 using namespace callgrid::persistence;
 namespace fs = std::filesystem;
 
 namespace {
 
-/// A fresh directory under $TMPDIR (or /tmp), removed with everything in it afterwards.
-struct temp_dir {
-  fs::path path;
-
-  temp_dir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = (base != nullptr && *base != '\0' ? std::string{base} : "/tmp")
-                          + "/callgrid-spool-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr)
-      CAF_FAIL("mkdtemp failed");
-    path = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
+/// A fresh directory `$TMPDIR/callgrid-spool-XXXXXX`, removed at the end of the test.
+struct spool_dir : callgrid::test_support::temp_dir {
+  spool_dir() : temp_dir("spool") {}
 };
 
 call_record make_record(uint64_t i) {
@@ -167,9 +153,9 @@ public:
 // -- append, read back, acknowledge ---------------------------------------------------------------
 
 CAF_TEST(appended records come back in order after a reopen) {
-  temp_dir dir;
+  spool_dir dir;
   {
-    auto spool = open_spool(dir.path);
+    auto spool = open_spool(dir.path());
     CAF_CHECK(spool.report().clean());
     auto first = spool.append(make_records(0, 10));
     CAF_REQUIRE(first);
@@ -182,7 +168,7 @@ CAF_TEST(appended records come back in order after a reopen) {
     CAF_REQUIRE(now);
     check_entries(*now, 0, 1, 15);
   }
-  auto spool = open_spool(dir.path);
+  auto spool = open_spool(dir.path());
   CAF_CHECK(spool.report().clean());
   CAF_CHECK_EQUAL(spool.report().entries, 15u);
   CAF_CHECK_EQUAL(spool.report().pending, 15u);
@@ -197,8 +183,8 @@ CAF_TEST(appended records come back in order after a reopen) {
 }
 
 CAF_TEST(open creates the directory and an empty batch writes nothing) {
-  temp_dir dir;
-  auto path = dir.path / "var" / "spool";
+  spool_dir dir;
+  auto path = dir.path() / "var" / "spool";
   auto spool = open_spool(path);
   CAF_CHECK(fs::is_directory(path));
   auto range = spool.append({});
@@ -209,17 +195,17 @@ CAF_TEST(open creates the directory and an empty batch writes nothing) {
 }
 
 CAF_TEST(acknowledging trims whole segments and survives a reopen) {
-  temp_dir dir;
+  spool_dir dir;
   spool_options options;
   options.segment_bytes = 1; // every batch starts a new segment
   {
-    auto spool = open_spool(dir.path, options);
+    auto spool = open_spool(dir.path(), options);
     for (uint64_t batch = 0; batch < 4; ++batch)
       CAF_REQUIRE(spool.append(make_records(batch * 10, 10)));
-    CAF_CHECK_EQUAL(segment_files(dir.path).size(), 4u);
+    CAF_CHECK_EQUAL(segment_files(dir.path()).size(), 4u);
     // Half of the second segment: the first segment goes, the second stays.
     CAF_CHECK(!spool.acknowledge(15));
-    CAF_CHECK_EQUAL(segment_files(dir.path).size(), 3u);
+    CAF_CHECK_EQUAL(segment_files(dir.path()).size(), 3u);
     CAF_CHECK_EQUAL(spool.depth(), 25u);
     auto rest = spool.pending();
     CAF_REQUIRE(rest);
@@ -229,7 +215,7 @@ CAF_TEST(acknowledging trims whole segments and survives a reopen) {
     CAF_CHECK_EQUAL(spool.depth(), 25u);
   }
   {
-    auto spool = open_spool(dir.path, options);
+    auto spool = open_spool(dir.path(), options);
     CAF_CHECK(spool.report().clean());
     CAF_CHECK_EQUAL(spool.report().acknowledged_up_to, 15u);
     CAF_CHECK_EQUAL(spool.depth(), 25u);
@@ -238,10 +224,10 @@ CAF_TEST(acknowledging trims whole segments and survives a reopen) {
     check_entries(*rest, 15, 16, 25);
     // Everything: no segment is left, and sequence numbers go on after a reopen.
     CAF_CHECK(!spool.acknowledge(40));
-    CAF_CHECK(segment_files(dir.path).empty());
+    CAF_CHECK(segment_files(dir.path()).empty());
     CAF_CHECK_EQUAL(spool.depth(), 0u);
   }
-  auto spool = open_spool(dir.path, options);
+  auto spool = open_spool(dir.path(), options);
   CAF_CHECK_EQUAL(spool.depth(), 0u);
   CAF_CHECK_EQUAL(spool.next_sequence(), 41u);
   auto range = spool.append(make_records(40, 2));
@@ -250,9 +236,9 @@ CAF_TEST(acknowledging trims whole segments and survives a reopen) {
 }
 
 CAF_TEST(an acknowledgement reaches the disk lazily and a crash before that only resends) {
-  temp_dir dir;
-  const auto live = dir.path / "spool";
-  const auto crashed = dir.path / "as-after-a-crash";
+  spool_dir dir;
+  const auto live = dir.path() / "spool";
+  const auto crashed = dir.path() / "as-after-a-crash";
   spool_options options;
   options.ack_sync_interval = std::chrono::hours{1};
   {
@@ -292,26 +278,26 @@ CAF_TEST(an acknowledgement reaches the disk lazily and a crash before that only
 }
 
 CAF_TEST(a closed segment is deleted behind a durable acknowledgement at once) {
-  temp_dir dir;
+  spool_dir dir;
   spool_options options;
   options.segment_bytes = 1; // every batch starts a new segment
   options.ack_sync_interval = std::chrono::hours{1};
-  auto spool = open_spool(dir.path, options);
+  auto spool = open_spool(dir.path(), options);
   CAF_REQUIRE(spool.append(make_records(0, 10)));
   CAF_CHECK(!spool.acknowledge(3)); // the first one is written at once
   CAF_REQUIRE(spool.append(make_records(10, 10)));
   CAF_REQUIRE(spool.append(make_records(20, 10)));
   CAF_CHECK(!spool.acknowledge(12));
   CAF_CHECK_EQUAL(spool.durable_acknowledgement(), 12u);
-  CAF_CHECK_EQUAL(segment_files(dir.path).size(), 2u);
+  CAF_CHECK_EQUAL(segment_files(dir.path()).size(), 2u);
   CAF_CHECK(!spool.acknowledge(15));
   CAF_CHECK_EQUAL(spool.durable_acknowledgement(), 12u);
   CAF_CHECK_EQUAL(spool.depth(), 15u);
 }
 
 CAF_TEST(acknowledging a sequence that was never appended is refused) {
-  temp_dir dir;
-  auto spool = open_spool(dir.path);
+  spool_dir dir;
+  auto spool = open_spool(dir.path());
   CAF_REQUIRE(spool.append(make_records(0, 3)));
   auto err = spool.acknowledge(4);
   CAF_CHECK(err == errc::invalid_acknowledgement);
@@ -319,13 +305,13 @@ CAF_TEST(acknowledging a sequence that was never appended is refused) {
 }
 
 CAF_TEST(segments roll once they reach segment_bytes and a batch never spans two) {
-  temp_dir dir;
+  spool_dir dir;
   spool_options options;
   options.segment_bytes = 4096;
-  auto spool = open_spool(dir.path, options);
+  auto spool = open_spool(dir.path(), options);
   for (uint64_t batch = 0; batch < 20; ++batch)
     CAF_REQUIRE(spool.append(make_records(batch * 7, 7)));
-  auto files = segment_files(dir.path);
+  auto files = segment_files(dir.path());
   CAF_CHECK_GREATER(files.size(), 2u);
   CAF_CHECK_EQUAL(files.size(), spool.segment_count());
   CAF_CHECK_EQUAL(files.front().filename().string(), "spool-00000000000000000001.seg");
@@ -343,10 +329,10 @@ CAF_TEST(segments roll once they reach segment_bytes and a batch never spans two
 }
 
 CAF_TEST(read starts after the batches in flight) {
-  temp_dir dir;
+  spool_dir dir;
   spool_options options;
   options.segment_bytes = 1024;
-  auto spool = open_spool(dir.path, options);
+  auto spool = open_spool(dir.path(), options);
   CAF_REQUIRE(spool.append(make_records(0, 30)));
   CAF_REQUIRE(spool.append(make_records(30, 30)));
   auto next = spool.read(25, 10);
@@ -359,16 +345,16 @@ CAF_TEST(read starts after the batches in flight) {
 }
 
 CAF_TEST(a second open of the same directory is refused while the first is open) {
-  temp_dir dir;
-  auto first = open_spool(dir.path);
-  auto second = record_spool::open(dir.path);
+  spool_dir dir;
+  auto first = open_spool(dir.path());
+  auto second = record_spool::open(dir.path());
   CAF_REQUIRE(!second);
   CAF_CHECK(second.error() == errc::spool_locked);
 }
 
 CAF_TEST(depth and the age of the oldest record follow appends and acknowledgements) {
-  temp_dir dir;
-  auto spool = open_spool(dir.path);
+  spool_dir dir;
+  auto spool = open_spool(dir.path());
   auto now = caf::timestamp{std::chrono::microseconds{make_record(0).ended_us + 5'000'000}};
   CAF_CHECK(!spool.oldest_pending_age(now));
   CAF_REQUIRE(spool.append(make_records(0, 10)));
@@ -383,7 +369,7 @@ CAF_TEST(depth and the age of the oldest record follow appends and acknowledgeme
   {
     auto moved = std::move(spool);
   }
-  auto reopened = open_spool(dir.path);
+  auto reopened = open_spool(dir.path());
   CAF_CHECK_EQUAL(reopened.depth(), 6u);
   CAF_CHECK_EQUAL(reopened.oldest_pending_age(now), std::chrono::microseconds{4'996'000});
   CAF_CHECK(!reopened.acknowledge(10));
@@ -391,7 +377,7 @@ CAF_TEST(depth and the age of the oldest record follow appends and acknowledgeme
 }
 
 CAF_TEST(one hundred thousand records in batches of 500 are read back in order) {
-  temp_dir dir;
+  spool_dir dir;
   constexpr uint64_t total = 100'000;
   constexpr uint64_t batch = 500;
   std::vector<std::vector<call_record>> batches;
@@ -405,19 +391,19 @@ CAF_TEST(one hundred thousand records in batches of 500 are read back in order) 
   options.segment_bytes = 1024 * 1024;
   auto t0 = clock::now();
   {
-    auto spool = open_spool(dir.path, options);
+    auto spool = open_spool(dir.path(), options);
     for (const auto& records : batches)
       CAF_REQUIRE(spool.append(records));
   }
   auto t1 = clock::now();
-  auto spool = open_spool(dir.path, options);
+  auto spool = open_spool(dir.path(), options);
   auto t2 = clock::now();
   auto all = spool.pending();
   auto t3 = clock::now();
   CAF_REQUIRE(all);
   check_entries(*all, 0, 1, total);
   uintmax_t bytes = 0;
-  for (const auto& file : segment_files(dir.path))
+  for (const auto& file : segment_files(dir.path()))
     bytes += fs::file_size(file);
   CAF_CHECK_GREATER(spool.segment_count(), 10u);
   std::printf("persistence.record_spool: 100,000 records (%zu segments, %ju bytes): append in "
@@ -427,18 +413,18 @@ CAF_TEST(one hundred thousand records in batches of 500 are read back in order) 
               static_cast<long long>(ms(t3 - t2)));
   CAF_CHECK(!spool.acknowledge(total));
   CAF_CHECK_EQUAL(spool.depth(), 0u);
-  CAF_CHECK(segment_files(dir.path).empty());
+  CAF_CHECK(segment_files(dir.path()).empty());
 }
 
 // -- failures while writing ---------------------------------------------------------------------
 
 CAF_TEST(a full disk is reported as spool_full and loses nothing appended before) {
-  temp_dir dir;
+  spool_dir dir;
   auto writer = std::make_shared<failing_writer>();
   spool_options options;
   options.writer = writer;
   {
-    auto spool = open_spool(dir.path, options);
+    auto spool = open_spool(dir.path(), options);
     CAF_REQUIRE(spool.append(make_records(0, 10)));
     writer->error = ENOSPC;
     auto full = spool.append(make_records(100, 10));
@@ -458,7 +444,7 @@ CAF_TEST(a full disk is reported as spool_full and loses nothing appended before
     CAF_REQUIRE(again);
     CAF_CHECK_EQUAL(again->first, 11u);
   }
-  auto spool = open_spool(dir.path);
+  auto spool = open_spool(dir.path());
   CAF_CHECK(spool.report().clean());
   auto all = spool.pending();
   CAF_REQUIRE(all);
@@ -466,12 +452,12 @@ CAF_TEST(a full disk is reported as spool_full and loses nothing appended before
 }
 
 CAF_TEST(a failed fdatasync is an io error and the batch is rolled back) {
-  temp_dir dir;
+  spool_dir dir;
   auto writer = std::make_shared<failing_writer>();
   spool_options options;
   options.writer = writer;
   {
-    auto spool = open_spool(dir.path, options);
+    auto spool = open_spool(dir.path(), options);
     CAF_REQUIRE(spool.append(make_records(0, 3)));
     writer->error = EIO;
     writer->fail_sync = true;
@@ -482,7 +468,7 @@ CAF_TEST(a failed fdatasync is an io error and the batch is rolled back) {
     writer->error = 0;
     CAF_REQUIRE(spool.append(make_records(3, 3)));
   }
-  auto spool = open_spool(dir.path);
+  auto spool = open_spool(dir.path());
   CAF_CHECK(spool.report().clean());
   auto all = spool.pending();
   CAF_REQUIRE(all);
@@ -490,10 +476,10 @@ CAF_TEST(a failed fdatasync is an io error and the batch is rolled back) {
 }
 
 CAF_TEST(a record larger than max_record_bytes is refused before anything is written) {
-  temp_dir dir;
+  spool_dir dir;
   spool_options options;
   options.max_record_bytes = 256;
-  auto spool = open_spool(dir.path, options);
+  auto spool = open_spool(dir.path(), options);
   auto records = make_records(0, 3);
   records[2].disposition.assign(1000, 'x');
   auto result = spool.append(records);
@@ -505,19 +491,19 @@ CAF_TEST(a record larger than max_record_bytes is refused before anything is wri
 // -- recovery -----------------------------------------------------------------------------------
 
 CAF_TEST(a tail torn in the middle of the last entry is cut and reported) {
-  temp_dir dir;
+  spool_dir dir;
   {
-    auto spool = open_spool(dir.path);
+    auto spool = open_spool(dir.path());
     CAF_REQUIRE(spool.append(make_records(0, 10)));
     CAF_REQUIRE(spool.append(make_records(10, 5)));
   }
-  auto file = segment_files(dir.path).at(0);
+  auto file = segment_files(dir.path()).at(0);
   auto offsets = entry_offsets(file);
   CAF_REQUIRE_EQUAL(offsets.size(), 15u);
   auto size = fs::file_size(file);
   fs::resize_file(file, size - 7);
   {
-    auto spool = open_spool(dir.path);
+    auto spool = open_spool(dir.path());
     const auto& report = spool.report();
     CAF_REQUIRE_EQUAL(report.damage.size(), 1u);
     const auto& damage = report.damage[0];
@@ -536,7 +522,7 @@ CAF_TEST(a tail torn in the middle of the last entry is cut and reported) {
     CAF_REQUIRE(range);
     CAF_CHECK_EQUAL(range->first, 15u);
   }
-  auto spool = open_spool(dir.path);
+  auto spool = open_spool(dir.path());
   CAF_CHECK(spool.report().clean());
   auto all = spool.pending();
   CAF_REQUIRE(all);
@@ -544,15 +530,15 @@ CAF_TEST(a tail torn in the middle of the last entry is cut and reported) {
 }
 
 CAF_TEST(a flipped byte in the last entry is a torn tail) {
-  temp_dir dir;
+  spool_dir dir;
   {
-    auto spool = open_spool(dir.path);
+    auto spool = open_spool(dir.path());
     CAF_REQUIRE(spool.append(make_records(0, 8)));
   }
-  auto file = segment_files(dir.path).at(0);
+  auto file = segment_files(dir.path()).at(0);
   auto offsets = entry_offsets(file);
   flip_byte(file, offsets.back() + 8 + 5);
-  auto spool = open_spool(dir.path);
+  auto spool = open_spool(dir.path());
   CAF_REQUIRE_EQUAL(spool.report().damage.size(), 1u);
   CAF_CHECK(spool.report().damage[0].what == spool_damage::kind::torn_tail);
   CAF_CHECK_EQUAL(spool.report().damage[0].reason, "checksum mismatch");
@@ -563,23 +549,23 @@ CAF_TEST(a flipped byte in the last entry is a torn tail) {
 }
 
 CAF_TEST(a partial header or a zero filled tail is a torn tail) {
-  temp_dir dir;
+  spool_dir dir;
   {
-    auto spool = open_spool(dir.path);
+    auto spool = open_spool(dir.path());
     CAF_REQUIRE(spool.append(make_records(0, 4)));
   }
-  auto file = segment_files(dir.path).at(0);
+  auto file = segment_files(dir.path()).at(0);
   auto size = fs::file_size(file);
   append_bytes(file, std::string("\x10\x00\x00", 3));
   {
-    auto spool = open_spool(dir.path);
+    auto spool = open_spool(dir.path());
     CAF_REQUIRE_EQUAL(spool.report().damage.size(), 1u);
     CAF_CHECK(spool.report().damage[0].what == spool_damage::kind::torn_tail);
     CAF_CHECK_EQUAL(spool.report().damage[0].bytes_removed, 3u);
     CAF_CHECK_EQUAL(spool.depth(), 4u);
   }
   append_bytes(file, std::string(300, '\0'));
-  auto spool = open_spool(dir.path);
+  auto spool = open_spool(dir.path());
   CAF_REQUIRE_EQUAL(spool.report().damage.size(), 1u);
   CAF_CHECK(spool.report().damage[0].what == spool_damage::kind::torn_tail);
   CAF_CHECK_EQUAL(fs::file_size(file), size);
@@ -587,21 +573,21 @@ CAF_TEST(a partial header or a zero filled tail is a torn tail) {
 }
 
 CAF_TEST(corruption inside an earlier segment is quarantined and the good entries kept) {
-  temp_dir dir;
+  spool_dir dir;
   spool_options options;
   options.segment_bytes = 1; // one batch per segment
   {
-    auto spool = open_spool(dir.path, options);
+    auto spool = open_spool(dir.path(), options);
     for (uint64_t batch = 0; batch < 3; ++batch)
       CAF_REQUIRE(spool.append(make_records(batch * 10, 10)));
   }
-  auto files = segment_files(dir.path);
+  auto files = segment_files(dir.path());
   CAF_REQUIRE_EQUAL(files.size(), 3u);
   auto offsets = entry_offsets(files[0]);
   CAF_REQUIRE_EQUAL(offsets.size(), 10u);
   flip_byte(files[0], offsets[4] + 8 + 3); // the fifth entry of the first segment
   {
-    auto spool = open_spool(dir.path, options);
+    auto spool = open_spool(dir.path(), options);
     const auto& report = spool.report();
     CAF_REQUIRE_EQUAL(report.damage.size(), 1u);
     const auto& damage = report.damage[0];
@@ -623,22 +609,22 @@ CAF_TEST(corruption inside an earlier segment is quarantined and the good entrie
     CAF_CHECK_EQUAL(spool.depth(), 24u);
   }
   // The repair is durable: the next open is clean and sees the same entries.
-  auto spool = open_spool(dir.path, options);
+  auto spool = open_spool(dir.path(), options);
   CAF_CHECK(spool.report().clean());
   CAF_CHECK_EQUAL(spool.depth(), 24u);
   CAF_CHECK_EQUAL(spool.next_sequence(), 31u);
 }
 
 CAF_TEST(corruption followed by more entries in the last segment is not taken for a torn tail) {
-  temp_dir dir;
+  spool_dir dir;
   {
-    auto spool = open_spool(dir.path);
+    auto spool = open_spool(dir.path());
     CAF_REQUIRE(spool.append(make_records(0, 6)));
   }
-  auto file = segment_files(dir.path).at(0);
+  auto file = segment_files(dir.path()).at(0);
   auto offsets = entry_offsets(file);
   flip_byte(file, offsets[2] + 8 + 1);
-  auto spool = open_spool(dir.path);
+  auto spool = open_spool(dir.path());
   CAF_REQUIRE_EQUAL(spool.report().damage.size(), 1u);
   CAF_CHECK(spool.report().damage[0].what == spool_damage::kind::corrupt_entry);
   auto all = spool.pending();
@@ -647,50 +633,50 @@ CAF_TEST(corruption followed by more entries in the last segment is not taken fo
 }
 
 CAF_TEST(a crash between acknowledging and deleting is finished by the next open) {
-  temp_dir dir;
+  spool_dir dir;
   spool_options options;
   options.segment_bytes = 1;
-  auto saved = dir.path / "saved";
+  auto saved = dir.path() / "saved";
   {
-    auto spool = open_spool(dir.path, options);
+    auto spool = open_spool(dir.path(), options);
     CAF_REQUIRE(spool.append(make_records(0, 10)));
     CAF_REQUIRE(spool.append(make_records(10, 10)));
-    auto first = segment_files(dir.path).at(0);
+    auto first = segment_files(dir.path()).at(0);
     fs::copy_file(first, saved);
     CAF_CHECK(!spool.acknowledge(10));
     CAF_CHECK(!fs::exists(first));
     // As if the process died after the ack file was renamed but before the unlink.
     fs::rename(saved, first);
-    append_bytes(dir.path / "ack.tmp", "half-written");
+    append_bytes(dir.path() / "ack.tmp", "half-written");
     append_bytes(first.string() + ".tmp", "half-written");
   }
-  auto spool = open_spool(dir.path, options);
+  auto spool = open_spool(dir.path(), options);
   CAF_CHECK(spool.report().clean());
-  CAF_CHECK_EQUAL(segment_files(dir.path).size(), 1u);
-  CAF_CHECK(!fs::exists(dir.path / "ack.tmp"));
+  CAF_CHECK_EQUAL(segment_files(dir.path()).size(), 1u);
+  CAF_CHECK(!fs::exists(dir.path() / "ack.tmp"));
   auto all = spool.pending();
   CAF_REQUIRE(all);
   check_entries(*all, 10, 11, 10);
 }
 
 CAF_TEST(a damaged ack file is reported and everything left is sent again) {
-  temp_dir dir;
+  spool_dir dir;
   {
-    auto spool = open_spool(dir.path);
+    auto spool = open_spool(dir.path());
     CAF_REQUIRE(spool.append(make_records(0, 10)));
     CAF_CHECK(!spool.acknowledge(6));
   }
-  flip_byte(dir.path / "ack", 0);
-  auto spool = open_spool(dir.path);
+  flip_byte(dir.path() / "ack", 0);
+  auto spool = open_spool(dir.path());
   CAF_REQUIRE_EQUAL(spool.report().damage.size(), 1u);
   CAF_CHECK(spool.report().damage[0].what == spool_damage::kind::bad_ack_file);
   CAF_CHECK_EQUAL(spool.depth(), 10u);
 }
 
 CAF_TEST(an entry in a format this build cannot read keeps the spool closed) {
-  temp_dir dir;
+  spool_dir dir;
   {
-    auto spool = open_spool(dir.path);
+    auto spool = open_spool(dir.path());
     CAF_REQUIRE(spool.append(make_records(0, 2)));
   }
   // A well-formed entry holding [2]: a record from a newer build.
@@ -700,10 +686,10 @@ CAF_TEST(an entry in a format this build cannot read keeps the spool closed) {
   for (int i = 0; i < 4; ++i)
     entry += static_cast<char>((crc >> (8 * i)) & 0xFF);
   entry += "\x91\x02";
-  auto file = segment_files(dir.path).at(0);
+  auto file = segment_files(dir.path()).at(0);
   append_bytes(file, entry);
   auto size = fs::file_size(file);
-  auto spool = record_spool::open(dir.path);
+  auto spool = record_spool::open(dir.path());
   CAF_REQUIRE(!spool);
   CAF_CHECK(spool.error() == errc::unsupported_record_version);
   CAF_MESSAGE(render_error(spool.error()));
