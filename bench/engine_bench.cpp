@@ -105,7 +105,7 @@ struct options {
   int latency_rate = 1000;
   int latency_s = 10;
   int memory_calls = 100000;
-  int memory_rate = 1000;
+  int memory_rate = 500;
   int prompt_ms = 20;
   int threads = 2;
   std::string policy = "sharing";
@@ -845,7 +845,10 @@ void run_engine_memory(const bench_env& env) {
   double best_live = 0;
   std::int64_t rss_at_best = rss_base;
   auto stalled_since = clock_type::now();
-  auto deadline = clock_type::now() + std::chrono::seconds(o.timeout_s + 60);
+  // Placing N calls at R/s takes N/R seconds; half as long again for a loaded machine.
+  auto placing_s = static_cast<std::int64_t>(1.5 * o.memory_calls / o.memory_rate);
+  auto deadline = clock_type::now()
+                  + std::chrono::seconds(std::max<std::int64_t>(o.timeout_s, placing_s) + 60);
   auto last_log = clock_type::now();
   while (clock_type::now() < deadline && fsemu.running() && callgridd.running()) {
     std::this_thread::sleep_for(500ms);

@@ -126,7 +126,7 @@ CAF_TEST(an unknown key is reported with its location and the known keys) {
   CAF_CHECK_EQUAL(only_problem("[switch]\nhostnme = \"x\"\n"),
                   "test.toml:2:1: key 'switch.hostnme': unknown key (known: hostname, "
                   "max_sessions, heartbeat, listen, esl_port, esl_password, socket_target, "
-                  "run_callers, replace_default_dialplan, sip_port, sip_context)");
+                  "run_callers, replace_default_dialplan, sip_port, sip_context, sounds_dir)");
   auto top = only_problem("[swtich]\nhostname = \"x\"\n");
   CAF_CHECK_EQUAL(top.substr(0, 30), "test.toml:1:2: key 'swtich': u");
 }

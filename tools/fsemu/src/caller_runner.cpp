@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <utility>
 
 namespace callgrid::fsemu {
@@ -186,7 +187,8 @@ void caller_runner::place(switch_core& core, scenario_state& s, std::size_t inde
   c.created_us = now_us;
   ++s.totals.placed;
   ++s.up;
-  calls_.emplace(result.uuid, std::move(c));
+  auto& placed = calls_.emplace(result.uuid, std::move(c)).first->second;
+  schedule(placed);
 }
 
 void caller_runner::fail(switch_core& core, call& c, std::string why, std::int64_t now_us) {
@@ -269,20 +271,50 @@ void caller_runner::advance(switch_core& core, std::int64_t now_us) {
                  + static_cast<std::int64_t>(static_cast<double>(s.started) / s.spec.rate * 1e6);
       if (due > now_us)
         break;
+      // A switch that fell behind (a loaded machine) places the calls it missed later rather
+      // than all at once: a burst of thousands of calls in one turn only puts it further
+      // behind (every call's events are rendered in that turn), until its clients time out.
+      if (now_us - due > max_placement_lag_us) {
+        s.first_call_us += now_us - due - max_placement_lag_us;
+        ++s.totals.late_placements;
+      }
       place(core, s, i, now_us);
     }
   }
-  for (auto& [uuid, c] : calls_) {
-    if (c.ended)
+  auto work = std::exchange(touched_, {});
+  while (!agenda_.empty() && agenda_.begin()->first <= now_us) {
+    auto entry = agenda_.extract(agenda_.begin());
+    auto found = calls_.find(entry.mapped());
+    if (found != calls_.end() && found->second.scheduled_us == entry.key()) {
+      found->second.scheduled_us.reset();
+      work.push_back(std::move(entry.mapped()));
+    }
+  }
+  // In uuid order, as a walk over every call would visit them.
+  std::sort(work.begin(), work.end());
+  work.erase(std::unique(work.begin(), work.end()), work.end());
+  for (const auto& uuid : work) {
+    auto found = calls_.find(uuid);
+    if (found == calls_.end() || found->second.ended)
       continue;
+    auto& c = found->second;
     if (c.answered_us == 0) {
       if (now_us >= c.created_us + scenarios_[c.scenario].spec.answer_timeout_us)
         fail(core, c, "not answered", now_us);
-      continue;
+    } else {
+      run_steps(core, c, now_us);
     }
-    run_steps(core, c, now_us);
+    schedule(c);
   }
-  std::erase_if(calls_, [](const auto& entry) { return entry.second.counted; });
+}
+
+void caller_runner::schedule(call& c) {
+  auto due = due_of(c);
+  if (due == c.scheduled_us)
+    return;
+  c.scheduled_us = due;
+  if (due)
+    agenda_.emplace(*due, c.uuid);
 }
 
 void caller_runner::finish(call& c, std::string_view cause) {
@@ -312,6 +344,7 @@ void caller_runner::observe(const switch_event& event, std::int64_t now_us) {
   if (found == calls_.end() || found->second.ended)
     return;
   auto& c = found->second;
+  touched_.push_back(c.uuid);
   if (event.name == "CHANNEL_ANSWER") {
     c.answered_us = event.timestamp_us;
     c.step_started_us = now_us;
@@ -334,6 +367,7 @@ void caller_runner::observe(const switch_event& event, std::int64_t now_us) {
                           + (c.step < steps.size() ? describe(steps[c.step]) : "end") + ")";
     }
     finish(c, event.channel->hangup_cause);
+    calls_.erase(found);
   }
 }
 
@@ -349,36 +383,34 @@ std::optional<std::int64_t> caller_runner::next_due() const {
     if (s.started < s.spec.total && s.up < s.spec.concurrency)
       consider(s.first_call_us
                + static_cast<std::int64_t>(static_cast<double>(s.started) / s.spec.rate * 1e6));
-  for (const auto& [uuid, c] : calls_) {
-    if (c.ended || c.caller_hung_up)
-      continue;
-    const auto& spec = scenarios_[c.scenario].spec;
-    if (c.answered_us == 0) {
-      consider(c.created_us + spec.answer_timeout_us);
-      continue;
-    }
-    const auto& steps = spec.scripts[c.script].steps;
-    if (c.step >= steps.size()) {
-      consider(c.step_started_us);
-      continue;
-    }
-    const auto& step = steps[c.step];
-    switch (step.what) {
-      case script_step::kind::press:
-        consider(c.step_started_us + static_cast<std::int64_t>(c.digits_sent) * step.interval_us);
-        break;
-      case script_step::kind::pause:
-        consider(c.step_started_us + step.duration_us);
-        break;
-      case script_step::kind::hangup:
-        consider(c.step_started_us);
-        break;
-      default:
-        consider(c.step_started_us + timeout_of(c, step));
-        break;
-    }
-  }
+  // A stale first entry only makes the owner call `advance` early, which does no harm.
+  if (!agenda_.empty())
+    consider(agenda_.begin()->first);
+  if (!touched_.empty())
+    consider(std::numeric_limits<std::int64_t>::min());
   return due;
+}
+
+std::optional<std::int64_t> caller_runner::due_of(const call& c) const {
+  if (c.ended || c.caller_hung_up)
+    return std::nullopt;
+  const auto& spec = scenarios_[c.scenario].spec;
+  if (c.answered_us == 0)
+    return c.created_us + spec.answer_timeout_us;
+  const auto& steps = spec.scripts[c.script].steps;
+  if (c.step >= steps.size())
+    return c.step_started_us;
+  const auto& step = steps[c.step];
+  switch (step.what) {
+    case script_step::kind::press:
+      return c.step_started_us + static_cast<std::int64_t>(c.digits_sent) * step.interval_us;
+    case script_step::kind::pause:
+      return c.step_started_us + step.duration_us;
+    case script_step::kind::hangup:
+      return c.step_started_us;
+    default:
+      return c.step_started_us + timeout_of(c, step);
+  }
 }
 
 bool caller_runner::done() const {
@@ -421,6 +453,9 @@ std::string caller_runner::progress_line() const {
     out += " " + s.spec.name + " placed " + std::to_string(s.totals.placed + s.totals.refused)
            + "/" + std::to_string(s.spec.total) + " up " + std::to_string(s.up) + " completed "
            + std::to_string(s.totals.completed) + " failed " + std::to_string(s.totals.failed)
+           + (s.totals.late_placements > 0
+                ? " (behind the rate " + std::to_string(s.totals.late_placements) + " times)"
+                : std::string{})
            + ";";
   return out;
 }

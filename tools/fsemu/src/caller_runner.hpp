@@ -46,6 +46,9 @@ struct scenario_summary {
   std::map<std::string, std::uint32_t> failures;
   /// Per script name: calls that ran it.
   std::map<std::string, std::uint32_t> scripts;
+  /// Times the placement fell more than 100 ms behind the rate and the schedule moved later
+  /// (the switch could not keep up: fewer calls per second than asked for were offered).
+  std::uint32_t late_placements = 0;
   /// Setup latency (channel creation to answer) in microseconds: p50, p90, p99, max; 0
   /// without answered calls.
   std::int64_t setup_p50_us = 0;
@@ -122,6 +125,8 @@ private:
     bool counted = false;
     /// Why the script failed; empty while it has not.
     std::string failure;
+    /// The agenda time of its current entry; entries with another time are stale.
+    std::optional<std::int64_t> scheduled_us;
   };
 
   struct scenario_state {
@@ -139,9 +144,21 @@ private:
   void fail(switch_core& core, call& c, std::string why, std::int64_t now_us);
   void finish(call& c, std::string_view cause);
   [[nodiscard]] std::int64_t timeout_of(const call& c, const script_step& step) const;
+  /// When `c` next has work of its own (a timeout, a digit, a pause's end), or nullopt.
+  [[nodiscard]] std::optional<std::int64_t> due_of(const call& c) const;
+  /// Puts `c` on the agenda at `due_of(c)` (an earlier entry for it becomes stale).
+  void schedule(call& c);
+
+  /// How far calls may be placed behind their schedule; the rest of the schedule moves later.
+  static constexpr std::int64_t max_placement_lag_us = 100'000;
 
   std::vector<scenario_state> scenarios_;
   std::map<std::string, call, std::less<>> calls_;
+  // The calls' own due times (timeouts, digits, pauses), earliest first, and the calls an
+  // event changed since the last `advance`: `advance` visits only these, so its cost follows
+  // the work due, not the number of calls up (100,000 waiting callers cost nothing per turn).
+  std::multimap<std::int64_t, std::string> agenda_;
+  std::vector<std::string> touched_;
   std::mt19937_64 random_;
   bool started_ = false;
   bool timed_out_ = false;

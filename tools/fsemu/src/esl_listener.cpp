@@ -131,6 +131,17 @@ public:
     flush();
   }
 
+  /// `send` for a buffer the caller gives up: no copy when nothing is queued.
+  void send(std::string&& bytes) {
+    if (closed_ || bytes.empty())
+      return;
+    if (pending_.empty())
+      pending_ = std::move(bytes);
+    else
+      pending_ += bytes;
+    flush();
+  }
+
   /// Closes once everything queued has been written; reads stop now.
   void close_after_flush() {
     close_after_ = true;
@@ -386,7 +397,7 @@ void esl_listener::dispatch_events() {
       std::string out;
       for (const auto& ev : events)
         conn->deliver(ev, out);
-      conn->send(out);
+      conn->send(std::move(out));
       if (conn->overflowed())
         conn->close_now();
       else

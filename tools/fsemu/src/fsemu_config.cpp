@@ -151,7 +151,8 @@ public:
     check_keys(*t, "switch",
                {"hostname", "max_sessions", "heartbeat", "listen", "esl_port", "esl_password",
                 "socket_target", "run_callers", "replace_default_dialplan", "sip_port",
-                "sip_context"});
+                "sip_context", "sounds_dir"});
+    out.sounds_dir = string(*t, "switch", "sounds_dir");
     out.hostname = string(*t, "switch", "hostname");
     if (auto n = integer(*t, "switch", "max_sessions", 1, 10'000'000))
       out.max_sessions = static_cast<std::uint32_t>(*n);
@@ -274,6 +275,14 @@ public:
       return;
     for (auto&& [key, value] : *t) {
       auto name = "prompts." + std::string{key.str()};
+      if (key.str() == "unlisted") {
+        auto mode = value.value<std::string>();
+        if (mode == "play" || mode == "missing")
+          out.unlisted_files_exist = *mode == "play";
+        else
+          problem(value.source(), name, "must be \"play\" or \"missing\"");
+        continue;
+      }
       auto length = duration(value, name);
       if (!length)
         continue;
@@ -555,6 +564,10 @@ void file_config::apply_to(switch_config& config) const {
     config.file_playback_us = *default_prompt_us;
   for (const auto& [file, length] : prompt_lengths_us)
     config.prompt_lengths_us[file] = length;
+  if (unlisted_files_exist)
+    config.unlisted_files_exist = *unlisted_files_exist;
+  if (sounds_dir)
+    config.sounds_dir = *sounds_dir;
 }
 
 config_load_result parse_config(std::string_view text, const std::string& file) {

@@ -127,6 +127,11 @@ struct file_config {
   std::vector<dialplan_extension> dialplan;
   std::optional<std::int64_t> default_prompt_us;
   std::map<std::string, std::int64_t, std::less<>> prompt_lengths_us;
+  /// `[prompts] unlisted`: "play" (a file that is not listed plays for `default`) or "missing"
+  /// (it exists only on disk; otherwise `file_exists` says false and `playback` fails).
+  std::optional<bool> unlisted_files_exist;
+  /// `[switch] sounds_dir`: where relative `playback` paths are looked for.
+  std::optional<std::string> sounds_dir;
   std::vector<caller_scenario> callers;
 
   /// Applies the dialplan, prompt lengths and `[switch]` settings to `config`. Never fails.

@@ -6,6 +6,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <regex>
 #include <tuple>
 #include <utility>
@@ -321,6 +322,13 @@ std::string switch_core::api(std::string_view command_line, std::int64_t now_us)
     return std::string{args};
   if (command == "global_getvar")
     return global_getvar(args);
+  // mod_commands: "true"/"false" without a newline; no argument is "false".
+  if (command == "file_exists")
+    return !args.empty() && file_exists(args) ? "true" : "false";
+  // mod_http_cache queues the download for its prefetch threads and answers at once; fsemu
+  // downloads nothing, so its queue is never full.
+  if (command == "http_prefetch")
+    return args.empty() ? "USAGE: {param=val}<url>\n" : "+OK\n";
   if (command == "show")
     return show(args, now_us);
   if (command == "fsctl")
@@ -409,8 +417,9 @@ std::string switch_core::show(std::string_view args, std::int64_t now_us) const 
 }
 
 std::string switch_core::global_getvar(std::string_view args) const {
-  const std::array<std::pair<std::string_view, std::string_view>, 4> globals{{
+  const std::array<std::pair<std::string_view, std::string_view>, 5> globals{{
     {"hostname", config_.identity.hostname},
+    {"sounds_dir", config_.sounds_dir},
     {"local_ip_v4", config_.local_ip_v4},
     {"core_uuid", config_.identity.core_uuid},
     {"switchname", config_.identity.switchname},
@@ -1675,6 +1684,15 @@ void switch_core::start_app(std::string_view uuid, std::string_view app, std::st
   }
   if (app == "playback") {
     execute(B(), "playback", std::string{arg}, now_us, std::string{app_uuid});
+    if (!playable(arg)) {
+      // switch_ivr_play_file cannot open it: no PLAYBACK_START/STOP, mod_dptools sets the
+      // response and the application returns at once.
+      B().snap.set_variable("current_application_response", "FILE NOT FOUND");
+      execute_complete(B(), "FILE NOT FOUND", now_us);
+      if (B().socket_controlled || B().park_base)
+        finish_nested_app(B(), now_us);
+      return;
+    }
     start_playback(B(), std::string{arg}, now_us);
     return;
   }
@@ -1965,6 +1983,34 @@ void switch_core::enter_park(leg& l, std::int64_t now_us) {
     l.snap.erase_variable("park_after_bridge");
   }
   channel_event("CHANNEL_PARK", "switch_ivr.c", "switch_ivr_park", 1002, now_us, l);
+}
+
+bool switch_core::file_exists(std::string_view path) const {
+  if (config_.unlisted_files_exist)
+    return true;
+  if (config_.prompt_lengths_us.contains(path))
+    return true;
+  auto dir = config_.sounds_dir;
+  if (!dir.empty() && !dir.ends_with('/'))
+    dir += '/';
+  if (!dir.empty() && path.starts_with(dir)
+      && config_.prompt_lengths_us.contains(path.substr(dir.size())))
+    return true;
+  std::error_code ignored;
+  return std::filesystem::is_regular_file(std::filesystem::path{std::string{path}}, ignored);
+}
+
+bool switch_core::playable(std::string_view file) const {
+  // Streams and other formats (tone_stream://, silence_stream://, http_cache://, say:) are not
+  // files on disk; fsemu plays them all.
+  if (file.find("://") != std::string_view::npos || file.find(':') != std::string_view::npos)
+    return true;
+  if (file.starts_with('/') || config_.prompt_lengths_us.contains(file))
+    return file_exists(file);
+  auto dir = config_.sounds_dir;
+  if (!dir.empty() && !dir.ends_with('/'))
+    dir += '/';
+  return file_exists(dir + std::string{file});
 }
 
 void switch_core::start_playback(leg& l, std::string file, std::int64_t now_us) {

@@ -138,6 +138,12 @@ struct switch_config {
   std::int64_t file_playback_us = 1'000'000;
   /// Per-file playback lengths in microseconds, by the exact path given to `playback`.
   std::map<std::string, std::int64_t, std::less<>> prompt_lengths_us;
+  /// Whether a file neither listed in `prompt_lengths_us` nor on disk exists: true (the
+  /// default) plays any file for `file_playback_us`; false makes `file_exists` answer `false`
+  /// for it and `playback` fail with FILE NOT FOUND, as FreeSWITCH does for a missing file.
+  bool unlisted_files_exist = true;
+  /// The `sounds_dir` global variable: FreeSWITCH plays a relative path from there.
+  std::string sounds_dir = "/usr/share/freeswitch/sounds";
   /// The HEARTBEAT interval in microseconds; 0 (the default here, so that tests driving
   /// `advance` see no HEARTBEATs) = none. The program sets FreeSWITCH's 20 s.
   std::int64_t heartbeat_interval_us = 0;
@@ -228,6 +234,11 @@ public:
   /// FreeSWITCH writes it (trailing newline or not, per command). Unknown commands answer
   /// "-ERR <name> Command not found!\n". May queue events (see `take_events`).
   [[nodiscard]] std::string api(std::string_view command_line, std::int64_t now_us);
+
+  /// Whether FreeSWITCH would find the audio file `path` (as `file_exists` and `playback` see
+  /// it): listed in `prompt_lengths_us` (a relative key also under `sounds_dir`), a regular
+  /// file on disk, or anything while `unlisted_files_exist`. Reads the file system.
+  [[nodiscard]] bool file_exists(std::string_view path) const;
 
   /// Runs `command args` as a background job under `job_uuid` (`bgapi`): queues the
   /// BACKGROUND_JOB event carrying Job-UUID, Job-Command, Job-Command-Arg and the output.
@@ -523,6 +534,8 @@ private:
   std::string show(std::string_view args, std::int64_t now_us) const;
   std::string fsctl(std::string_view args, std::int64_t now_us);
   std::string global_getvar(std::string_view args) const;
+  /// Whether `playback` of `file` finds it (a relative path under `sounds_dir`).
+  bool playable(std::string_view file) const;
   bool queue_event(std::string name, std::string_view file, std::string_view function,
                    std::uint32_t line, std::int64_t now_us, std::vector<event_header> extras,
                    std::optional<std::string> body = std::nullopt);
