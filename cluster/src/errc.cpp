@@ -12,6 +12,7 @@ const char* to_string(errc code) noexcept {
     case errc::member_alive: return "member_alive";
     case errc::not_leader: return "not_leader";
     case errc::interface_mismatch: return "interface_mismatch";
+    case errc::tls_invalid: return "tls_invalid";
   }
   return "unknown";
 }

@@ -8,6 +8,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
 #include <caf/node_id.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -176,7 +177,8 @@ void try_next(client_pointer self) {
     try_next(self);
     return;
   }
-  auto mm = self->system().middleman().actor_handle();
+  auto mm = st.options.tls ? self->system().openssl_manager().actor_handle()
+                           : self->system().middleman().actor_handle();
   self->request(mm, st.options.request_timeout, caf::connect_atom::value, host, port)
     .then(
       [self, address](const caf::node_id&, caf::strong_actor_ptr& ptr,

@@ -9,6 +9,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/publish.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -38,8 +39,15 @@ struct registry_metrics {
   actors::metric_counter* commands = nullptr;
   actors::metric_counter* command_failures = nullptr;
   actors::metric_counter* view_changes = nullptr;
-  std::map<std::string, std::pair<actors::metric_gauge*, actors::metric_gauge*>, std::less<>>
-    per_node;
+  /// Per member: calls, load ratio, and the drain's progress (calls left and records not yet
+  /// in PostgreSQL while it drains, 0 otherwise).
+  struct node_series {
+    actors::metric_gauge* calls = nullptr;
+    actors::metric_gauge* load = nullptr;
+    actors::metric_gauge* drain_calls = nullptr;
+    actors::metric_gauge* drain_records = nullptr;
+  };
+  std::map<std::string, node_series, std::less<>> per_node;
 };
 
 registry_metrics make_metrics(actors::metrics_registry* registry) {
@@ -114,17 +122,29 @@ void update_gauges(registry_pointer self) {
     ++counts[static_cast<std::size_t>(m.state())];
     auto i = st.metrics.per_node.find(node);
     if (i == st.metrics.per_node.end()) {
-      auto* calls = &st.metrics_sink->gauge("callgrid_cluster_member_live_calls",
-                                            "Calls in progress per member (last heartbeat)",
-                                            {{"node", node}});
-      auto* load = &st.metrics_sink->gauge("callgrid_cluster_member_load_ratio",
-                                           "Calls in progress per member over its capacity",
-                                           {{"node", node}});
-      i = st.metrics.per_node.emplace(node, std::make_pair(calls, load)).first;
+      auto& sink = *st.metrics_sink;
+      registry_metrics::node_series series;
+      series.calls = &sink.gauge("callgrid_cluster_member_live_calls",
+                                 "Calls in progress per member (last heartbeat)", {{"node", node}});
+      series.load = &sink.gauge("callgrid_cluster_member_load_ratio",
+                                "Calls in progress per member over its capacity", {{"node", node}});
+      series.drain_calls = &sink.gauge(
+        "callgrid_cluster_member_drain_remaining_calls",
+        "Calls a draining member still has up (0 when it is not draining)", {{"node", node}});
+      series.drain_records = &sink.gauge(
+        "callgrid_cluster_member_drain_pending_records",
+        "Call records a draining or drained member still has to store in PostgreSQL (0 "
+        "otherwise)",
+        {{"node", node}});
+      i = st.metrics.per_node.emplace(node, series).first;
     }
-    i->second.first->set(m.load.live_calls);
-    i->second.second->set(m.capacity > 0 ? static_cast<double>(m.load.live_calls) / m.capacity
-                                         : 0.0);
+    auto& series = i->second;
+    series.calls->set(m.load.live_calls);
+    series.load->set(m.capacity > 0 ? static_cast<double>(m.load.live_calls) / m.capacity : 0.0);
+    const bool draining
+      = m.state() == member_state::draining || m.state() == member_state::drained;
+    series.drain_calls->set(m.state() == member_state::draining ? m.load.live_calls : 0);
+    series.drain_records->set(draining ? m.load.spool_depth : 0);
   }
   for (std::size_t i = 0; i < counts.size(); ++i)
     st.metrics.members[i]->set(counts[i]);
@@ -452,9 +472,12 @@ registry_actor spawn_registry(caf::actor_system& system, registry_options option
 }
 
 caf::expected<uint16_t> publish_registry(caf::actor_system& system, const registry_actor& registry,
-                                         uint16_t port, const std::string& host) {
+                                         uint16_t port, const std::string& host, bool tls) {
   auto endpoint = caf::actor_cast<registry_endpoint_actor>(registry);
-  return system.middleman().publish(endpoint, port, host.empty() ? nullptr : host.c_str(), true);
+  const char* address = host.empty() ? nullptr : host.c_str();
+  if (tls)
+    return caf::openssl::publish(endpoint, port, address, true);
+  return system.middleman().publish(endpoint, port, address, true);
 }
 
 leader_elector_actor spawn_leader_elector(caf::actor_system& system,

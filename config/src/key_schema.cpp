@@ -220,8 +220,9 @@ const std::vector<key_spec>& table() {
     }),
     key<&dc::node, &node_settings::park_timeout>({
       .name = "node.park_timeout", .default_toml = R"("30s")", .restart = false,
-      .description = "How long a call may stay parked before FreeSWITCH hangs it up (sets the "
-                     "channel's `park_timeout`): nothing stays parked forever.",
+      .description = "The `park_timeout` callgridd sets on the channels it originates: one "
+                     "nobody takes over is hung up by FreeSWITCH after it. Inbound channels get "
+                     "theirs from the dialplan (docs/callgridd.md).",
       .min = 1 * second, .max = 1 * hour,
     }),
     key<&dc::node, &node_settings::answer_timeout>({
@@ -422,8 +423,9 @@ const std::vector<key_spec>& table() {
     }),
     key<&dc::cluster, &cluster_settings::allow_remote>({
       .name = "cluster.allow_remote", .default_toml = "false",
-      .description = "Permits a non-loopback `cluster.listen`. Cluster links are not encrypted: "
-                     "use a private network.",
+      .description = "Permits a non-loopback `cluster.listen`. Without `cluster.tls_*` the "
+                     "cluster link is plain TCP (a warning says so): use a private network or "
+                     "TLS.",
     }),
     key<&dc::cluster, &cluster_settings::coordinators>({
       .name = "cluster.coordinators", .default_toml = R"(["127.0.0.1:4710"])",
@@ -459,6 +461,24 @@ const std::vector<key_spec>& table() {
       .name = "cluster.admin_token_file", .default_toml = R"("")",
       .description = "File holding the bearer token of the coordinator's admin API (one line). "
                      "Empty disables the admin API.",
+    }),
+    key<&dc::cluster, &cluster_settings::tls_certificate>({
+      .name = "cluster.tls_certificate", .default_toml = R"("")", .unit = "PEM file",
+      .description = "This daemon's certificate (chain, its own first) for TLS on the cluster "
+                     "link, through CAF's OpenSSL module. Set together with `cluster.tls_key` "
+                     "and `cluster.tls_ca_file` on the coordinators and on every node; empty: "
+                     "plain TCP.",
+    }),
+    key<&dc::cluster, &cluster_settings::tls_key>({
+      .name = "cluster.tls_key", .default_toml = R"("")", .unit = "PEM file",
+      .description = "Private key of `cluster.tls_certificate`, not encrypted (keep the file "
+                     "mode 0600).",
+    }),
+    key<&dc::cluster, &cluster_settings::tls_ca_file>({
+      .name = "cluster.tls_ca_file", .default_toml = R"("")", .unit = "PEM file",
+      .description = "CA certificate(s) a peer's certificate must chain to; a peer without one "
+                     "is refused in the TLS handshake. Use a CA of the cluster's own: any "
+                     "certificate it signed is admitted (no host name check).",
     }),
 
     key<&dc::edge, &edge_settings::enabled>({

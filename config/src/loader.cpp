@@ -1,6 +1,7 @@
 #include "config/loader.hpp"
 
 #include <algorithm>
+#include <array>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstdio>
@@ -239,6 +240,7 @@ public:
                    config_.cluster.allow_remote, "to accept node daemons from other hosts");
     check_port_clash();
     check_failure_thresholds();
+    check_cluster_tls();
     load_result result;
     result.problems = std::move(problems_);
     if (!has_errors(result.problems))
@@ -453,6 +455,44 @@ private:
           format_duration(cluster.down_after) + " is not longer than cluster.suspect_after ("
             + format_duration(cluster.suspect_after) + ")",
           "a node must be suspect before it is down: make cluster.down_after the longer one");
+  }
+
+  /// TLS on the cluster link needs all three files, each readable; a remote listener without
+  /// TLS is allowed (private networks) but warned about.
+  void check_cluster_tls() {
+    const auto& cluster = config_.cluster;
+    const std::array<std::pair<const char*, const std::string*>, 3> files{{
+      {"cluster.tls_certificate", &cluster.tls_certificate},
+      {"cluster.tls_key", &cluster.tls_key},
+      {"cluster.tls_ca_file", &cluster.tls_ca_file},
+    }};
+    std::string set_one;
+    for (const auto& [name, value] : files)
+      if (!value->empty() && set_one.empty())
+        set_one = name;
+    if (set_one.empty()) {
+      if (cluster.allow_remote && usable("cluster.allow_remote"))
+        warning(origin_of("cluster.allow_remote"), "cluster.allow_remote",
+                "the cluster link accepts remote node daemons over plain TCP: anyone who can "
+                "reach cluster.port can join or read the traffic",
+                "set cluster.tls_certificate, cluster.tls_key and cluster.tls_ca_file, or keep "
+                "the link on a private network");
+      return;
+    }
+    for (const auto& [name, value] : files) {
+      if (!usable(name))
+        continue;
+      if (value->empty()) {
+        error(origin_of(set_one), name, "is empty while " + set_one + " is set",
+              "TLS on the cluster link needs cluster.tls_certificate, cluster.tls_key and "
+              "cluster.tls_ca_file (docs/cluster.md says how to make them)");
+        continue;
+      }
+      std::error_code ec;
+      if (access(value->c_str(), R_OK) != 0 || std::filesystem::is_directory(*value, ec))
+        error(origin_of(name), name, "'" + *value + "' cannot be read",
+              "give the path of a PEM file the daemon's user can read");
+    }
   }
 
   std::string main_file_;

@@ -82,8 +82,32 @@ CAF_TEST(a drain with a deadline hangs up the rest with SYSTEM_SHUTDOWN and exit
   CAF_REQUIRE(entry.has_value());
   CAF_CHECK(entry->state == callgrid::kamailio::target_state::active);
 
-  // Drain with a 3 s deadline: the callers would stay 80 s, so all 6 are hung up at it.
-  auto drain = coordinator.ctl("drain node-it --deadline 3s --yes -m 'cluster test'");
+  // The coordinator's /metrics shows the member, its calls and its heartbeats.
+  auto page = coordinator.metrics();
+  CAF_CHECK_EQUAL(metric_value(page, R"(callgrid_cluster_members{state="active"})"), 1.0);
+  CAF_CHECK_EQUAL(metric_value(page, R"(callgrid_cluster_member_live_calls{node="node-it"})"),
+                  6.0);
+  CAF_CHECK_GREATER(metric_value(page, "callgrid_cluster_heartbeats_total"), 0.0);
+  CAF_CHECK_EQUAL(metric_value(page, "callgrid_cluster_leader"), 1.0);
+  CAF_CHECK_EQUAL(
+    metric_value(page, R"(callgrid_cluster_member_drain_remaining_calls{node="node-it"})"), 0.0);
+
+  // Drain with a 3 s deadline: the callers would stay 80 s, so all 6 are hung up at it. While it
+  // runs, /metrics shows its progress.
+  command_result drain;
+  std::thread drainer{
+    [&] { drain = coordinator.ctl("drain node-it --deadline 3s --yes -m 'cluster test'"); }};
+  bool progress_shown = eventually(
+    [&] {
+      auto during = coordinator.metrics();
+      return metric_value(during, R"(callgrid_cluster_members{state="draining"})") == 1.0
+             && metric_value(during,
+                             R"(callgrid_cluster_member_drain_remaining_calls{node="node-it"})")
+                  == 6.0;
+    },
+    3s);
+  drainer.join();
+  CAF_CHECK(progress_shown);
   CAF_MESSAGE("node drain said:\n" << drain.output);
   CAF_CHECK_EQUAL(drain.exit_code, 2);
   CAF_CHECK(drain.output.find("6 call(s) were hung up") != std::string::npos);
@@ -103,6 +127,13 @@ CAF_TEST(a drain with a deadline hangs up the rest with SYSTEM_SHUTDOWN and exit
   auto drained = coordinator.member("node-it");
   CAF_CHECK_EQUAL(drained.value("state", ""), "drained");
   CAF_CHECK_EQUAL(drained.value("reason", ""), "cluster test");
+  page = coordinator.metrics();
+  CAF_CHECK_EQUAL(metric_value(page, R"(callgrid_cluster_members{state="drained"})"), 1.0);
+  CAF_CHECK_EQUAL(
+    metric_value(page, R"(callgrid_cluster_member_drain_remaining_calls{node="node-it"})"), 0.0);
+  CAF_CHECK_EQUAL(
+    metric_value(page, R"(callgrid_cluster_member_drain_pending_records{node="node-it"})"), 0.0);
+  CAF_CHECK_GREATER_OR_EQUAL(metric_value(page, "callgrid_cluster_commands_total"), 1.0);
 
   // Cancelling the drain brings the node back into the dispatcher set.
   auto cancel = coordinator.ctl("drain node-it --disable");
@@ -113,6 +144,86 @@ CAF_TEST(a drain with a deadline hangs up the rest with SYSTEM_SHUTDOWN and exit
       return e && e->state == callgrid::kamailio::target_state::active;
     },
     10s));
+
+  // A node that dies is seen by the failure detector (suspect after 2 s, down after 4 s here),
+  // and /metrics counts both verdicts.
+  auto before = coordinator.metrics();
+  auto suspects = metric_value(before,
+                               R"(callgrid_cluster_failure_detector_transitions_total{to="suspect"})");
+  p.kill_callgridd();
+  CAF_REQUIRE(eventually([&] { return coordinator.member("node-it").value("state", "") == "down"; },
+                         15s));
+  page = coordinator.metrics();
+  CAF_CHECK_EQUAL(metric_value(page, R"(callgrid_cluster_members{state="down"})"), 1.0);
+  CAF_CHECK_GREATER(
+    metric_value(page, R"(callgrid_cluster_failure_detector_transitions_total{to="suspect"})"),
+    suspects);
+  CAF_CHECK_GREATER_OR_EQUAL(
+    metric_value(page, R"(callgrid_cluster_failure_detector_transitions_total{to="down"})"), 1.0);
+}
+
+CAF_TEST(a drain cancelled by another operator ends the watching drain with exit code 3) {
+  platform p;
+  auto coordinator = make_coordinator(p);
+  p.start_callgridd(0, coordinator.node_cluster_section("60s"));
+  p.start_fsemu(waiting_callers(3), {"--run-callers"});
+  CAF_REQUIRE(eventually(
+    [&] {
+      auto m = coordinator.member("node-it");
+      return m.is_object() && m.value("state", "") == "active" && m.value("live_calls", 0) == 3;
+    },
+    30s));
+  // The first operator drains without a deadline and watches; the calls stay up.
+  command_result watching;
+  std::thread first{[&] {
+    watching = coordinator.ctl("drain node-it --no-deadline --yes -m 'first operator'");
+  }};
+  CAF_CHECK(eventually(
+    [&] { return coordinator.member("node-it").value("drain_requested", false); }, 10s));
+  std::this_thread::sleep_for(1s);
+  // A second operator cancels it.
+  auto cancel = coordinator.ctl("drain node-it --disable -m 'second operator'");
+  CAF_CHECK_EQUAL(cancel.exit_code, 0);
+  first.join();
+  CAF_MESSAGE("the watching drain said:\n" << watching.output);
+  CAF_CHECK_EQUAL(watching.exit_code, 3);
+  CAF_CHECK(watching.output.find("was cancelled by") != std::string::npos);
+  // The node takes calls again, with its calls still up.
+  CAF_CHECK(eventually(
+    [&] {
+      auto m = coordinator.member("node-it");
+      return m.value("state", "") == "active" && m.value("live_calls", 0) == 3;
+    },
+    10s));
+}
+
+CAF_TEST(a drain whose records cannot reach PostgreSQL ends with exit code 4) {
+  // The coordinator keeps its own PostgreSQL; the node's goes away while its calls end.
+  platform coordinator_services;
+  auto coordinator = make_coordinator(coordinator_services);
+  platform p;
+  p.start_callgridd(0, coordinator.node_cluster_section("60s"));
+  p.start_fsemu(waiting_callers(3), {"--run-callers"});
+  CAF_REQUIRE(eventually(
+    [&] {
+      auto m = coordinator.member("node-it");
+      return m.is_object() && m.value("state", "") == "active" && m.value("live_calls", 0) == 3;
+    },
+    30s));
+  p.postgres.stop();
+  auto drain = coordinator.ctl("drain node-it --deadline 2s --flush-timeout 12 --yes");
+  CAF_MESSAGE("node drain said:\n" << drain.output);
+  CAF_CHECK_EQUAL(drain.exit_code, 4);
+  CAF_CHECK(drain.output.find("3 records are still not in PostgreSQL") != std::string::npos);
+  // The node says so too: no calls, three records in its spool, not drained.
+  auto m = coordinator.member("node-it");
+  CAF_MESSAGE("member: " << m.dump());
+  CAF_CHECK_EQUAL(m.value("state", ""), "draining");
+  CAF_CHECK_EQUAL(m.value("live_calls", -1), 0);
+  CAF_CHECK_EQUAL(m.value("spool_depth", -1), 3);
+  auto page = coordinator.metrics();
+  CAF_CHECK_EQUAL(
+    metric_value(page, R"(callgrid_cluster_member_drain_pending_records{node="node-it"})"), 3.0);
 }
 
 CAF_TEST(the admin API refuses a wrong token and names an unknown node) {

@@ -87,4 +87,19 @@ std::string coordinator_process::log() const {
   return read_text(dir / "callgridd.log");
 }
 
+std::string coordinator_process::metrics() const {
+  return run_command("curl -s http://127.0.0.1:" + std::to_string(http_port) + "/metrics").output;
+}
+
+double metric_value(const std::string& page, const std::string& series) {
+  std::istringstream lines{page};
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0
+        && line[series.size()] == ' ')
+      return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
+}
+
 } // namespace callgrid::test_support

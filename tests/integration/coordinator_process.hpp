@@ -27,6 +27,10 @@ struct command_result {
 /// The whole content of a text file ("" when it cannot be read).
 [[nodiscard]] std::string read_text(const std::filesystem::path& path);
 
+/// The value of the series `series` (name with its labels exactly as rendered, e.g.
+/// `callgrid_cluster_members{state="active"}`) on a Prometheus text page; -1 when absent.
+[[nodiscard]] double metric_value(const std::string& page, const std::string& series);
+
 /// Polls `predicate` every 200 ms until it holds or `limit` passes; returns whether it held.
 template <class Predicate>
 bool eventually(Predicate predicate, std::chrono::milliseconds limit) {
@@ -57,6 +61,8 @@ public:
   /// The `[cluster]` table a node needs to join this coordinator.
   [[nodiscard]] std::string node_cluster_section(const std::string& drain_deadline) const;
   [[nodiscard]] std::string log() const;
+  /// The coordinator's `/metrics` page ("" when it cannot be fetched).
+  [[nodiscard]] std::string metrics() const;
 
   std::filesystem::path dir;
   std::uint16_t http_port = pick_free_port();

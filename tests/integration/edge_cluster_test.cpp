@@ -136,6 +136,19 @@ CAF_TEST(calls spread over three nodes and a node drained with 100 calls up keep
   // Every call of both batches has exactly one record.
   auto rows = p.wait_for_records(first_batch + second_batch, 30s);
   CAF_CHECK_EQUAL(rows.size(), static_cast<std::size_t>(first_batch + second_batch));
+
+  // The coordinator's /metrics: three members, one drained; the dispatcher list was written and
+  // Kamailio took set_state calls and (coalesced) reloads without failures.
+  auto page = coordinator.metrics();
+  CAF_CHECK_EQUAL(metric_value(page, R"(callgrid_cluster_members{state="active"})"), 2.0);
+  CAF_CHECK_EQUAL(metric_value(page, R"(callgrid_cluster_members{state="drained"})"), 1.0);
+  CAF_CHECK_GREATER(metric_value(page, "callgrid_dispatcher_writes_total"), 0.0);
+  CAF_CHECK_GREATER_OR_EQUAL(metric_value(page, "callgrid_dispatcher_state_changes_total"), 1.0);
+  CAF_CHECK_GREATER_OR_EQUAL(metric_value(page, "callgrid_dispatcher_reloads_total"), 1.0);
+  CAF_CHECK_EQUAL(metric_value(page, "callgrid_dispatcher_write_failures_total"), 0.0);
+  CAF_CHECK_EQUAL(metric_value(page, "callgrid_dispatcher_set_state_failures_total"), 0.0);
+  CAF_CHECK_EQUAL(metric_value(page, "callgrid_dispatcher_mismatches_total"), 0.0);
+  CAF_CHECK_GREATER(metric_value(page, "callgrid_cluster_heartbeats_total"), 30.0);
 }
 
 CAF_TEST(a new node gets calls once healthy and a node whose callgridd is killed stops getting them) {

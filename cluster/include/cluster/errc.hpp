@@ -24,6 +24,9 @@ enum class errc : uint8_t {
   not_leader,
   /// The remote actor does not offer the registry's interface (a different build or port).
   interface_mismatch,
+  /// The cluster link's TLS files are unusable: unreadable, not PEM, a key that does not belong
+  /// to the certificate, or a certificate the CA did not sign (the context names the file).
+  tls_invalid,
 };
 
 /// Returns the name of `code`, e.g. "unknown_node". Never fails.

@@ -65,6 +65,9 @@ struct membership_client_options {
   std::vector<std::string> coordinators;
   /// When set, the leader's recorded address (`cluster_leader`) is tried first.
   std::string conninfo;
+  /// Connect through CAF's OpenSSL module (`configure_link_tls`, link_tls.hpp) instead of plain
+  /// TCP: the coordinator must present a certificate that chains to the configured CA.
+  bool tls = false;
   /// Until the registry says otherwise at join.
   std::chrono::milliseconds heartbeat_interval{1000};
   /// Pause between rounds over every candidate address.

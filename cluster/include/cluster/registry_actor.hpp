@@ -96,11 +96,14 @@ struct registry_options {
 [[nodiscard]] registry_actor spawn_registry(caf::actor_system& system, registry_options options);
 
 /// Publishes the registry's network part on `port` (0 = any free port) at `host` ("" = every
-/// address) through CAF's io middleman (it must be loaded). Blocking; call it at start-up.
-/// Returns the bound port, or the middleman's error.
+/// address) through CAF's io middleman (it must be loaded), or with `tls` through CAF's OpenSSL
+/// module (`configure_link_tls`, link_tls.hpp): then only peers whose certificate chains to the
+/// configured CA get through the handshake. Blocking; call it at start-up. Returns the bound
+/// port, or the middleman's error.
 [[nodiscard]] caf::expected<uint16_t> publish_registry(caf::actor_system& system,
                                                        const registry_actor& registry,
-                                                       uint16_t port, const std::string& host);
+                                                       uint16_t port, const std::string& host,
+                                                       bool tls = false);
 
 /// How the leader elector competes and how often it looks.
 struct leader_elector_options {

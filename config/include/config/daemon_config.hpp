@@ -179,6 +179,11 @@ struct cluster_settings {
   std::chrono::milliseconds drain_deadline{30 * 60'000};
   /// File holding the admin API's bearer token; empty disables the admin API.
   std::string admin_token_file;
+  /// TLS on the cluster link: this daemon's PEM certificate (chain), its unencrypted PEM key
+  /// and the PEM CA file peers are verified against. All empty: plain TCP; set all or none.
+  std::string tls_certificate;
+  std::string tls_key;
+  std::string tls_ca_file;
   friend bool operator==(const cluster_settings&, const cluster_settings&) = default;
 };
 
