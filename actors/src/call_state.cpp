@@ -77,6 +77,12 @@ std::string call_state::next_event_uuid() {
 
 void call_state::start(std::chrono::system_clock::time_point now, std::vector<call_action>& out) {
   started_at_ = now;
+  if (!setup_.watch_only_as.empty()) {
+    // Re-adopted while bridged or transferred: FreeSWITCH runs the leg; we wait for its end.
+    phase_ = call_phase::running;
+    disposition_ = setup_.watch_only_as;
+    return;
+  }
   if (!setup_.matched_route) {
     disposition_ = "no_route";
     send_hangup("NO_ROUTE_DESTINATION", out);
@@ -265,6 +271,17 @@ void call_state::end_untracked(persistence::end_reason reason, std::string cause
   phase_ = call_phase::ended;
 }
 
+void call_state::fail_origination(std::string cause, int64_t now) {
+  if (cause == "USER_BUSY")
+    disposition_ = "busy";
+  else if (cause == "NO_ANSWER" || cause == "NO_USER_RESPONSE" || cause == "ORIGINATOR_CANCEL"
+           || cause == "ALLOTTED_TIMEOUT")
+    disposition_ = "no_answer";
+  else
+    disposition_ = "failed";
+  end_untracked(persistence::end_reason::normal, std::move(cause), now);
+}
+
 void call_state::fail(std::string cause, std::vector<call_action>& out) {
   disposition_ = "engine_error";
   send_hangup(std::move(cause), out);
@@ -285,8 +302,16 @@ persistence::call_record call_state::make_record() const {
   rec.caller = setup_.caller;
   rec.callee = setup_.callee;
   if (setup_.matched_route) {
-    rec.route_id = setup_.matched_route->id;
+    // Id 0: no catalog route (an origination that runs a flow by name).
+    if (setup_.matched_route->id != 0)
+      rec.route_id = setup_.matched_route->id;
     rec.flow_id = setup_.matched_route->flow_id;
+  }
+  if (int64_t campaign = 0; !setup_.campaign.empty()) {
+    const auto* end = setup_.campaign.data() + setup_.campaign.size();
+    auto [stop, ec] = std::from_chars(setup_.campaign.data(), end, campaign);
+    if (ec == std::errc{} && stop == end)
+      rec.campaign_id = campaign;
   }
   rec.node = setup_.node;
   rec.mode = setup_.mode;

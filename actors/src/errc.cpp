@@ -17,6 +17,14 @@ const char* to_string(errc code) noexcept {
       return "listen_failed";
     case errc::invalid_flow:
       return "invalid_flow";
+    case errc::invalid_request:
+      return "invalid_request";
+    case errc::node_draining:
+      return "node_draining";
+    case errc::esl_not_ready:
+      return "esl_not_ready";
+    case errc::at_capacity:
+      return "at_capacity";
   }
   return "unknown";
 }

@@ -1,11 +1,15 @@
 #include "actors/node_supervisor.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
 
+#include <boost/uuid/random_generator.hpp>
+#include <boost/uuid/uuid_io.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -13,10 +17,14 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/channel_link.hpp"
+#include "actors/errc.hpp"
 #include "actors/metrics_registry.hpp"
+#include "actors/prompt_check.hpp"
+#include "esl/command.hpp"
 #include "esl/errc.hpp"
 #include "esl/frame.hpp"
 #include "esl/outbound_server.hpp"
+#include "esl/percent_codec.hpp"
 
 namespace callgrid::actors {
 
@@ -60,11 +68,33 @@ struct supervisor_metrics {
   metric_gauge& fs_idle_cpu;
 };
 
+/// An origination sent and not settled yet: what its call actor needs once the channel parks.
+struct pending_origination {
+  std::string job_uuid;
+  std::string caller;
+  std::string callee;
+  std::string campaign;
+  std::optional<route> matched_route;
+  std::shared_ptr<const ivr::flow> flow;
+  /// When the request came (wall clock, µs): the failed attempt's record starts there.
+  int64_t requested_us = 0;
+};
+
+/// `callgrid_originations_total` by result.
+struct origination_metrics {
+  metric_counter& answered;
+  metric_counter& failed;
+  metric_counter& refused;
+  metric_counter& timed_out;
+};
+
 struct node_supervisor_state {
   static inline const char* name = "node_supervisor";
 
   node_supervisor_options options;
   std::shared_ptr<esl::inbound_client> client;
+  /// Checks and warms the flows' prompts on FreeSWITCH (prompt_check.hpp).
+  prompt_checker_actor prompts;
   std::unordered_map<std::string, tracked_call> calls;
   std::unordered_map<caf::actor_addr, std::string> uuid_by_actor;
   std::optional<supervisor_metrics> metrics;
@@ -81,6 +111,11 @@ struct node_supervisor_state {
   std::unordered_set<std::string> listed_at_start;
   /// Listings reconciled since the link last became ready.
   int listings_since_ready = 0;
+  /// When the link last became ready (wall clock, µs), and the channels created since then that
+  /// were seen only by their events (they never parked) until the second listing: not ours,
+  /// never adopted (e.g. a loopback origination's far leg playing a tone).
+  int64_t ready_at_us = 0;
+  std::unordered_set<std::string> born_unowned;
   /// The drain in progress (phase in `load.phase`): its deadline (wall clock, ms; 0 = none),
   /// whether the deadline's hangups were sent, and whether a spool flush is awaited.
   int64_t drain_deadline_unix_ms = 0;
@@ -88,6 +123,11 @@ struct node_supervisor_state {
   bool flush_in_flight = false;
   std::string last_link_warning;
   std::chrono::steady_clock::time_point last_link_warning_at{};
+  /// Originations by the channel UUID chosen for them, until the channel parks, the job fails
+  /// or their time is up; and their jobs (Job-UUID -> channel UUID) until the job reports.
+  std::unordered_map<std::string, pending_origination> originations;
+  std::unordered_map<std::string, std::string> origination_jobs;
+  std::optional<origination_metrics> origination_counts;
 };
 
 using supervisor_pointer = node_supervisor_actor::stateful_pointer<node_supervisor_state>;
@@ -153,6 +193,274 @@ void start_call(supervisor_pointer self, call_setup setup, std::shared_ptr<chann
   st.load.live_calls = static_cast<int32_t>(st.calls.size());
 }
 
+// -- originations (issue 5: "can originate on request") ---------------------------------------
+
+/// How long past its ring timeout an origination may wait for its job result or its channel.
+constexpr auto origination_grace = 30s;
+
+/// Takes the pending origination of channel `uuid`, if there is one, and makes the setup of its
+/// call: direction outbound, the requested route or flow.
+std::optional<call_setup> take_origination(node_supervisor_state& st, const std::string& uuid,
+                                           int64_t created_us, bool answered) {
+  auto it = st.originations.find(uuid);
+  if (it == st.originations.end())
+    return std::nullopt;
+  auto& pending = it->second;
+  call_setup setup;
+  setup.uuid = uuid;
+  setup.caller = std::move(pending.caller);
+  setup.callee = std::move(pending.callee);
+  setup.direction = persistence::call_direction::outbound;
+  setup.mode = persistence::esl_mode::inbound;
+  setup.node = st.options.node_name;
+  setup.created_us = created_us > 0 ? created_us : pending.requested_us;
+  setup.already_answered = answered;
+  setup.matched_route = std::move(pending.matched_route);
+  setup.flow = std::move(pending.flow);
+  setup.campaign = std::move(pending.campaign);
+  st.originations.erase(it);
+  return setup;
+}
+
+/// The number a dial string calls, for the record: "123" of "sofia/gateway/x/123@host",
+/// "5000" of "loopback/5000/default".
+std::string dialled_number(std::string_view dial) {
+  constexpr std::string_view loopback = "loopback/";
+  if (auto at = dial.find(loopback); at != std::string_view::npos) {
+    auto rest = dial.substr(at + loopback.size());
+    return std::string{rest.substr(0, rest.find('/'))};
+  }
+  auto last = dial.substr(dial.rfind('/') + 1);
+  return std::string{last.substr(0, last.find('@'))};
+}
+
+bool is_variable_name(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.' || c == '-';
+  });
+}
+
+/// Checks a request and finds its route or flow; `invalid_request` says what is wrong.
+caf::expected<pending_origination> resolve_origination(const node_supervisor_state& st,
+                                                       const originate_request& request) {
+  auto invalid = [](std::string what) {
+    return caf::make_error(errc::invalid_request, std::move(what));
+  };
+  if (request.destination.empty())
+    return invalid("the destination (a dial string such as sofia/gateway/carrier/4930123) is "
+                   "missing");
+  auto printable = [](std::string_view text) {
+    return std::none_of(text.begin(), text.end(), [](char c) {
+      return std::isspace(static_cast<unsigned char>(c)) != 0
+             || std::iscntrl(static_cast<unsigned char>(c)) != 0;
+    });
+  };
+  if (!printable(request.destination))
+    return invalid("the destination '" + request.destination + "' contains blanks");
+  if (request.route_number.empty() == request.flow_name.empty())
+    return invalid("give exactly one of a route (destination number) and a flow name");
+  if (request.timeout_seconds < 1 || request.timeout_seconds > 3600)
+    return invalid("the timeout must be 1 to 3600 seconds, not "
+                   + std::to_string(request.timeout_seconds));
+  if (!printable(request.caller_id_number))
+    return invalid("the caller id number '" + request.caller_id_number + "' contains blanks");
+  for (const auto& [name, value] : request.variables)
+    if (!is_variable_name(name))
+      return invalid("'" + name + "' is not a channel variable name (letters, digits, _ . -)");
+  pending_origination pending;
+  pending.caller = request.caller_id_number;
+  pending.callee = dialled_number(request.destination);
+  pending.campaign = request.campaign;
+  pending.requested_us = wall_clock_us();
+  const auto& catalog = st.options.catalog;
+  if (!request.route_number.empty()) {
+    const route* r = catalog && catalog->routes
+                       ? catalog->routes->match(request.route_number, request.caller_id_number,
+                                                std::chrono::system_clock::now())
+                       : nullptr;
+    if (r == nullptr)
+      return invalid("no route matches the number '" + request.route_number + "'");
+    pending.matched_route = *r;
+    if (r->flow_id)
+      if (auto it = catalog->flows.find(*r->flow_id); it != catalog->flows.end())
+        pending.flow = it->second;
+    return pending;
+  }
+  if (catalog)
+    for (const auto& [id, name] : catalog->flow_names) {
+      auto flow = catalog->flows.find(id);
+      if (name != request.flow_name || flow == catalog->flows.end())
+        continue;
+      route r;
+      r.name = "originate:" + name;
+      r.action = route_action::flow;
+      r.flow_id = id;
+      r.answer = true;
+      pending.matched_route = std::move(r);
+      pending.flow = flow->second;
+      return pending;
+    }
+  return invalid("no flow named '" + request.flow_name + "' is loaded");
+}
+
+/// `originate {origination_uuid=...,...}DIAL &park()`; values percent-encoded (FreeSWITCH
+/// decodes them), commas included, since a comma separates the variables.
+std::string originate_command(const std::string& uuid, const originate_request& request,
+                              std::chrono::seconds park_timeout) {
+  std::string vars = "origination_uuid=" + uuid
+                     + ",park_timeout=" + std::to_string(park_timeout.count())
+                     + ",originate_timeout=" + std::to_string(request.timeout_seconds);
+  auto add = [&vars](std::string_view name, std::string_view value) {
+    vars += ',';
+    vars += name;
+    vars += '=';
+    std::string encoded;
+    esl::percent_encode(value, encoded);
+    for (char c : encoded)
+      vars += c == ',' ? std::string{"%2C"} : std::string(1, c);
+  };
+  if (!request.caller_id_name.empty())
+    add("origination_caller_id_name", request.caller_id_name);
+  if (!request.caller_id_number.empty())
+    add("origination_caller_id_number", request.caller_id_number);
+  if (!request.campaign.empty())
+    add("callgrid_campaign", request.campaign);
+  for (const auto& [name, value] : request.variables)
+    add(name, value);
+  return "originate {" + vars + "}" + request.destination + " &park()";
+}
+
+/// Accepts or refuses an origination; an accepted one is sent and answered at once.
+caf::result<originate_reply> originate(supervisor_pointer self, originate_request& request) {
+  auto& st = self->state;
+  auto refuse = [&st](errc code, std::string why) -> caf::result<originate_reply> {
+    st.origination_counts->refused.increment();
+    spdlog::warn("originate refused: {}", why);
+    return caf::make_error(code, std::move(why));
+  };
+  if (st.load.phase != drain_phase::none)
+    return refuse(errc::node_draining,
+                  "the node is " + std::string{to_string(st.load.phase)}
+                    + " and places no new calls");
+  if (!st.load.esl_ready || !st.client)
+    return refuse(errc::esl_not_ready, "the ESL link to FreeSWITCH is not up");
+  auto in_use = st.calls.size() + st.originations.size();
+  if (st.options.capacity > 0 && in_use >= static_cast<std::size_t>(st.options.capacity))
+    return refuse(errc::at_capacity, "the node carries " + std::to_string(in_use)
+                                       + " calls, its capacity (node.capacity)");
+  auto pending = resolve_origination(st, request);
+  if (!pending) {
+    st.origination_counts->refused.increment();
+    spdlog::warn("originate refused: {}", render_error(pending.error()));
+    return std::move(pending.error());
+  }
+  static thread_local boost::uuids::random_generator generate;
+  auto uuid = boost::uuids::to_string(generate());
+  auto job_uuid = boost::uuids::to_string(generate());
+  auto cmd = esl::command::bgapi(originate_command(uuid, request, st.options.park_timeout), job_uuid);
+  if (!cmd)
+    return refuse(errc::invalid_request, esl::render_error(cmd.error()));
+  pending->job_uuid = job_uuid;
+  spdlog::info("call {}: originating {} -> {} ({} {}), job {}", uuid, request.caller_id_number,
+               request.destination, request.flow_name.empty() ? "route" : "flow",
+               request.flow_name.empty() ? request.route_number : request.flow_name, job_uuid);
+  st.originations.emplace(uuid, std::move(*pending));
+  st.origination_jobs.emplace(job_uuid, uuid);
+  // The Job-UUID is ours, so the BACKGROUND_JOB comes to the supervisor as an event.
+  caf::actor handle = caf::actor_cast<caf::actor>(self);
+  st.client->send(std::move(*cmd), [handle, uuid](caf::expected<esl::frame> reply) {
+    // A link failure leaves the job's fate unknown: the expiry (or the listing after the
+    // reconnect, which adopts the channel if it exists) settles it.
+    if (reply && !reply->reply_text().starts_with("+OK")) {
+      std::string text{reply->reply_text()};
+      auto cause = text.starts_with("-ERR ") ? text.substr(5) : text;
+      caf::anon_send(handle, origination_failed{uuid, cause.empty() ? "UNKNOWN" : cause});
+    }
+  });
+  self->delayed_send(self, std::chrono::seconds{request.timeout_seconds} + origination_grace,
+                     origination_expired{uuid, job_uuid});
+  return originate_reply{std::move(uuid), std::move(job_uuid)};
+}
+
+/// A BACKGROUND_JOB: an origination's result ("+OK <uuid>" or "-ERR <CAUSE>").
+void on_background_job(supervisor_pointer self, const esl::frame& ev) {
+  auto& st = self->state;
+  auto job = st.origination_jobs.find(std::string{ev.job_uuid()});
+  if (job == st.origination_jobs.end())
+    return;
+  auto uuid = std::move(job->second);
+  st.origination_jobs.erase(job);
+  auto body = ev.event_body();
+  while (!body.empty() && (body.back() == '\n' || body.back() == ' '))
+    body.remove_suffix(1);
+  if (body.starts_with("+OK")) {
+    st.origination_counts->answered.increment();
+    return;
+  }
+  std::string cause{body.starts_with("-ERR ") ? body.substr(5) : body};
+  self->send(self, origination_failed{std::move(uuid), cause.empty() ? "UNKNOWN" : cause});
+}
+
+/// An origination failed: its one record says so, with the cause.
+void on_origination_failed(supervisor_pointer self, origination_failed& failure) {
+  auto& st = self->state;
+  auto it = st.originations.find(failure.uuid);
+  if (it == st.originations.end())
+    return;
+  auto& pending = it->second;
+  st.origination_jobs.erase(pending.job_uuid);
+  st.origination_counts->failed.increment();
+  call_setup setup;
+  setup.uuid = failure.uuid;
+  setup.caller = std::move(pending.caller);
+  setup.callee = std::move(pending.callee);
+  setup.direction = persistence::call_direction::outbound;
+  setup.node = st.options.node_name;
+  setup.created_us = pending.requested_us;
+  setup.matched_route = std::move(pending.matched_route);
+  setup.campaign = std::move(pending.campaign);
+  st.originations.erase(it);
+  call_state call{std::move(setup)};
+  call.fail_origination(failure.cause, wall_clock_us());
+  auto record = call.make_record();
+  spdlog::info("call {}: origination failed: {} ({})", failure.uuid, failure.cause,
+               record.disposition);
+  self->send(st.options.records, record_message{std::move(record)});
+}
+
+/// An origination's time is up: forget what of it never settled.
+void on_origination_expired(supervisor_pointer self, const origination_expired& expiry) {
+  auto& st = self->state;
+  bool job_pending = st.origination_jobs.erase(expiry.job_uuid) > 0;
+  if (job_pending)
+    st.origination_counts->timed_out.increment();
+  auto it = st.originations.find(expiry.uuid);
+  if (it == st.originations.end()) {
+    if (job_pending)
+      spdlog::warn("call {}: its originate job {} never reported; the call runs anyway",
+                   expiry.uuid, expiry.job_uuid);
+    return;
+  }
+  st.originations.erase(it);
+  if (job_pending)
+    spdlog::warn("call {}: origination got no result from FreeSWITCH in time; forgotten",
+                 expiry.uuid);
+  else
+    spdlog::warn("call {}: originated, but its channel never parked; forgotten", expiry.uuid);
+}
+
+void register_origination_metrics(node_supervisor_state& st, metrics_registry& m) {
+  auto counter = [&m](const char* result) -> metric_counter& {
+    return m.counter("callgrid_originations_total",
+                     "Outbound calls requested of this node, by result: answered, failed "
+                     "(FreeSWITCH said -ERR), refused (not sent: draining, ESL down, at capacity, "
+                     "bad request), timed_out (no job result)",
+                     {{"result", result}});
+  };
+  st.origination_counts.emplace(origination_metrics{counter("answered"), counter("failed"),
+                                                    counter("refused"), counter("timed_out")});
+}
+
 void on_park(supervisor_pointer self, std::shared_ptr<const esl::frame> ev) {
   auto& st = self->state;
   std::string uuid{ev->unique_id()};
@@ -163,6 +471,17 @@ void on_park(supervisor_pointer self, std::shared_ptr<const esl::frame> ev) {
   }
   // A channel running `socket` parks too; its own socket brings it to us (outbound mode).
   if (ev->field("variable_current_application") == std::optional<std::string_view>{"socket"})
+    return;
+  if (auto setup = take_origination(st, uuid,
+                                    to_int(ev->field("Caller-Channel-Created-Time").value_or("0")),
+                                    ev->field("Answer-State")
+                                      == std::optional<std::string_view>{"answered"})) {
+    start_call(self, std::move(*setup), make_inbound_link(st.client, uuid));
+    return;
+  }
+  // An outbound leg that is not one of our originations is not ours: the peer of a bridge to a
+  // loopback endpoint, or a channel another ESL client originated with &park().
+  if (ev->field("Call-Direction") == std::optional<std::string_view>{"outbound"})
     return;
   auto setup = make_setup(st, uuid, std::string{ev->field("Caller-Caller-ID-Number").value_or("")},
                           std::string{ev->field("Caller-Destination-Number").value_or("")},
@@ -192,6 +511,47 @@ void request_listing(supervisor_pointer self) {
                             else
                               caf::anon_send(handle, channel_listing{std::move(*output), false});
                           });
+}
+
+/// The setup for a listed channel nobody owns: a parked one runs its route; one that is bridged
+/// or transferred (the engine restarted after its route ran) only waits for its hangup, so that
+/// it still gets its record, as does an outbound leg (an origination lost with a restart). A
+/// bridge's peer leg (exchanging media without an application of its own) was never ours and
+/// had no record before the restart either: none for it.
+std::optional<call_setup> adopted_setup(node_supervisor_state& st, const nlohmann::json& row,
+                                        const std::string& application) {
+  auto text = [&](const char* key) {
+    auto it = row.find(key);
+    return it != row.end() && it->is_string() ? it->get<std::string>() : std::string{};
+  };
+  if (st.born_unowned.contains(text("uuid")))
+    return std::nullopt;
+  bool watch_only = application == "bridge" || application == "transfer";
+  auto state = text("state");
+  if (!watch_only && (state == "CS_EXCHANGE_MEDIA" || state == "CS_CONSUME_MEDIA"))
+    return std::nullopt;
+  auto setup = make_setup(st, text("uuid"), text("cid_num"), text("dest"),
+                          to_int(text("created_epoch")) * 1'000'000,
+                          text("callstate") == "ACTIVE", persistence::esl_mode::inbound);
+  if (watch_only) {
+    setup.watch_only_as = application == "bridge" ? "bridged" : "transferred";
+  } else if (text("direction") == "outbound") {
+    // An outbound leg whose origination was lost with a restart: its route cannot be told from
+    // its destination, so it is only watched until it ends.
+    setup.direction = persistence::call_direction::outbound;
+    setup.watch_only_as = "adopted";
+  }
+  return setup;
+}
+
+/// Notes a channel nobody owns that was created after the link became ready: it did not park
+/// for us, so the listings after the (re)connect must not adopt it. Only until the second
+/// listing (the only ones that adopt).
+void note_unowned_channel(node_supervisor_state& st, const esl::frame& ev) {
+  if (st.listings_since_ready >= 2 || st.ready_at_us == 0)
+    return;
+  if (to_int(ev.field("Caller-Channel-Created-Time").value_or("0")) >= st.ready_at_us)
+    st.born_unowned.emplace(ev.unique_id());
 }
 
 /// Re-adopts parked channels nobody owns, tells owned ones the link is back, and ends the calls
@@ -224,22 +584,28 @@ void reconcile(supervisor_pointer self, const channel_listing& listing) {
         continue;
       }
       auto application = text("application");
-      if (application == "socket" || application == "bridge" || application == "transfer")
+      if (application == "socket")
         continue;
       auto created_epoch = to_int(text("created_epoch"));
-      auto setup = make_setup(st, uuid, text("cid_num"), text("dest"), created_epoch * 1'000'000,
-                              text("callstate") == "ACTIVE", persistence::esl_mode::inbound);
-      spdlog::info("recovery: re-adopting channel {} ({} -> {}, application '{}')", uuid,
-                   setup.caller, setup.callee, application);
+      auto setup = take_origination(st, uuid, created_epoch * 1'000'000,
+                                    text("callstate") == "ACTIVE");
+      if (!setup)
+        setup = adopted_setup(st, row, application);
+      if (!setup)
+        continue;
+      spdlog::info("recovery: re-adopting channel {} ({} -> {}, application '{}'{})", uuid,
+                   setup->caller, setup->callee, application,
+                   setup->watch_only_as.empty() ? "" : ", waiting for its hangup only");
       st.metrics->adopted.increment();
       st.adopted_unconfirmed.insert(uuid);
-      start_call(self, std::move(setup), make_inbound_link(st.client, uuid));
+      start_call(self, std::move(*setup), make_inbound_link(st.client, uuid));
     }
   }
   // Ending calls whose channel is gone waits for the second look: the first listing may miss
   // channels created just before the link was lost (FreeSWITCH's listing lags).
   if (++st.listings_since_ready < 2)
     return;
+  st.born_unowned.clear();
   // A channel adopted from the first listing but missing from the second was already gone (the
   // listing lags behind hangups too): close its record, nothing will come for it.
   for (const auto& uuid : st.adopted_unconfirmed) {
@@ -328,8 +694,8 @@ void close_leftover_calls(supervisor_pointer self, journal_entries& leftovers) {
                  "engine_restart",
                  uuid);
     st.metrics->recovered_records.increment();
+    // The record writer drops the journal entry once this record is durable.
     self->send(st.options.records, record_message{call.make_record()});
-    st.options.journal.drop(uuid);
   }
   st.listed_at_start.clear();
 }
@@ -459,6 +825,7 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
     m.gauge("callgrid_freeswitch_idle_cpu_ratio",
             "Idle-CPU of FreeSWITCH's last HEARTBEAT, as a ratio"),
   });
+  register_origination_metrics(st, m);
   auto esl_options = st.options.esl;
   esl_options.events.clear();
   std::istringstream names{node_supervisor_events};
@@ -478,6 +845,11 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
        }});
   st.client->start();
   self->attach_functor([client = st.client] { client->stop(); });
+  st.prompts = spawn_prompt_checker(self->system(),
+                                    {st.client, st.options.metrics, st.options.catalog});
+  self->attach_functor([prompts = st.prompts] {
+    caf::anon_send_exit(prompts, caf::exit_reason::user_shutdown);
+  });
   register_link_metrics(m, st.client);
   self->set_down_handler([self](caf::down_msg& down) {
     auto& state = self->state;
@@ -486,9 +858,8 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
       return;
     auto call = state.calls.find(it->second);
     if (call != state.calls.end() && call->second.handle.address() == down.source) {
-      // The actor handed its record to the writer before it exited.
-      if (state.options.journal.drop)
-        state.options.journal.drop(call->first);
+      // The actor handed its record to the writer before it exited; the writer drops the
+      // call's journal entry once the record is durable.
       state.calls.erase(call);
     }
     state.uuid_by_actor.erase(it);
@@ -514,10 +885,16 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
         on_heartbeat(state, *ev.frame);
         return;
       }
+      if (name == "BACKGROUND_JOB") {
+        on_background_job(self, *ev.frame);
+        return;
+      }
       auto it = state.calls.find(std::string{ev.frame->unique_id()});
       if (it == state.calls.end() || it->second.mode != persistence::esl_mode::inbound) {
-        if (it == state.calls.end())
+        if (it == state.calls.end()) {
           state.metrics->unowned_events.increment();
+          note_unowned_channel(state, *ev.frame);
+        }
         return;
       }
       self->send(it->second.handle, std::move(ev));
@@ -528,12 +905,15 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
       if (!status.ready)
         state.load.freeswitch_ready = false;
       state.metrics->esl_up.set(status.ready ? 1 : 0);
+      self->send(state.prompts, prompt_check_link{status.ready});
       if (status.ready) {
         spdlog::info("ESL link to FreeSWITCH ready");
         if (state.ever_ready)
           state.metrics->reconnects.increment();
         state.ever_ready = true;
         state.listings_since_ready = 0;
+        state.ready_at_us = wall_clock_us();
+        state.born_unowned.clear();
         request_listing(self);
         check_freeswitch_ready(self);
         // A drain pauses FreeSWITCH's inbound calls; a daemon that stopped or lost the link
@@ -590,11 +970,17 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
                                           false});
         });
     },
-    [self](catalog_update& update) { self->state.options.catalog = std::move(update.catalog); },
+    [self](catalog_update& update) {
+      self->send(self->state.prompts, prompt_check_catalog{update.catalog});
+      self->state.options.catalog = std::move(update.catalog);
+    },
     [self](load_query) { return self->state.load; },
     [self](start_drain& request) { begin_drain(self, std::move(request)); },
     [self](cancel_drain) { end_drain(self); },
     [self](caf::tick_atom) { advance_drain(self); },
+    [self](originate_request& request) { return originate(self, request); },
+    [self](origination_failed& failure) { on_origination_failed(self, failure); },
+    [self](origination_expired& expiry) { on_origination_expired(self, expiry); },
   };
 }
 

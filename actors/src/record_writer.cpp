@@ -48,6 +48,12 @@ struct record_writer_state {
     if (waiting.empty())
       return;
     const auto count = waiting.size();
+    std::vector<std::string> durable_uuids;
+    if (options.on_durable) {
+      durable_uuids.reserve(count);
+      for (const auto& record : waiting)
+        durable_uuids.push_back(record.call_uuid);
+    }
     auto appended = pipeline->append(waiting);
     if (!appended) {
       metrics->append_failures.increment();
@@ -57,6 +63,8 @@ struct record_writer_state {
       return;
     }
     metrics->appended.increment(count);
+    for (const auto& uuid : durable_uuids)
+      options.on_durable(uuid);
   }
 
   /// Adds what the shipping threads did since the last call to the counters, and sets the

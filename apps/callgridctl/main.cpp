@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "call_command.hpp"
 #include "edge_command.hpp"
 #include "esl_command.hpp"
 #include "flow_command.hpp"
@@ -46,6 +47,9 @@ constexpr command_group command_groups[] = {
   {"node",
    "List, drain, enable or remove cluster nodes through the coordinator's admin API",
    install_node_command},
+  {"call",
+   "Place outbound calls on a node through its call API",
+   install_call_command},
 };
 
 constexpr std::string_view exit_codes_footer =

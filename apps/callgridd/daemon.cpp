@@ -18,7 +18,9 @@
 
 #include "actors/engine_catalog.hpp"
 #include "admin_api.hpp"
+#include "call_api.hpp"
 #include "cluster/error.hpp"
+#include "cluster/link_tls.hpp"
 #include "cluster/membership_client.hpp"
 #include "cluster/registry_actor.hpp"
 #include "cluster/wire.hpp"
@@ -28,6 +30,7 @@
 #include "actors/http_endpoint.hpp"
 #include "actors/metrics_registry.hpp"
 #include "actors/node_supervisor.hpp"
+#include "actors/prompt_check.hpp"
 #include "actors/record_writer.hpp"
 #include "actors/session_journal.hpp"
 #include "esl/outbound_server.hpp"
@@ -50,7 +53,8 @@ constexpr const char* callgrid_version = "0.1.0";
 /// The daemon's CAF settings: the scheduler pinned as configured (platform-notes.md).
 class daemon_system_config : public caf::actor_system_config {
 public:
-  explicit daemon_system_config(const config::scheduler_settings& scheduler) {
+  daemon_system_config(const config::scheduler_settings& scheduler,
+                       const cluster::link_tls& tls) {
     set("scheduler.max-threads", static_cast<size_t>(scheduler.threads));
     if (scheduler.policy == config::scheduler_policy::sharing)
       set("scheduler.policy", caf::atom("sharing"));
@@ -58,9 +62,16 @@ public:
       set("scheduler.policy", caf::atom("stealing"));
     set("logger.verbosity", caf::atom("quiet"));
     load<caf::io::middleman>();
+    if (tls.enabled())
+      cluster::configure_link_tls(*this, tls);
     cluster::register_types(*this);
   }
 };
+
+/// The cluster link's TLS files as the cluster component takes them.
+cluster::link_tls link_tls_of(const config::cluster_settings& settings) {
+  return {settings.tls_certificate, settings.tls_key, settings.tls_ca_file};
+}
 
 /// Connection string for the batcher: the configured one plus a connect timeout, so an
 /// unreachable PostgreSQL costs the record writer a bounded wait.
@@ -330,8 +341,15 @@ bool node_stack::start(const config::daemon_config& cfg, const std::string& conn
     register_hot_state_metrics(metrics, *hot);
   }
 
+  // The session journal notes every live call in Redis; an entry is dropped only once the
+  // call's record is durable in the spool, so a crash in between cannot lose the record.
+  actors::session_journal journal;
+  if (hot)
+    journal = redis_session_journal(hot->client(), cfg.node.name, std::chrono::hours{12});
+
   // Record writer: the spool first, so that no call can end before its record has a home.
   actors::record_writer_options writer_options;
+  writer_options.on_durable = journal.drop;
   writer_options.spool_dir = cfg.records.spool_dir;
   writer_options.batcher.conninfo = conninfo;
   writer_options.batcher.batch_size = static_cast<std::size_t>(cfg.records.batch_size);
@@ -350,6 +368,8 @@ bool node_stack::start(const config::daemon_config& cfg, const std::string& conn
   actors::node_supervisor_options node_options;
   node_options.node_name = cfg.node.name;
   node_options.capacity = cfg.node.capacity;
+  node_options.park_timeout
+    = std::chrono::duration_cast<std::chrono::seconds>(cfg.node.park_timeout);
   node_options.esl.host = cfg.esl.host;
   node_options.esl.port = cfg.esl.port;
   node_options.esl.password = cfg.esl.password;
@@ -363,9 +383,7 @@ bool node_stack::start(const config::daemon_config& cfg, const std::string& conn
   node_options.metrics = &metrics;
   node_options.lookup = lookup;
   node_options.catalog = initial_catalog;
-  if (hot)
-    node_options.journal = redis_session_journal(hot->client(), cfg.node.name,
-                                                 std::chrono::hours{12});
+  node_options.journal = journal;
   supervisor = actors::spawn_node_supervisor(system, std::move(node_options));
   {
     std::lock_guard guard{supervisor_mutex};
@@ -404,6 +422,7 @@ bool node_stack::start(const config::daemon_config& cfg, const std::string& conn
     options.coordinators = cfg.cluster.coordinators;
     options.conninfo = cfg.database.conninfo;
     options.heartbeat_interval = cfg.cluster.heartbeat_interval;
+    options.tls = link_tls_of(cfg.cluster).enabled();
     options.supervisor = caf::actor_cast<cluster::node_load_source_actor>(*supervisor);
     membership = cluster::spawn_membership_client(system, std::move(options));
   } else {
@@ -515,7 +534,9 @@ bool coordinator_stack::start(const config::daemon_config& cfg, caf::actor_syste
     options.dispatcher = *edge;
   options.metrics = &metrics;
   registry = cluster::spawn_registry(system, std::move(options));
-  auto port = cluster::publish_registry(system, *registry, cfg.cluster.port, cfg.cluster.listen);
+  const bool tls = link_tls_of(cfg.cluster).enabled();
+  auto port = cluster::publish_registry(system, *registry, cfg.cluster.port, cfg.cluster.listen,
+                                        tls);
   if (!port) {
     spdlog::error("the coordinator cannot listen on {}: {} (cluster.listen, cluster.port)",
                   address, cluster::render_error(port.error()));
@@ -527,8 +548,11 @@ bool coordinator_stack::start(const config::daemon_config& cfg, caf::actor_syste
   elector_options.holder = cfg.node.name;
   elector_options.registry = *registry;
   elector = cluster::spawn_leader_elector(system, std::move(elector_options));
-  spdlog::info("coordinator listening for node daemons on {}; competing for the leader lock",
-               address);
+  spdlog::info("coordinator listening for node daemons on {} ({}); competing for the leader "
+               "lock",
+               address,
+               tls ? "TLS: peers need a certificate from " + cfg.cluster.tls_ca_file
+                   : std::string{"plain TCP"});
   return true;
 }
 
@@ -560,6 +584,8 @@ int run_daemon(const config::daemon_config& cfg) {
 
   actors::metrics_registry metrics;
   auto& esl_up = metrics.gauge("callgrid_esl_up", "1 while the inbound ESL link is ready");
+  auto& prompts_missing
+    = metrics.gauge(actors::prompts_missing_metric, actors::prompts_missing_help);
   metrics.gauge("callgrid_build_info", "Always 1; the labels say which build runs",
                 {{"version", callgrid_version}, {"role", std::string{config::to_string(cfg.role)}}})
     .set(1);
@@ -574,12 +600,30 @@ int run_daemon(const config::daemon_config& cfg) {
       io_thread.join();
   };
 
-  daemon_system_config caf_config{cfg.scheduler};
+  const auto tls = link_tls_of(cfg.cluster);
+  const bool joins_cluster = runs_coordinator || !cfg.cluster.coordinators.empty();
+  if (tls.enabled() && joins_cluster) {
+    if (auto err = cluster::check_link_tls(tls)) {
+      spdlog::error("TLS on the cluster link: {}", cluster::render_error(err));
+      stop_io();
+      return 1;
+    }
+  }
+  daemon_system_config caf_config{cfg.scheduler, joins_cluster ? tls : cluster::link_tls{}};
   caf::actor_system system{caf_config};
+  std::optional<caf::actor> tls_reporter;
+  if (tls.enabled() && joins_cluster)
+    tls_reporter = cluster::spawn_tls_failure_reporter(
+      system, runs_coordinator ? std::string{"coordinator"} : std::string{"node"});
+  auto stop_tls_reporter = [&] {
+    if (tls_reporter)
+      caf::anon_send_exit(*tls_reporter, caf::exit_reason::user_shutdown);
+  };
 
   coordinator_stack coordinator;
   if (runs_coordinator && !coordinator.start(cfg, system, metrics)) {
     coordinator.stop();
+    stop_tls_reporter();
     stop_io();
     return 1;
   }
@@ -587,6 +631,7 @@ int run_daemon(const config::daemon_config& cfg) {
   if (runs_node && !node.start(cfg, conninfo, io, system, metrics)) {
     node.stop(system, cfg);
     coordinator.stop();
+    stop_tls_reporter();
     stop_io();
     return 1;
   }
@@ -598,10 +643,23 @@ int run_daemon(const config::daemon_config& cfg) {
   admin.system = &system;
   if (coordinator.registry)
     admin.registry = *coordinator.registry;
+  // POST /v1/calls on a node (call_api.hpp), guarded by the same admin token.
+  call_api_options calls;
+  calls.system = &system;
+  if (node.supervisor) {
+    calls.supervisor = *node.supervisor;
+    calls.token = coordinator.admin_token;
+    if (calls.token.empty() && !cfg.cluster.admin_token_file.empty())
+      calls.token = read_token_file(cfg.cluster.admin_token_file).value_or("");
+  }
   auto http = actors::http_endpoint::listen(
     io, cfg.http.listen, cfg.http.port,
     [&](const actors::http_request& request, actors::http_reply reply) {
       const auto& path = request.path;
+      if (path == "/v1/calls" && runs_node) {
+        serve_call_request(calls, request, std::move(reply));
+        return;
+      }
       if (path.starts_with("/v1/")) {
         if (!runs_coordinator || admin.token.empty())
           reply({404, "text/plain; charset=utf-8",
@@ -622,7 +680,12 @@ int run_daemon(const config::daemon_config& cfg) {
       } else if (path == "/readyz") {
         auto missing = runs_node ? node.missing(esl_up) : std::string{};
         if (missing.empty())
-          reply({200, "text/plain; charset=utf-8", "ready\n"});
+          reply({200, "text/plain; charset=utf-8",
+                 prompts_missing.value() > 0
+                   ? "ready\nprompts missing: "
+                       + std::to_string(static_cast<long>(prompts_missing.value()))
+                       + " (see the log and callgrid_prompts_missing)\n"
+                   : std::string{"ready\n"}});
         else
           reply({503, "text/plain; charset=utf-8", "not ready: " + missing + "\n"});
       } else {
@@ -649,6 +712,7 @@ int run_daemon(const config::daemon_config& cfg) {
   if (runs_node)
     node.stop(system, cfg);
   coordinator.stop();
+  stop_tls_reporter();
   stop_io();
   return 0;
 }

@@ -76,8 +76,13 @@ struct call_setup {
   /// Null: no route matched (the call is rejected with NO_ROUTE_DESTINATION).
   std::optional<route> matched_route;
   std::shared_ptr<const ivr::flow> flow;
-  /// Campaign of an outbound attempt ("" for inbound traffic).
+  /// Campaign of an outbound attempt ("" for inbound traffic); a number also becomes the
+  /// record's campaign id.
   std::string campaign;
+  /// Non-empty for a channel re-adopted after a restart while it was bridged or transferred:
+  /// the call runs nothing and sends no command (the drain deadline's hangup excepted), it only
+  /// waits for the hangup; the value is the disposition of its record, e.g. "bridged".
+  std::string watch_only_as;
 };
 
 /// Where a call is in its life.
@@ -132,6 +137,11 @@ public:
   /// Ends the leg without FreeSWITCH's final events: the channel is gone (node lost, not listed
   /// after a reconnect) or the engine ends its tracking. `now_us` closes the record.
   void end_untracked(persistence::end_reason reason, std::string cause, int64_t now_us);
+
+  /// An origination failed before any channel of ours answered (FreeSWITCH's originate said
+  /// -ERR `cause`): the leg ends now with a disposition from the cause ("busy", "no_answer",
+  /// "failed") and end reason normal. `now_us` closes the record.
+  void fail_origination(std::string cause, int64_t now_us);
 
   /// Something went wrong inside the engine for this call: hang it up with `cause` (the call
   /// keeps its record; the reason is logged by the caller).

@@ -19,6 +19,15 @@ enum class errc : uint8_t {
   listen_failed,
   /// A flow document from the catalog or a file failed to load.
   invalid_flow,
+  /// A request to the engine is malformed or names something unknown (route, flow); the
+  /// context says what.
+  invalid_request,
+  /// The node is draining or drained and places no new calls.
+  node_draining,
+  /// The ESL link to FreeSWITCH is not up; nothing can be sent to it.
+  esl_not_ready,
+  /// The node already carries `node.capacity` calls.
+  at_capacity,
 };
 
 /// Returns the name of `code`, e.g. "listen_failed".

@@ -9,6 +9,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <caf/allowed_unsafe_message_type.hpp>
 
@@ -140,6 +142,37 @@ struct cancel_drain {
   friend bool operator==(const cancel_drain&, const cancel_drain&) = default;
 };
 
+/// Ask the node supervisor to place an outbound call (`bgapi originate`). The channel runs
+/// `route_number`'s route (looked up in the route table as an inbound call to that number
+/// would be) or the flow named `flow_name` once it answers; exactly one of the two is given.
+/// The reply is an `originate_reply`, or an `errc` error: `invalid_request`, `node_draining`,
+/// `esl_not_ready` or `at_capacity`.
+struct originate_request {
+  /// FreeSWITCH dial string, e.g. "sofia/gateway/carrier/4930123" or "loopback/5000".
+  std::string destination;
+  std::string caller_id_name;
+  std::string caller_id_number;
+  /// A destination number whose route the answered call runs ("" when `flow_name` is given).
+  std::string route_number;
+  /// The name of a flow in the catalog the answered call runs ("" when `route_number` is).
+  std::string flow_name;
+  /// Channel variables set on the new channel (name, value).
+  std::vector<std::pair<std::string, std::string>> variables;
+  /// How long the far end may ring, in seconds (`originate_timeout`).
+  int32_t timeout_seconds = 60;
+  /// The campaign the attempt belongs to ("" for a call placed by an operator).
+  std::string campaign;
+  friend bool operator==(const originate_request&, const originate_request&) = default;
+};
+
+/// The node supervisor accepted an `originate_request`: the new channel's UUID (sent as
+/// `origination_uuid`) and the Job-UUID of the `bgapi originate` whose result decides it.
+struct originate_reply {
+  std::string uuid;
+  std::string job_uuid;
+  friend bool operator==(const originate_reply&, const originate_reply&) = default;
+};
+
 } // namespace callgrid::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::esl_event)
@@ -155,3 +188,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::load_query)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::node_load)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::start_drain)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::cancel_drain)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::originate_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::originate_reply)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -50,8 +51,25 @@ struct journal_entries {
   friend bool operator==(const journal_entries&, const journal_entries&) = default;
 };
 
+/// A `bgapi originate` ended without a channel of ours: FreeSWITCH refused the command or its
+/// job failed (`cause` is the hangup cause, e.g. "USER_BUSY"), or the link failed it.
+struct origination_failed {
+  std::string uuid;
+  std::string cause;
+  friend bool operator==(const origination_failed&, const origination_failed&) = default;
+};
+
+/// An origination's time is up: what of it is still pending (its channel, its job) is dropped.
+struct origination_expired {
+  std::string uuid;
+  std::string job_uuid;
+  friend bool operator==(const origination_expired&, const origination_expired&) = default;
+};
+
 } // namespace callgrid::actors
 
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::origination_failed)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::origination_expired)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::catalog_update)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::relist_channels)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::freeswitch_status)
@@ -67,6 +85,14 @@ namespace callgrid::actors {
 /// (`start_drain`: `fsctl pause inbound`, calls finish or are ended with SYSTEM_SHUTDOWN at the
 /// deadline, the record spool is flushed; progress in `node_load`). Runs as an event-based actor; the ESL link's
 /// callbacks run on the Asio thread and only send messages to it.
+///
+/// It places outbound calls on request (`originate_request`): refused at once with an `errc`
+/// error while draining, while the ESL link is down or at `node.capacity`; otherwise it picks
+/// the channel's UUID, sends `bgapi originate {origination_uuid=...}DIAL &park()` and replies
+/// with the UUID and Job-UUID before the job ends. The channel's CHANNEL_PARK then starts a
+/// call actor with direction outbound that runs the requested route or flow; a job that
+/// reports `-ERR CAUSE` gets one record with that cause. Channels found bridged or transferred
+/// after a restart are adopted by call actors that only wait for their hangup.
 using node_supervisor_actor
   = caf::typed_actor<caf::reacts_to<esl_event>, caf::reacts_to<link_status>,
                      caf::reacts_to<channel_listing>, caf::reacts_to<relist_channels>,
@@ -76,7 +102,9 @@ using node_supervisor_actor
                      caf::reacts_to<catalog_update>,
                      caf::replies_to<load_query>::with<node_load>,
                      caf::reacts_to<start_drain>, caf::reacts_to<cancel_drain>,
-                     caf::reacts_to<caf::tick_atom>>;
+                     caf::reacts_to<caf::tick_atom>,
+                     caf::replies_to<originate_request>::with<originate_reply>,
+                     caf::reacts_to<origination_failed>, caf::reacts_to<origination_expired>>;
 
 /// How the node supervisor runs.
 struct node_supervisor_options {
@@ -84,6 +112,9 @@ struct node_supervisor_options {
   std::string node_name;
   /// The most calls this node takes (`node.capacity`), reported in `node_load`.
   int32_t capacity = 0;
+  /// The `park_timeout` set on the channels this node originates (`node.park_timeout`): an
+  /// originated channel nobody takes over is hung up by FreeSWITCH after it.
+  std::chrono::seconds park_timeout{30};
   /// The inbound ESL link (host, port, password, timeouts); the supervisor sets the events.
   esl::inbound_options esl;
   /// The io_context whose thread runs the ESL link (owned by the daemon).

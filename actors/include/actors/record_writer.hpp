@@ -41,6 +41,10 @@ struct record_writer_options {
   persistence::record_batcher_options batcher;
   /// Log sink for damage found when opening the spool and for failures (one line each).
   std::function<void(const std::string&)> log_warning;
+  /// Called on the writer's thread with each record's call UUID once the record is durable in
+  /// the spool (after its fdatasync): the node drops the call's session-journal entry here,
+  /// not when the call actor ends, so a crash between the two cannot lose the record.
+  std::function<void(const std::string& call_uuid)> on_durable;
 };
 
 /// Opens the spool (reporting and repairing damage through `log_warning`) and spawns the

@@ -10,8 +10,9 @@ namespace callgrid::actors {
 /// Where a node notes which calls it is handling (Redis session snapshots, design.md §5), so that
 /// after a crash the calls that ended while callgridd was down still get their record. Each
 /// function may be empty (no journal); each returns at once and may complete on another thread.
-/// The node supervisor saves an entry when a call starts and drops it when the call actor is
-/// done (its record handed to the record writer); at start it lists the entries left over.
+/// The node supervisor saves an entry when a call starts; the record writer drops it once the
+/// call's record is durable in the spool (`record_writer_options::on_durable`); at start the
+/// supervisor lists the entries left over.
 struct session_journal {
   /// Notes call `uuid` with its snapshot (a JSON object written by the supervisor).
   std::function<void(const std::string& uuid, std::string snapshot)> save;

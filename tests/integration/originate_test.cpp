@@ -1,0 +1,360 @@
+#define CAF_SUITE integration.originate
+
+// Outbound calls through a node's call API (POST /v1/calls, callgridctl call originate) and the
+// re-adoption of bridged legs after a hard restart: callgridd + fsemu + real PostgreSQL/Redis.
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include <caf/test/unit_test.hpp>
+#include <libpq-fe.h>
+#include <nlohmann/json.hpp>
+
+#include "persistence/catalog_libpq.hpp"
+#include "persistence/catalog_store.hpp"
+#include "persistence/errc.hpp"
+#include "platform.hpp"
+
+using namespace callgrid;
+using namespace callgrid::test_support;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string binary_dir = CALLGRID_BINARY_DIR;
+constexpr const char* token = "originate-test-token-0123456789";
+
+/// Runs a shell command line and returns what it printed (stdout and stderr).
+std::string run(const std::string& line) {
+  std::string out;
+  FILE* pipe = popen((line + " 2>&1").c_str(), "r");
+  if (pipe == nullptr)
+    return out;
+  char buffer[4096];
+  while (auto n = fread(buffer, 1, sizeof buffer, pipe))
+    out.append(buffer, n);
+  pclose(pipe);
+  return out;
+}
+
+/// One leg's row of `cdr` with the columns these tests look at.
+struct leg_row {
+  std::string call_uuid;
+  std::string direction;
+  std::string caller;
+  std::string callee;
+  std::string disposition;
+  std::string hangup_cause;
+  std::string end_reason;
+  bool has_flow = false;
+};
+
+std::vector<leg_row> legs(const platform& p) {
+  std::vector<leg_row> rows;
+  auto conn = persistence::internal::pg_connect(p.postgres.conninfo());
+  if (!conn)
+    return rows;
+  auto result = persistence::internal::pg_exec(
+    conn->get(), "reading cdr",
+    "SELECT call_uuid, direction, caller, callee, disposition, hangup_cause, end_reason, "
+    "flow_id IS NOT NULL FROM cdr ORDER BY created_at");
+  if (!result)
+    return rows;
+  for (int i = 0; i < PQntuples(result->get()); ++i) {
+    auto v = [&](int col) { return std::string{PQgetvalue(result->get(), i, col)}; };
+    rows.push_back({v(0), v(1), v(2), v(3), v(4), v(5), v(6), v(7) == "t"});
+  }
+  return rows;
+}
+
+std::vector<leg_row> wait_for_legs(const platform& p, std::size_t count,
+                                   std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  auto rows = legs(p);
+  while (rows.size() < count && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(200ms);
+    rows = legs(p);
+  }
+  return rows;
+}
+
+const leg_row* find_leg(const std::vector<leg_row>& rows, const std::string& uuid) {
+  for (const auto& r : rows)
+    if (r.call_uuid == uuid)
+      return &r;
+  return nullptr;
+}
+
+/// A node callgridd of this test's own (so that the test can signal it), with the call API on.
+class node_daemon {
+public:
+  explicit node_daemon(platform& p) : p_(p) {
+    token_path_ = p.dir() / "admin.token";
+    std::ofstream{token_path_} << token << "\n";
+  }
+
+  void start() {
+    node_identity node;
+    node.esl_port = p_.esl_port;
+    node.outbound_port = p_.outbound_port;
+    node.http_port = p_.http_port;
+    node.spool = p_.dir() / "spool";
+    auto cluster = std::string{"[cluster]\ncoordinators = []\ndrain_deadline = \"5s\"\n"}
+                   + "admin_token_file = \"" + token_path_.string() + "\"\n";
+    auto path = p_.dir() / "callgridd-originate.toml";
+    std::ofstream{path} << p_.node_config(node, cluster);
+    process_spec spec;
+    spec.argv = {binary_dir + "/apps/callgridd/callgridd", "--config", path.string()};
+    spec.working_dir = p_.dir();
+    spec.output_path = p_.dir() / "callgridd.log";
+    process_ = child_process{spec};
+  }
+
+  /// Waits until /readyz says ready (PostgreSQL, Redis and ESL up).
+  bool wait_ready(std::chrono::seconds limit) const {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (run("curl -s http://127.0.0.1:" + std::to_string(p_.http_port) + "/readyz")
+          == "ready\n")
+        return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
+
+  /// POST /v1/calls with `body`: the HTTP status and the answer's body.
+  std::pair<int, std::string> post_call(const std::string& body) const {
+    auto out = p_.dir() / "post.out";
+    auto status = run("curl -s -o " + out.string() + " -w '%{http_code}' -X POST -H "
+                      "'Authorization: Bearer " + token + "' -d '" + body
+                      + "' http://127.0.0.1:" + std::to_string(p_.http_port) + "/v1/calls");
+    std::ifstream in{out};
+    std::string answer{std::istreambuf_iterator<char>{in}, {}};
+    return {std::atoi(status.c_str()), answer};
+  }
+
+  /// `callgridctl call originate ... -o json`; its output.
+  std::string originate(const std::string& arguments) const {
+    return run(binary_dir + "/apps/callgridctl/callgridctl call originate --api http://127.0.0.1:"
+               + std::to_string(p_.http_port) + " --token-file " + token_path_.string() + " "
+               + arguments + " -o json");
+  }
+
+  void signal(int number) const { ::kill(process_.pid(), number); }
+  void kill_hard() { process_.kill_hard(); }
+  void stop() { process_.stop(SIGTERM, 20s); }
+
+private:
+  platform& p_;
+  std::filesystem::path token_path_;
+  child_process process_;
+};
+
+/// fsemu's `status`: channels created since it started.
+int sessions_since_start(const platform& p) {
+  auto text = p.fsemu_api("api status");
+  auto at = text.find(" session(s) since startup");
+  if (at == std::string::npos)
+    return -1;
+  auto start = text.rfind('\n', at);
+  return std::atoi(text.c_str() + (start == std::string::npos ? 0 : start + 1));
+}
+
+std::string uuid_of(const std::string& output) {
+  auto doc = nlohmann::json::parse(output, nullptr, false);
+  return doc.is_object() ? doc.value("uuid", std::string{}) : std::string{};
+}
+
+/// Extensions the originated calls reach: 7100 answers and plays a tone for 4 s, 7200 for 20 s.
+const std::string originate_dialplan
+  = "[[dialplan]]\ndestination = \"7100\"\naction = \"tone\"\nlength = \"4s\"\n\n"
+    "[[dialplan]]\ndestination = \"7200\"\naction = \"tone\"\nlength = \"20s\"\n\n";
+
+} // namespace
+
+CAF_TEST(an answered origination runs its flow and its record says outbound) {
+  platform p;
+  p.start_fsemu(originate_dialplan);
+  node_daemon node{p};
+  node.start();
+  CAF_REQUIRE(node.wait_ready(20s));
+  auto output = node.originate("--to loopback/7100 --route 1000 --caller-id 4930999");
+  auto uuid = uuid_of(output);
+  CAF_MESSAGE("callgridctl: " << output);
+  CAF_REQUIRE(!uuid.empty());
+  auto rows = wait_for_legs(p, 1, 20s);
+  const auto* leg = find_leg(rows, uuid);
+  if (leg == nullptr)
+    CAF_MESSAGE("callgridd log:\n" << p.callgridd_log());
+  CAF_REQUIRE(leg != nullptr);
+  CAF_CHECK_EQUAL(leg->direction, "outbound");
+  CAF_CHECK_EQUAL(leg->caller, "4930999");
+  CAF_CHECK_EQUAL(leg->callee, "7100");
+  CAF_CHECK(leg->has_flow);
+  // The far end hung up while the flow ran its menu.
+  CAF_CHECK_EQUAL(leg->disposition, "abandoned");
+  CAF_CHECK_EQUAL(leg->hangup_cause, "NORMAL_CLEARING");
+  CAF_CHECK_EQUAL(leg->end_reason, "normal");
+  CAF_CHECK(p.metrics().find("callgrid_originations_total{result=\"answered\"} 1\n")
+            != std::string::npos);
+  node.stop();
+}
+
+CAF_TEST(a failed origination gets exactly one record with the cause) {
+  platform p;
+  p.start_fsemu(originate_dialplan);
+  node_daemon node{p};
+  node.start();
+  CAF_REQUIRE(node.wait_ready(20s));
+  // fsemu has no sofia endpoint (CHAN_NOT_IMPLEMENTED) and no extension 9999.
+  auto gateway = uuid_of(node.originate("--to sofia/gateway/nowhere/4930123 --flow main_menu"));
+  auto unknown = uuid_of(node.originate("--to loopback/9999 --route 1000 --campaign 17"));
+  CAF_REQUIRE(!gateway.empty());
+  CAF_REQUIRE(!unknown.empty());
+  auto rows = wait_for_legs(p, 2, 15s);
+  // Nothing more comes later (no second record for the same attempt).
+  std::this_thread::sleep_for(1500ms);
+  rows = legs(p);
+  CAF_REQUIRE_EQUAL(rows.size(), 2u);
+  const auto* first = find_leg(rows, gateway);
+  const auto* second = find_leg(rows, unknown);
+  CAF_REQUIRE(first != nullptr);
+  CAF_REQUIRE(second != nullptr);
+  CAF_CHECK_EQUAL(first->direction, "outbound");
+  CAF_CHECK_EQUAL(first->hangup_cause, "CHAN_NOT_IMPLEMENTED");
+  CAF_CHECK_EQUAL(first->disposition, "failed");
+  CAF_CHECK_EQUAL(first->callee, "4930123");
+  CAF_CHECK_EQUAL(second->hangup_cause, "NO_ROUTE_DESTINATION");
+  CAF_CHECK_EQUAL(second->direction, "outbound");
+  CAF_CHECK(p.metrics().find("callgrid_originations_total{result=\"failed\"} 2\n")
+            != std::string::npos);
+  node.stop();
+}
+
+CAF_TEST(the call API refuses bad requests and a wrong token) {
+  platform p;
+  p.start_fsemu(originate_dialplan);
+  node_daemon node{p};
+  node.start();
+  CAF_REQUIRE(node.wait_ready(20s));
+  auto [no_route_status, no_route] = node.post_call(R"({"to": "loopback/7100"})");
+  CAF_CHECK_EQUAL(no_route_status, 400);
+  CAF_CHECK(no_route.find("route") != std::string::npos);
+  auto [unknown_flow_status, unknown_flow] =
+    node.post_call(R"({"to": "loopback/7100", "flow": "no_such_flow"})");
+  CAF_CHECK_EQUAL(unknown_flow_status, 400);
+  CAF_CHECK(unknown_flow.find("no_such_flow") != std::string::npos);
+  auto [typo_status, typo] = node.post_call(R"({"to": "loopback/7100", "rout": "1000"})");
+  CAF_CHECK_EQUAL(typo_status, 400);
+  CAF_CHECK(typo.find("rout") != std::string::npos);
+  auto unauthorized = run("curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: "
+                          "Bearer wrong' -d '{}' http://127.0.0.1:"
+                          + std::to_string(p.http_port) + "/v1/calls");
+  CAF_CHECK_EQUAL(unauthorized, "401");
+  CAF_CHECK_EQUAL(sessions_since_start(p), 0);
+  node.stop();
+}
+
+CAF_TEST(a draining node refuses originations with 409 and creates no channel) {
+  platform p;
+  p.start_fsemu(originate_dialplan);
+  node_daemon node{p};
+  node.start();
+  CAF_REQUIRE(node.wait_ready(20s));
+  auto uuid = uuid_of(node.originate("--to loopback/7200 --route 1000 --caller-id 4930998"));
+  CAF_REQUIRE(!uuid.empty());
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (p.metrics().find("callgrid_live_calls 1\n") == std::string::npos
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(100ms);
+  CAF_REQUIRE(p.metrics().find("callgrid_live_calls 1\n") != std::string::npos);
+  auto before = sessions_since_start(p);
+  // SIGTERM drains the node (5 s deadline); the call keeps it draining meanwhile.
+  node.signal(SIGTERM);
+  std::this_thread::sleep_for(500ms);
+  auto [status, answer] = node.post_call(R"({"to": "loopback/7100", "route": "1000"})");
+  CAF_CHECK_EQUAL(status, 409);
+  CAF_CHECK(answer.find("node_draining") != std::string::npos);
+  CAF_CHECK_EQUAL(sessions_since_start(p), before);
+  // The deadline ends the call with its record.
+  auto rows = wait_for_legs(p, 1, 20s);
+  const auto* leg = find_leg(rows, uuid);
+  CAF_REQUIRE(leg != nullptr);
+  CAF_CHECK_EQUAL(leg->direction, "outbound");
+  CAF_CHECK_EQUAL(leg->end_reason, "node_drain");
+  node.stop();
+}
+
+CAF_TEST(bridged legs found after a hard restart each get exactly one record) {
+  platform p;
+  {
+    auto conn = persistence::internal::pg_connect(p.postgres.conninfo());
+    CAF_REQUIRE(static_cast<bool>(conn));
+    auto flow = persistence::internal::pg_exec(conn->get(), "finding the flow",
+                                               "SELECT flow_id FROM ivr_flows WHERE name = 'main_menu' "
+                                               "ORDER BY version DESC LIMIT 1");
+    CAF_REQUIRE(static_cast<bool>(flow));
+    CAF_REQUIRE_EQUAL(PQntuples(flow->get()), 1);
+    persistence::catalog_route bridge;
+    bridge.name = "bridge_it";
+    bridge.match_prefix = "3000";
+    bridge.action = persistence::route_action::bridge;
+    bridge.bridge_target = "loopback/8500";
+    bridge.mode = persistence::esl_mode::inbound;
+    CAF_REQUIRE(static_cast<bool>(persistence::catalog_store::upsert_route(conn->get(), bridge)));
+    persistence::catalog_route far_end;
+    far_end.name = "far_end";
+    far_end.match_prefix = "8500";
+    far_end.flow_id = std::atoll(PQgetvalue(flow->get(), 0, 0));
+    far_end.mode = persistence::esl_mode::inbound;
+    CAF_REQUIRE(static_cast<bool>(persistence::catalog_store::upsert_route(conn->get(), far_end)));
+  }
+  // 3000 parks and callgridd bridges it to loopback/8500; the far end (the loopback pair's
+  // other leg) parks too and runs the example menu. The callers stay 10 s and hang up.
+  std::string callers
+    = "[[dialplan]]\ndestination = \"3000\"\naction = \"park\"\n\n"
+      "[[dialplan]]\ndestination = \"8500\"\naction = \"park\"\n\n"
+      "[[callers]]\nname = \"bridged\"\ndestination = \"3000\"\ncaller_id = \"5550300\"\n"
+      "rate = 10\nconcurrency = 5\ntotal = 5\nanswer_timeout = \"5s\"\nstart_after = \"1s\"\n"
+      "variables = { park_timeout = 60 }\nscript = [{ pause = \"10s\" }, \"hangup\"]\n";
+  node_daemon node{p};
+  node.start();
+  p.start_fsemu(callers, {"--run-callers", "--exit-after-callers"});
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (p.metrics().find("callgrid_live_calls 10\n") == std::string::npos
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(100ms);
+  CAF_REQUIRE(p.metrics().find("callgrid_live_calls 10\n") != std::string::npos);
+  std::this_thread::sleep_for(1s);
+  node.kill_hard();
+  node.start();
+  CAF_REQUIRE(p.wait_for_fsemu_exit(40s));
+  auto rows = wait_for_legs(p, 5, 15s);
+  std::this_thread::sleep_for(1s);
+  rows = legs(p);
+  std::set<std::string> uuids;
+  int bridged = 0;
+  for (const auto& r : rows) {
+    uuids.insert(r.call_uuid);
+    CAF_MESSAGE(r.call_uuid << " " << r.caller << " -> " << r.callee << " " << r.disposition
+                            << " " << r.hangup_cause << " " << r.end_reason);
+    if (r.caller == "5550300") {
+      ++bridged;
+      CAF_CHECK_EQUAL(r.disposition, "bridged");
+      CAF_CHECK_EQUAL(r.hangup_cause, "NORMAL_CLEARING");
+      CAF_CHECK_EQUAL(r.end_reason, "normal");
+    }
+  }
+  if (bridged != 5)
+    CAF_MESSAGE("callgridd log:\n" << p.callgridd_log() << "\nfsemu log:\n" << p.fsemu_log());
+  CAF_CHECK_EQUAL(bridged, 5);
+  auto far_ends = std::count_if(rows.begin(), rows.end(),
+                                [](const leg_row& r) { return r.callee == "8500"; });
+  CAF_CHECK_EQUAL(far_ends, 5);
+  CAF_CHECK_EQUAL(uuids.size(), rows.size());
+  node.stop();
+}
