@@ -15,16 +15,7 @@ namespace {
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
-constexpr auto json_type = "application/json";
 constexpr auto registry_timeout = 10s;
-
-actors::http_answer json_answer(int status, const json& body) {
-  return {status, json_type, body.dump() + "\n"};
-}
-
-actors::http_answer error_answer(int status, std::string code, std::string message) {
-  return json_answer(status, json{{"error", std::move(code)}, {"message", std::move(message)}});
-}
 
 /// Maps a registry error to the HTTP answer an operator's tool can act on.
 actors::http_answer registry_failure(const caf::error& err) {
@@ -87,6 +78,14 @@ bool bool_field(const json& body, const char* key) {
 }
 
 } // namespace
+
+actors::http_answer json_answer(int status, const json& body) {
+  return {status, "application/json", body.dump() + "\n"};
+}
+
+actors::http_answer error_answer(int status, std::string code, std::string message) {
+  return json_answer(status, json{{"error", std::move(code)}, {"message", std::move(message)}});
+}
 
 bool bearer_token_matches(const std::string& authorization, const std::string& token) {
   const std::string expected = "Bearer " + token;

@@ -4,6 +4,7 @@
 #include <string>
 
 #include <caf/fwd.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include "actors/http_endpoint.hpp"
 #include "cluster/registry_actor.hpp"
@@ -38,5 +39,12 @@ void serve_admin_request(const admin_api_options& options, const actors::http_re
 /// Compares the Authorization header with "Bearer TOKEN" in time independent of where they
 /// differ. Pure.
 [[nodiscard]] bool bearer_token_matches(const std::string& authorization, const std::string& token);
+
+/// The answer `status` with `body` as JSON (one line): how the admin API and the node's call API
+/// answer. Pure.
+[[nodiscard]] actors::http_answer json_answer(int status, const nlohmann::json& body);
+
+/// The error answer both APIs give: `status` with {"error": CODE, "message": TEXT}. Pure.
+[[nodiscard]] actors::http_answer error_answer(int status, std::string code, std::string message);
 
 } // namespace callgrid::daemon

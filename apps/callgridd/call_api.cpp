@@ -18,14 +18,6 @@ using json = nlohmann::json;
 
 constexpr auto supervisor_timeout = 10s;
 
-actors::http_answer json_answer(int status, const json& body) {
-  return {status, "application/json", body.dump() + "\n"};
-}
-
-actors::http_answer error_answer(int status, std::string code, std::string message) {
-  return json_answer(status, json{{"error", std::move(code)}, {"message", std::move(message)}});
-}
-
 /// Maps the supervisor's refusal to the answer an operator's tool can act on.
 actors::http_answer refusal(const caf::error& err) {
   if (err && err.category() == caf::atom("engine")) {

@@ -10,6 +10,7 @@
 
 #include "esl/frame.hpp"
 #include "esl/frame_parser.hpp"
+#include "json_event.hpp"
 
 using namespace callgrid;
 using namespace callgrid::actors;
@@ -18,22 +19,10 @@ namespace {
 
 constexpr const char* uuid = "5f1c0a52-0000-4000-8000-0000000000a1";
 
-esl::frame event(std::string name, std::vector<std::pair<std::string, std::string>> fields = {}) {
-  nlohmann::ordered_json body;
-  body["Event-Name"] = name;
-  body["Unique-ID"] = uuid;
-  for (auto& [k, v] : fields)
-    body[k] = v;
-  auto text = body.dump();
-  auto wire = "Content-Length: " + std::to_string(text.size())
-              + "\nContent-Type: text/event-json\n\n" + text;
-  esl::frame_parser parser;
-  parser.feed(wire);
-  esl::frame out;
-  auto got = parser.next(out);
-  if (!got || !*got)
-    CAF_FAIL("test event did not parse: " << wire);
-  return out;
+/// A JSON event of the call under test (see json_event.hpp).
+esl::frame event(const std::string& name,
+                 const std::vector<std::pair<std::string, std::string>>& fields = {}) {
+  return callgrid::test_support::json_event(uuid, name, fields);
 }
 
 call_setup bridged_setup() {

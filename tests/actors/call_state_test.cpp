@@ -7,6 +7,7 @@
 
 #include "esl/frame.hpp"
 #include "esl/frame_parser.hpp"
+#include "json_event.hpp"
 #include "ivr/flow.hpp"
 
 using namespace callgrid;
@@ -44,23 +45,10 @@ nodes:
     cause: NORMAL_CLEARING
 )";
 
-/// Builds a JSON event frame as FreeSWITCH sends it, through the real parser.
-esl::frame event(std::string name, std::vector<std::pair<std::string, std::string>> fields = {}) {
-  nlohmann::ordered_json body;
-  body["Event-Name"] = name;
-  body["Unique-ID"] = uuid;
-  for (auto& [k, v] : fields)
-    body[k] = v;
-  auto text = body.dump();
-  auto wire = "Content-Length: " + std::to_string(text.size())
-              + "\nContent-Type: text/event-json\n\n" + text;
-  esl::frame_parser parser;
-  parser.feed(wire);
-  esl::frame out;
-  auto got = parser.next(out);
-  if (!got || !*got)
-    CAF_FAIL("test event did not parse: " << wire);
-  return out;
+/// A JSON event of the call under test (see json_event.hpp).
+esl::frame event(const std::string& name,
+                 const std::vector<std::pair<std::string, std::string>>& fields = {}) {
+  return callgrid::test_support::json_event(uuid, name, fields);
 }
 
 esl::frame disconnect_notice(const char* disposition) {
