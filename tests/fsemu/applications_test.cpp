@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "frame_comparison.hpp" // also esl frames, switch_core, <regex>, <string>, <vector>
+#include "switch_harness.hpp"
 
 using namespace callgrid;
 using namespace callgrid::fsemu::testing;
@@ -22,102 +23,13 @@ namespace {
 constexpr std::int64_t second = 1'000'000;
 constexpr std::int64_t ms = 1'000;
 
-struct harness {
-  fsemu::switch_config config = [] {
+struct harness : switch_harness {
+  harness() : switch_harness(config_with_prompts()) {}
+  static fsemu::switch_config config_with_prompts() {
     auto c = captured_switch_config(11);
     c.prompt_lengths_us["ivr/menu.wav"] = 2 * second;
     c.prompt_lengths_us["ivr/bad.wav"] = 1 * second;
     return c;
-  }();
-  fsemu::switch_core core{config, capture_day_us};
-  std::int64_t now = capture_day_us + 100 * second;
-  std::vector<fsemu::switch_event> events;
-
-  void run_until(std::int64_t at) {
-    while (auto due = core.next_due()) {
-      if (*due > at)
-        break;
-      now = std::max(now, *due);
-      core.advance(now);
-      collect();
-    }
-    now = at;
-    core.advance(now);
-    collect();
-  }
-
-  void collect() {
-    for (auto& ev : core.take_events(now))
-      events.push_back(std::move(ev));
-  }
-
-  std::string call(const std::string& destination, const std::string& number = "5551234") {
-    fsemu::inbound_call_request request;
-    request.caller_id_name = "Alice";
-    request.caller_id_number = number;
-    request.destination = destination;
-    auto result = core.place_inbound_call(request, now);
-    collect();
-    return result.uuid;
-  }
-
-  void press(const std::string& uuid, const std::string& digits) {
-    for (char digit : digits)
-      CAF_CHECK(core.receive_dtmf(uuid, digit, 800, "RTP", now));
-    collect();
-  }
-
-  std::string execute(const std::string& uuid, const std::string& app, const std::string& arg,
-                      const std::string& app_uuid = {}) {
-    auto reply = core.sendmsg(uuid, "execute", app, arg, app_uuid, now);
-    collect();
-    return reply;
-  }
-
-  /// The names of the events of channel `uuid` (all channels when empty) since the last clear.
-  std::vector<std::string> names(const std::string& uuid = {}) const {
-    std::vector<std::string> out;
-    for (const auto& ev : events)
-      if (uuid.empty() || (ev.channel && ev.channel->uuid == uuid))
-        out.push_back(ev.name);
-    return out;
-  }
-
-  std::string header(const fsemu::switch_event& ev, std::string_view name) const {
-    for (const auto& h : core.renderer().headers(ev.input()))
-      if (h.name == name)
-        return h.value;
-    return {};
-  }
-
-  const fsemu::switch_event* last(std::string_view name, const std::string& uuid = {}) const {
-    for (auto i = events.rbegin(); i != events.rend(); ++i)
-      if (i->name == name && (uuid.empty() || (i->channel && i->channel->uuid == uuid)))
-        return &*i;
-    return nullptr;
-  }
-
-  std::size_t count(std::string_view name, const std::string& uuid = {}) const {
-    return static_cast<std::size_t>(std::count_if(events.begin(), events.end(), [&](const auto& ev) {
-      return ev.name == name && (uuid.empty() || (ev.channel && ev.channel->uuid == uuid));
-    }));
-  }
-
-  std::string variable(const std::string& uuid, std::string_view name) const {
-    const auto* channel = core.channel(uuid);
-    if (channel == nullptr)
-      return "<gone>";
-    const auto* value = channel->find_variable(name);
-    return value != nullptr ? *value : std::string{"<unset>"};
-  }
-
-  /// The Playback-File-Path of every PLAYBACK_START so far.
-  std::vector<std::string> prompts() const {
-    std::vector<std::string> out;
-    for (const auto& ev : events)
-      if (ev.name == "PLAYBACK_START")
-        out.push_back(header(ev, "Playback-File-Path"));
-    return out;
   }
 };
 
@@ -377,8 +289,8 @@ CAF_TEST(uuid_transfer interrupts a running playback instead of waiting) {
 
 CAF_TEST(uuid_bridge bridges two parked calls with the Other-Leg headers) {
   harness h;
-  auto a = h.call("1000", "5550001");
-  auto b = h.call("1000", "5550002");
+  auto a = h.call("1000", {}, "5550001");
+  auto b = h.call("1000", {}, "5550002");
   h.events.clear();
   CAF_CHECK_EQUAL(h.core.api("uuid_bridge " + a + " " + b, h.now), "+OK " + b + "\n");
   h.collect();

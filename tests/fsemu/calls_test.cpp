@@ -9,6 +9,7 @@
 #include "frame_comparison.hpp" // also esl frames, switch_core, <regex>, <string>, <vector>
 #include "inbound_session.hpp"
 #include "outbound_session.hpp"
+#include "switch_harness.hpp"
 
 using namespace callgrid;
 using namespace callgrid::fsemu::testing;
@@ -20,71 +21,12 @@ namespace {
 
 constexpr std::int64_t second = 1'000'000;
 
-struct harness {
-  fsemu::switch_config config = [] {
+struct harness : switch_harness {
+  harness() : switch_harness(config_with_prompts()) {}
+  static fsemu::switch_config config_with_prompts() {
     auto c = captured_switch_config(5);
     c.prompt_lengths_us["ivr/welcome.wav"] = 3 * second;
     return c;
-  }();
-  fsemu::switch_core core{config, capture_day_us};
-  std::int64_t now = capture_day_us + 100 * second;
-  std::vector<fsemu::switch_event> events;
-
-  /// Moves the clock to `at` running due work, and collects the events fired on the way.
-  void run_until(std::int64_t at) {
-    while (auto due = core.next_due()) {
-      if (*due > at)
-        break;
-      now = std::max(now, *due);
-      core.advance(now);
-      collect();
-    }
-    now = at;
-    core.advance(now);
-    collect();
-  }
-
-  void collect() {
-    for (auto& ev : core.take_events(now))
-      events.push_back(std::move(ev));
-  }
-
-  std::string call(const std::string& destination, std::vector<fsemu::channel_variable> vars = {}) {
-    fsemu::inbound_call_request request;
-    request.caller_id_name = "Alice";
-    request.caller_id_number = "5551234";
-    request.destination = destination;
-    request.variables = std::move(vars);
-    auto result = core.place_inbound_call(request, now);
-    collect();
-    return result.uuid;
-  }
-
-  std::vector<std::string> names() const {
-    std::vector<std::string> out;
-    for (const auto& ev : events)
-      out.push_back(ev.name);
-    return out;
-  }
-
-  /// The value of header `name` in event `ev` as rendered (unencoded), or "" when absent.
-  std::string header(const fsemu::switch_event& ev, std::string_view name) const {
-    for (const auto& h : core.renderer().headers(ev.input()))
-      if (h.name == name)
-        return h.value;
-    return {};
-  }
-
-  const fsemu::switch_event* last(std::string_view name) const {
-    for (auto i = events.rbegin(); i != events.rend(); ++i)
-      if (i->name == name)
-        return &*i;
-    return nullptr;
-  }
-
-  std::size_t count(std::string_view name) const {
-    return static_cast<std::size_t>(std::count_if(
-      events.begin(), events.end(), [&](const auto& ev) { return ev.name == name; }));
   }
 };
 
