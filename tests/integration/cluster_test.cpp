@@ -59,6 +59,12 @@ std::string waiting_callers(int count) {
            "steps = [{ wait_prompt = 1 }, { expect_hangup = \"80s\" }]\n\n";
 }
 
+/// Whether the coordinator lists node-it as active with exactly `calls` live calls.
+bool active_with_calls(const coordinator_process& coordinator, int calls) {
+  auto m = coordinator.member("node-it");
+  return m.is_object() && m.value("state", "") == "active" && m.value("live_calls", 0) == calls;
+}
+
 } // namespace
 
 CAF_TEST(a drain with a deadline hangs up the rest with SYSTEM_SHUTDOWN and exits 2) {
@@ -69,10 +75,7 @@ CAF_TEST(a drain with a deadline hangs up the rest with SYSTEM_SHUTDOWN and exit
 
   // The node joins and becomes active once its ESL link is up; the edge then lists it active.
   bool active = eventually(
-    [&] {
-      auto m = coordinator.member("node-it");
-      return m.is_object() && m.value("state", "") == "active" && m.value("live_calls", 0) == 6;
-    },
+    [&] { return active_with_calls(coordinator, 6); },
     30s);
   if (!active)
     CAF_MESSAGE("coordinator log:\n" << coordinator.log()
@@ -168,10 +171,7 @@ CAF_TEST(a drain cancelled by another operator ends the watching drain with exit
   p.start_callgridd(0, coordinator.node_cluster_section("60s"));
   p.start_fsemu(waiting_callers(3), {"--run-callers"});
   CAF_REQUIRE(eventually(
-    [&] {
-      auto m = coordinator.member("node-it");
-      return m.is_object() && m.value("state", "") == "active" && m.value("live_calls", 0) == 3;
-    },
+    [&] { return active_with_calls(coordinator, 3); },
     30s));
   // The first operator drains without a deadline and watches; the calls stay up.
   command_result watching;
@@ -205,10 +205,7 @@ CAF_TEST(a drain whose records cannot reach PostgreSQL ends with exit code 4) {
   p.start_callgridd(0, coordinator.node_cluster_section("60s"));
   p.start_fsemu(waiting_callers(3), {"--run-callers"});
   CAF_REQUIRE(eventually(
-    [&] {
-      auto m = coordinator.member("node-it");
-      return m.is_object() && m.value("state", "") == "active" && m.value("live_calls", 0) == 3;
-    },
+    [&] { return active_with_calls(coordinator, 3); },
     30s));
   p.postgres.stop();
   auto drain = coordinator.ctl("drain node-it --deadline 2s --flush-timeout 12 --yes");
