@@ -31,6 +31,10 @@
 //          [--repeat R] [--calls N] [--peer-calls N] [--rate R] [--concurrency C]
 //          [--latency-rate R] [--latency-s S] [--prompt-ms MS] [--memory-calls N]
 //          [--memory-rate R] [--threads T] [--policy sharing|stealing] [--timeout-s S]
+//          [--only-ours] [--loads throughput,latency]
+// --only-ours (for profiling) runs callgridd only and prints no result lines, just the per-run
+// log lines on stderr; --loads picks the loads. Every callgridd run logs its threads' sleeps
+// (voluntary context switches) per call, by thread name: each is about one wake-up.
 
 #include <algorithm>
 #include <atomic>
@@ -107,9 +111,11 @@ struct options {
   int memory_calls = 100000;
   int memory_rate = 500;
   int prompt_ms = 20;
-  int threads = 2;
+  int threads = 1;
   std::string policy = "sharing";
   int timeout_s = 120;
+  bool only_ours = false;        // profiling: callgridd runs only, no peer, no result lines
+  std::string loads = "throughput,latency";
 };
 
 options parse(int argc, char** argv) {
@@ -142,6 +148,8 @@ options parse(int argc, char** argv) {
     else if (a == "--threads") o.threads = std::stoi(value(i));
     else if (a == "--policy") o.policy = value(i);
     else if (a == "--timeout-s") o.timeout_s = std::stoi(value(i));
+    else if (a == "--only-ours") o.only_ours = true;
+    else if (a == "--loads") o.loads = value(i);
     else
       throw std::runtime_error("unknown option " + std::string{a}
                                + " (see the comment at the top of bench/engine_bench.cpp)");
@@ -159,6 +167,23 @@ options parse(int argc, char** argv) {
       || o.latency_s < 1 || o.memory_calls < 1 || o.memory_rate < 1 || o.prompt_ms < 1)
     throw std::runtime_error("counts, rates and times must be positive");
   return o;
+}
+
+/// Context switches of each thread of `pid`, summed by thread name (/proc/PID/task/*/comm):
+/// voluntary ones are the thread going to sleep, so each is (about) one wake-up later.
+std::map<std::string, std::int64_t> switches_by_thread(pid_t pid) {
+  std::map<std::string, std::int64_t> out;
+  std::error_code ec;
+  for (const auto& task : fs::directory_iterator{"/proc/" + std::to_string(pid) + "/task", ec}) {
+    std::ifstream comm_in{task.path() / "comm"};
+    std::string name;
+    std::getline(comm_in, name);
+    std::ifstream status{task.path() / "status"};
+    for (std::string line; std::getline(status, line);)
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0)
+        out[name] += std::stoll(line.substr(line.find(':') + 1));
+  }
+  return out;
 }
 
 json rounded(double value, int digits) {
@@ -597,6 +622,7 @@ run_result engine_run(const bench_env& env, bool peer, const std::string& load, 
       throw std::runtime_error("callgridd did not get ready; see " + peer_log.string());
   }
   double cpu_start = cpu_seconds(controller.pid());
+  auto switches_start = switches_by_thread(controller.pid());
   double fsemu_cpu_start = cpu_seconds(fsemu.pid());
   if (clock_type::now() - launched > 2500ms)
     log("warning: " + who + " got ready less than 0.5 s before the callers started");
@@ -624,6 +650,15 @@ run_result engine_run(const bench_env& env, bool peer, const std::string& load, 
     std::this_thread::sleep_for(500ms);
   }
   r.cpu_seconds = cpu_seconds(controller.pid()) - cpu_start;
+  json wakeups = json::object();
+  double wakeups_total = 0;
+  for (auto& [name, count] : switches_by_thread(controller.pid())) {
+    auto per_call = static_cast<double>(count - switches_start[name]) / std::max(total, 1);
+    wakeups_total += per_call;
+    wakeups[name] = rounded(per_call, 2);
+  }
+  wakeups["all"] = rounded(wakeups_total, 2);
+  r.detail["sleeps_per_call_by_thread"] = wakeups;
   r.fsemu_cpu_seconds = cpu_seconds(fsemu.pid()) - fsemu_cpu_start;
   if (peer) {
     controller.stop(SIGTERM, 5s);
@@ -665,7 +700,8 @@ run_result engine_run(const bench_env& env, bool peer, const std::string& load, 
   log(tag + ": " + std::to_string(r.completed) + "/" + std::to_string(r.placed) + " calls in "
       + std::to_string(r.seconds) + " s, " + std::to_string(r.calls_per_s()) + " calls/s, cpu "
       + std::to_string(r.cpu_seconds) + " s (" + std::to_string(r.cpu_us_per_call())
-      + " us/call), fsemu cpu " + std::to_string(r.fsemu_cpu_seconds) + " s");
+      + " us/call), fsemu cpu " + std::to_string(r.fsemu_cpu_seconds) + " s, sleeps per call "
+      + r.detail["sleeps_per_call_by_thread"].dump());
   return r;
 }
 
@@ -708,13 +744,19 @@ void run_engine(const bench_env& env) {
     {"latency", o.latency_rate * o.latency_s, o.latency_rate, o.latency_rate * 10}};
   std::string peer_name = "esl-lite 3.2.0 (bench/peers/engine_peer.js)";
   for (const auto& load : loads) {
+    if (o.loads.find(load.name) == std::string::npos)
+      continue;
     std::vector<run_result> ours;
     std::vector<run_result> peers;
     for (int i = 0; i < o.repeat; ++i) {
       ours.push_back(engine_run(env, false, load.name, load.total, load.rate, load.concurrency, i));
+      if (o.only_ours)
+        continue;
       peers.push_back(engine_run(env, true, load.name, std::min(load.total, o.peer_calls), load.rate,
                                  load.concurrency, i));
     }
+    if (o.only_ours)
+      continue;
     auto med = [](const std::vector<run_result>& runs, auto f) {
       std::vector<double> v;
       for (const auto& r : runs)
