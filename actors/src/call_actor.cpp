@@ -19,10 +19,13 @@ namespace {
 struct call_actor_state {
   static inline const char* name = "call";
 
+  /// The hosted call; empty while the actor waits in the supervisor's pool.
   std::optional<call_state> call;
   call_context context;
   std::vector<call_action> actions;
   bool finished = false;
+  /// Counts the calls this actor hosted; its timers and lookups carry it.
+  uint64_t serial = 0;
 };
 
 using call_pointer = call_actor::stateful_pointer<call_actor_state>;
@@ -32,7 +35,45 @@ int64_t wall_clock_us() {
   return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-/// Executes what the call asked for, then writes the record and exits if the leg is over.
+metric_gauge& live_calls_gauge(metrics_registry& metrics) {
+  return metrics.gauge("callgrid_live_calls", "Calls in progress on this node");
+}
+
+/// The call is over: count it, hand its record to the writer, then exit or wait for the next.
+void finish(call_pointer self) {
+  auto& st = self->state;
+  auto& ctx = st.context;
+  st.finished = true;
+  auto record = st.call->make_record();
+  if (ctx.metrics) {
+    live_calls_gauge(*ctx.metrics).add(-1);
+    ctx.metrics
+      ->counter("callgrid_calls_total", "Calls ended on this node, by disposition",
+                {{"disposition", record.disposition}})
+      .increment();
+    if (auto outcome = st.call->ivr_outcome(); !outcome.empty() && st.call->setup().flow)
+      ctx.metrics
+        ->counter("callgrid_ivr_outcomes_total", "IVR sessions ended, by flow and outcome",
+                  {{"flow", st.call->setup().flow->name()},
+                   {"node", record.node},
+                   {"outcome", outcome}})
+        .increment();
+  }
+  spdlog::info("call {}: ended, cause {}, disposition {}, {} ms", record.call_uuid,
+               record.hangup_cause, record.disposition, record.duration_ms);
+  auto uuid = record.call_uuid;
+  self->send(ctx.records, record_message{std::move(record)});
+  ctx.link->release();
+  if (!ctx.on_finished) {
+    self->quit();
+    return;
+  }
+  st.call.reset();
+  ctx.link.reset();
+  ctx.on_finished(call_finished{std::move(uuid), caf::actor_cast<call_actor>(self)});
+}
+
+/// Executes what the call asked for, then writes the record if the leg is over.
 void perform(call_pointer self) {
   auto& st = self->state;
   auto& ctx = st.context;
@@ -51,57 +92,53 @@ void perform(call_pointer self) {
         } else if constexpr (std::is_same_v<T, run_api>) {
           ctx.link->api(a.command, on_failure);
         } else if constexpr (std::is_same_v<T, arm_timer>) {
-          self->delayed_send(self, a.after, call_timer{a.id});
+          self->delayed_send(self, a.after, call_timer{a.id, st.serial});
         } else if constexpr (std::is_same_v<T, disarm_timer>) {
           // Stale expiries are ignored by the IVR session; nothing to cancel here.
         } else if constexpr (std::is_same_v<T, lookup_hot_data>) {
           if (!ctx.lookup) {
-            self->send(self, lookup_answer{a.id, std::nullopt, false});
+            self->send(self, lookup_answer{a.id, std::nullopt, false, st.serial});
             return;
           }
           auto id = a.id;
+          auto serial = st.serial;
           caf::actor handle = caf::actor_cast<caf::actor>(self);
           ctx.lookup(a.key, a.budget,
-                     [handle, id](std::optional<std::string> value, bool timed_out) {
-                       caf::anon_send(handle, lookup_answer{id, std::move(value), timed_out});
+                     [handle, id, serial](std::optional<std::string> value, bool timed_out) {
+                       caf::anon_send(handle,
+                                      lookup_answer{id, std::move(value), timed_out, serial});
                      });
         }
       },
       action);
   }
   st.actions.clear();
-  if (st.call->ended() && !st.finished) {
-    st.finished = true;
-    auto record = st.call->make_record();
-    if (ctx.metrics) {
-      ctx.metrics->gauge("callgrid_live_calls", "Calls in progress on this node").add(-1);
-      ctx.metrics
-        ->counter("callgrid_calls_total", "Calls ended on this node, by disposition",
-                  {{"disposition", record.disposition}})
-        .increment();
-      if (auto outcome = st.call->ivr_outcome(); !outcome.empty() && st.call->setup().flow)
-        ctx.metrics
-          ->counter("callgrid_ivr_outcomes_total", "IVR sessions ended, by flow and outcome",
-                    {{"flow", st.call->setup().flow->name()},
-                     {"node", record.node},
-                     {"outcome", outcome}})
-          .increment();
-    }
-    spdlog::info("call {}: ended, cause {}, disposition {}, {} ms", uuid, record.hangup_cause,
-                 record.disposition, record.duration_ms);
-    self->send(ctx.records, record_message{std::move(record)});
-    ctx.link->release();
-    self->quit();
-  }
+  if (st.call->ended() && !st.finished)
+    finish(self);
+}
+
+/// Starts hosting a call: its route runs at once.
+void host(call_pointer self, call_setup setup, std::shared_ptr<channel_link> link) {
+  auto& st = self->state;
+  ++st.serial;
+  st.finished = false;
+  st.actions.clear();
+  st.context.link = std::move(link);
+  st.call.emplace(std::move(setup));
+  if (st.context.metrics)
+    live_calls_gauge(*st.context.metrics).add(1);
+  st.call->start(std::chrono::system_clock::now(), st.actions);
+  perform(self);
+}
+
+/// Whether a message may go to the hosted call: there is one and it has not ended.
+bool hosting(call_pointer self) {
+  return self->state.call && !self->state.finished;
 }
 
 call_actor::behavior_type call_actor_impl(call_pointer self, call_setup setup,
                                           call_context context) {
-  auto& st = self->state;
-  st.call.emplace(std::move(setup));
-  st.context = std::move(context);
-  if (st.context.metrics)
-    st.context.metrics->gauge("callgrid_live_calls", "Calls in progress on this node").add(1);
+  self->state.context = std::move(context);
   self->set_exception_handler([self](std::exception_ptr& eptr) -> caf::error {
     auto& state = self->state;
     std::string what = "unknown exception";
@@ -111,7 +148,13 @@ call_actor::behavior_type call_actor_impl(call_pointer self, call_setup setup,
       what = e.what();
     } catch (...) {
     }
+    if (!hosting(self)) {
+      spdlog::error("call actor failed while idle: {}", what);
+      return caf::exit_reason::unhandled_exception;
+    }
     spdlog::error("call {}: engine failure, hanging up: {}", state.call->setup().uuid, what);
+    // A failed actor is not pooled again: it ends after this call's record.
+    state.context.on_finished = nullptr;
     state.actions.clear();
     state.call->fail("NORMAL_TEMPORARY_FAILURE", state.actions);
     state.call->end_untracked(persistence::end_reason::normal, "NORMAL_TEMPORARY_FAILURE",
@@ -119,23 +162,35 @@ call_actor::behavior_type call_actor_impl(call_pointer self, call_setup setup,
     perform(self);
     return caf::exit_reason::unhandled_exception;
   });
-  st.call->start(std::chrono::system_clock::now(), st.actions);
-  perform(self);
+  auto link = std::move(self->state.context.link);
+  host(self, std::move(setup), std::move(link));
   return {
     [self](esl_event& ev) {
+      if (!hosting(self))
+        return;
+      // Events of an earlier call may still be queued when a pooled actor gets its next one.
+      auto id = ev.frame->unique_id();
+      if (!id.empty() && id != self->state.call->setup().uuid)
+        return;
       self->state.call->on_event(*ev.frame, self->state.actions);
       perform(self);
     },
     [self](call_timer timer) {
+      if (!hosting(self) || timer.serial != self->state.serial)
+        return;
       self->state.call->on_timer(timer.id, self->state.actions);
       perform(self);
     },
     [self](lookup_answer& answer) {
+      if (!hosting(self) || answer.serial != self->state.serial)
+        return;
       self->state.call->on_lookup(answer.id, std::move(answer.value), answer.timed_out,
                                   self->state.actions);
       perform(self);
     },
     [self](end_call& request) {
+      if (!hosting(self))
+        return;
       auto& call = *self->state.call;
       if (request.hang_up)
         self->state.actions.push_back(hangup_channel{request.cause});
@@ -143,8 +198,18 @@ call_actor::behavior_type call_actor_impl(call_pointer self, call_setup setup,
       perform(self);
     },
     [self](link_restored) {
+      if (!hosting(self))
+        return;
       self->state.call->on_link_restored(self->state.actions);
       perform(self);
+    },
+    [self](host_call& next) {
+      if (self->state.call) {
+        spdlog::error("call {}: its actor was given call {} while still busy; refused",
+                      self->state.call->setup().uuid, next.setup.uuid);
+        return;
+      }
+      host(self, std::move(next.setup), std::move(next.link));
     },
   };
 }

@@ -477,6 +477,17 @@ void redis_client::command(std::vector<std::string> args, redis_reply_handler ha
   });
 }
 
+void redis_client::commands(std::vector<std::vector<std::string>> batch,
+                            redis_reply_handler handler) {
+  asio::post(impl_->strand, [self = impl_, batch = std::move(batch),
+                             handler = std::move(handler)]() mutable {
+    for (auto& args : batch) {
+      auto each = handler;
+      self->send(args, each);
+    }
+  });
+}
+
 void redis_client::post(std::function<void()> fn) {
   asio::post(impl_->strand, std::move(fn));
 }

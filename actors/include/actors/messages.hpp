@@ -30,9 +30,11 @@ struct esl_event {
   friend bool operator==(const esl_event& a, const esl_event& b) { return a.frame == b.frame; }
 };
 
-/// A call's timer expired (the id the call's IVR chose).
+/// A call's timer expired (the id the call's IVR chose). `serial` says which of the calls its
+/// (pooled) call actor hosted armed it; an expiry from an earlier call is ignored.
 struct call_timer {
   uint64_t id = 0;
+  uint64_t serial = 0;
   friend bool operator==(const call_timer&, const call_timer&) = default;
 };
 
@@ -41,6 +43,8 @@ struct lookup_answer {
   uint64_t id = 0;
   std::optional<std::string> value;
   bool timed_out = false;
+  /// As `call_timer::serial`: which hosted call asked.
+  uint64_t serial = 0;
   friend bool operator==(const lookup_answer&, const lookup_answer&) = default;
 };
 
@@ -84,6 +88,11 @@ struct channel_listing {
 struct record_message {
   persistence::call_record record;
   friend bool operator==(const record_message&, const record_message&) = default;
+};
+
+/// The record writer to itself: the append interval of the group it opened is over.
+struct append_group_due {
+  friend bool operator==(const append_group_due&, const append_group_due&) = default;
 };
 
 
@@ -184,6 +193,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::outbound_call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::link_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::channel_listing)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::record_message)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::append_group_due)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::load_query)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::node_load)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::start_drain)

@@ -104,7 +104,8 @@ using node_supervisor_actor
                      caf::reacts_to<start_drain>, caf::reacts_to<cancel_drain>,
                      caf::reacts_to<caf::tick_atom>,
                      caf::replies_to<originate_request>::with<originate_reply>,
-                     caf::reacts_to<origination_failed>, caf::reacts_to<origination_expired>>;
+                     caf::reacts_to<origination_failed>, caf::reacts_to<origination_expired>,
+                     caf::reacts_to<call_finished>>;
 
 /// How the node supervisor runs.
 struct node_supervisor_options {

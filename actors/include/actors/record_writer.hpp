@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
@@ -23,17 +24,22 @@ class metrics_registry;
 /// group) and ships the spool to PostgreSQL with the record batcher, retrying with backoff
 /// while PostgreSQL is down. `flush_atom` ships what can be shipped now and answers the number
 /// of records still pending (0 = everything is in PostgreSQL), for drain and shutdown.
+/// `tick_atom` (its idle timer) and `append_group_due` (a group's interval is over) it sends
+/// itself.
 using record_writer_actor
   = caf::typed_actor<caf::reacts_to<record_message>,
                      caf::replies_to<caf::flush_atom>::with<uint64_t>,
-                     caf::reacts_to<caf::tick_atom>>;
+                     caf::reacts_to<caf::tick_atom>, caf::reacts_to<append_group_due>>;
 
 /// How the record writer spools and ships.
 struct record_writer_options {
   /// The spool directory (created if missing; locked against a second daemon).
   std::filesystem::path spool_dir;
-  /// Records are appended at least this often (and at once when `append_group` are waiting).
+  /// A record is appended at most this long after it arrived (at once when `append_group` are
+  /// waiting): the records arriving meanwhile share its fdatasync.
   std::chrono::milliseconds append_interval{5};
+  /// While no record waits, the spool metrics are refreshed this often.
+  std::chrono::milliseconds idle_interval{1000};
   /// Records appended with one fdatasync at most.
   std::size_t append_group = 256;
   /// How the spool is shipped; an empty conninfo keeps records in the spool only (no database
@@ -41,10 +47,11 @@ struct record_writer_options {
   persistence::record_batcher_options batcher;
   /// Log sink for damage found when opening the spool and for failures (one line each).
   std::function<void(const std::string&)> log_warning;
-  /// Called on the writer's thread with each record's call UUID once the record is durable in
-  /// the spool (after its fdatasync): the node drops the call's session-journal entry here,
-  /// not when the call actor ends, so a crash between the two cannot lose the record.
-  std::function<void(const std::string& call_uuid)> on_durable;
+  /// Called on the writer's thread with the call UUIDs of an append group once its records are
+  /// durable in the spool (after its fdatasync): the node drops the calls' session-journal
+  /// entries here, not when the call actors end, so a crash between the two cannot lose a
+  /// record.
+  std::function<void(const std::vector<std::string>& call_uuids)> on_durable;
 };
 
 /// Opens the spool (reporting and repairing damage through `log_warning`) and spawns the

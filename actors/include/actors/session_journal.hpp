@@ -16,8 +16,8 @@ namespace callgrid::actors {
 struct session_journal {
   /// Notes call `uuid` with its snapshot (a JSON object written by the supervisor).
   std::function<void(const std::string& uuid, std::string snapshot)> save;
-  /// Forgets call `uuid`.
-  std::function<void(const std::string& uuid)> drop;
+  /// Forgets the calls `uuids` (the record writer drops a whole append group at once).
+  std::function<void(const std::vector<std::string>& uuids)> drop;
   /// Lists the entries of this node: (uuid, snapshot) pairs; an empty list when the store is
   /// unreachable (then nothing is reconciled, and the entries stay for the next start).
   std::function<void(std::function<void(std::vector<std::pair<std::string, std::string>>)>)> list;

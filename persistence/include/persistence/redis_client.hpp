@@ -125,6 +125,10 @@ public:
   /// `args` fails with `redis_invalid_argument`. Arguments are binary-safe.
   void command(std::vector<std::string> args, redis_reply_handler handler);
 
+  /// Sends several commands with one hand-over to the client's thread (pipelined exactly like
+  /// as many `command` calls, in order); `handler` gets each command's reply or failure.
+  void commands(std::vector<std::vector<std::string>> batch, redis_reply_handler handler);
+
   /// Runs `fn` on the client's strand (for callers that keep state beside the client without a
   /// lock). Never fails.
   void post(std::function<void()> fn);
