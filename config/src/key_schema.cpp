@@ -388,8 +388,12 @@ const std::vector<key_spec>& table() {
     }),
 
     key<&dc::scheduler, &scheduler_settings::threads>({
-      .name = "scheduler.threads", .default_toml = "2", .unit = "threads",
-      .description = "Worker threads of CAF's scheduler (`caf.scheduler.max-threads`).",
+      .name = "scheduler.threads", .default_toml = "1", .unit = "threads",
+      .description = "Worker threads of CAF's scheduler (`caf.scheduler.max-threads`). One is "
+                     "enough for a node: ESL parsing runs on the I/O thread, blocking work "
+                     "(records, cluster elections) on threads of its own, and a call's logic "
+                     "takes a few µs. With more, the messages between the supervisor and the "
+                     "call actors cross threads and wake them (bench/README.md, engine).",
       .min = 1, .max = 256,
     }),
     key<&dc::scheduler, &scheduler_settings::policy>({

@@ -146,7 +146,7 @@ struct log_settings {
 /// Settings of `[scheduler]`: CAF's scheduler, pinned (platform-notes.md). Plain data, part of a
 /// `daemon_config`.
 struct scheduler_settings {
-  std::int32_t threads = 2;
+  std::int32_t threads = 1;
   scheduler_policy policy = scheduler_policy::sharing;
   friend bool operator==(const scheduler_settings&, const scheduler_settings&) = default;
 };
