@@ -611,7 +611,10 @@ int run_daemon(const config::daemon_config& cfg) {
                 {{"version", callgrid_version}, {"role", std::string{config::to_string(cfg.role)}}})
     .set(1);
 
-  boost::asio::io_context io;
+  // Exactly one thread runs it (io_thread). The hint tells Asio so: work the I/O thread posts
+  // to itself then goes to a thread-local queue instead of interrupting its own epoll_wait
+  // (an epoll_ctl and one more epoll_wait each time). Other threads post as before.
+  boost::asio::io_context io{1};
   auto work = boost::asio::make_work_guard(io);
   std::thread io_thread{[&io] { io.run(); }};
   auto stop_io = [&] {
