@@ -1,5 +1,11 @@
 #include "esl/connection.hpp"
 
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -66,14 +72,97 @@ void connection::start(frame_handler on_frame, close_handler on_close) {
 }
 
 void connection::send(command cmd, reply_handler on_reply) {
-  asio::post(strand_, [self = shared_from_this(), cmd = std::move(cmd),
-                       on_reply = std::move(on_reply)]() mutable {
-    self->do_send(std::move(cmd), std::move(on_reply));
-  });
+  caf::error refused;
+  int write_errno = 0;
+  bool start_async_write = false;
+  bool arm_watchdog = false;
+  {
+    std::lock_guard lock{mutex_};
+    const auto& wire = cmd.wire();
+    if (closed_ || close_when_written_) {
+      refused = caf::make_error(errc::disconnected, "the link to " + peer_ + " is closed; '"
+                                                      + std::string{cmd.summary()}
+                                                      + "' was not sent");
+    } else if (queued_.size() + wire.size() > options_.max_queued_bytes) {
+      refused = caf::make_error(errc::queue_full,
+                                "outgoing queue to " + peer_ + " holds "
+                                  + std::to_string(queued_.size()) + " bytes; '"
+                                  + std::string{cmd.summary()} + "' refused (max_queued_bytes = "
+                                  + std::to_string(options_.max_queued_bytes) + ")");
+    } else {
+      // Registered before the write: the reply may be read before this function returns.
+      waiting_.push_back(waiting_reply{std::move(on_reply), std::chrono::steady_clock::now()
+                                                              + options_.reply_timeout});
+      arm_watchdog = !watchdog_armed_;
+      watchdog_armed_ = true;
+      if (write_in_flight_) {
+        queued_ += wire;
+        ++queued_commands_;
+      } else if (auto written = write_now(wire); written < 0) {
+        write_errno = errno;
+      } else {
+        counters_->bytes_sent.fetch_add(static_cast<std::size_t>(written),
+                                        std::memory_order_relaxed);
+        if (static_cast<std::size_t>(written) == wire.size()) {
+          counters_->commands_sent.fetch_add(1, std::memory_order_relaxed);
+          counters_->write_batches.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          // The socket buffer is full: the rest goes out from the strand when it drains.
+          queued_.assign(wire, static_cast<std::size_t>(written));
+          queued_commands_ = 1;
+          write_in_flight_ = true;
+          start_async_write = true;
+        }
+      }
+    }
+  }
+  if (refused) {
+    counters_->commands_rejected.fetch_add(1, std::memory_order_relaxed);
+    refuse(std::move(on_reply), std::move(refused));
+    return;
+  }
+  if (arm_watchdog)
+    asio::post(strand_, [self = shared_from_this()] { self->arm_reply_watchdog(); });
+  if (start_async_write)
+    asio::post(strand_, [self = shared_from_this()] { self->start_write(); });
+  if (write_errno != 0) {
+    counters_->io_errors.fetch_add(1, std::memory_order_relaxed);
+    asio::post(strand_, [self = shared_from_this(), write_errno] {
+      self->shut_down(caf::make_error(errc::disconnected, "write to " + self->peer_
+                                                            + " failed: "
+                                                            + std::strerror(write_errno)));
+    });
+  }
 }
 
 void connection::send(command cmd) {
   send(std::move(cmd), reply_handler{});
+}
+
+long connection::write_now(std::string_view wire) noexcept {
+  std::size_t done = 0;
+  while (done < wire.size()) {
+    auto n = ::send(socket_.native_handle(), wire.data() + done, wire.size() - done,
+                    MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) {
+      done += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (errno == EINTR)
+      continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+      break;
+    return -1;
+  }
+  return static_cast<long>(done);
+}
+
+void connection::refuse(reply_handler on_reply, caf::error reason) {
+  if (!on_reply)
+    return;
+  asio::post(strand_, [on_reply = std::move(on_reply), reason = std::move(reason)]() mutable {
+    on_reply(std::move(reason));
+  });
 }
 
 void connection::close() {
@@ -84,59 +173,49 @@ void connection::close() {
 
 void connection::close_after_writes() {
   asio::post(strand_, [self = shared_from_this()] {
-    if (!self->write_in_flight_ && self->queued_.empty())
+    bool written;
+    {
+      std::lock_guard lock{self->mutex_};
+      written = !self->write_in_flight_ && self->queued_.empty();
+      if (!written)
+        self->close_when_written_ = true;
+    }
+    if (written)
       self->shut_down(caf::make_error(errc::disconnected, "closed by this side"));
-    else
-      self->close_when_written_ = true;
   });
 }
 
-void connection::do_send(command cmd, reply_handler on_reply) {
-  auto reject = [&](caf::error err) {
-    counters_->commands_rejected.fetch_add(1, std::memory_order_relaxed);
-    if (on_reply)
-      on_reply(std::move(err));
-  };
-  if (closed_ || close_when_written_)
-    return reject(caf::make_error(errc::disconnected, "the link to " + peer_
-                                                        + " is closed; '"
-                                                        + std::string{cmd.summary()}
-                                                        + "' was not sent"));
-  if (queued_.size() + cmd.wire().size() > options_.max_queued_bytes)
-    return reject(caf::make_error(errc::queue_full,
-                                  "outgoing queue to " + peer_ + " holds "
-                                    + std::to_string(queued_.size())
-                                    + " bytes; '" + std::string{cmd.summary()}
-                                    + "' refused (max_queued_bytes = "
-                                    + std::to_string(options_.max_queued_bytes) + ")"));
-  queued_ += cmd.wire();
-  ++queued_commands_;
-  waiting_.push_back(waiting_reply{std::move(on_reply), std::chrono::steady_clock::now()
-                                                          + options_.reply_timeout});
-  if (waiting_.size() == 1)
-    arm_reply_timer();
-  if (!write_in_flight_)
-    start_write();
-}
-
 void connection::start_write() {
-  if (queued_.empty() || closed_) {
-    if (close_when_written_ && !closed_)
-      shut_down(caf::make_error(errc::disconnected, "closed by this side"));
-    return;
+  std::size_t commands = 0;
+  bool close_now = false;
+  {
+    std::lock_guard lock{mutex_};
+    if (closed_) {
+      write_in_flight_ = false;
+      return;
+    }
+    if (queued_.empty()) {
+      write_in_flight_ = false;
+      close_now = close_when_written_;
+    } else {
+      // Everything queued so far goes out in one write: one syscall per batch of commands.
+      writing_.swap(queued_);
+      queued_.clear();
+      commands = queued_commands_;
+      queued_commands_ = 0;
+    }
   }
-  // Everything queued so far goes out in one write: one syscall per batch of commands.
-  writing_.swap(queued_);
-  queued_.clear();
-  auto commands = queued_commands_;
-  queued_commands_ = 0;
-  write_in_flight_ = true;
+  if (close_now)
+    shut_down(caf::make_error(errc::disconnected, "closed by this side"));
+  if (writing_.empty())
+    return;
   asio::async_write(socket_, asio::buffer(writing_),
                     asio::bind_executor(strand_, [self = shared_from_this(), commands](
                                                    boost::system::error_code ec, std::size_t n) {
-                      self->write_in_flight_ = false;
                       if (ec) {
-                        self->counters_->io_errors.fetch_add(1, std::memory_order_relaxed);
+                        if (ec != asio::error::operation_aborted)
+                          self->counters_->io_errors.fetch_add(1, std::memory_order_relaxed);
+                        self->writing_.clear();
                         self->shut_down(caf::make_error(errc::disconnected,
                                                         "write to " + self->peer_
                                                           + " failed: " + ec.message()));
@@ -210,34 +289,51 @@ void connection::dispatch(frame&& f) {
       on_frame_(std::move(f));
     return;
   }
-  if (waiting_.empty()) {
+  reply_handler handler;
+  bool unasked = false;
+  {
+    std::lock_guard lock{mutex_};
+    if (waiting_.empty()) {
+      unasked = true;
+    } else {
+      handler = std::move(waiting_.front().handler);
+      waiting_.pop_front();
+    }
+  }
+  if (unasked) {
     counters_->protocol_errors.fetch_add(1, std::memory_order_relaxed);
     shut_down(caf::make_error(errc::protocol_violation,
                               peer_ + " sent a " + to_string(f.type())
                                 + " nobody asked for: '" + std::string{f.reply_text()} + "'"));
     return;
   }
-  auto handler = std::move(waiting_.front().handler);
-  waiting_.pop_front();
-  arm_reply_timer();
   if (handler)
     handler(std::move(f));
 }
 
-void connection::arm_reply_timer() {
-  if (closed_)
-    return;
-  if (waiting_.empty()) {
-    reply_timer_.cancel();
-    return;
-  }
-  reply_timer_.expires_at(waiting_.front().deadline);
+void connection::arm_reply_watchdog() {
+  // A deadline is checked at most a quarter of the reply timeout (1 s at most) after it
+  // passed. The watchdog stops when no command waits; the next send posts it again.
+  auto interval = std::clamp(options_.reply_timeout / 4, std::chrono::milliseconds{1},
+                             std::chrono::milliseconds{1'000});
+  reply_timer_.expires_after(interval);
   reply_timer_.async_wait(asio::bind_executor(strand_, [self = shared_from_this()](
                                                          boost::system::error_code ec) {
-    if (ec || self->closed_ || self->waiting_.empty())
+    if (ec || self->closed_)
       return;
-    if (self->waiting_.front().deadline > std::chrono::steady_clock::now())
+    bool expired = false;
+    {
+      std::lock_guard lock{self->mutex_};
+      if (self->waiting_.empty()) {
+        self->watchdog_armed_ = false;
+        return;
+      }
+      expired = self->waiting_.front().deadline <= std::chrono::steady_clock::now();
+    }
+    if (!expired) {
+      self->arm_reply_watchdog();
       return;
+    }
     self->counters_->protocol_errors.fetch_add(1, std::memory_order_relaxed);
     self->shut_down(caf::make_error(
       errc::timeout, self->peer_ + " did not answer a command within "
@@ -246,15 +342,20 @@ void connection::arm_reply_timer() {
 }
 
 void connection::shut_down(caf::error reason) {
-  if (closed_)
-    return;
-  closed_ = true;
-  boost::system::error_code ignored;
+  std::deque<waiting_reply> waiting;
+  {
+    std::lock_guard lock{mutex_};
+    if (closed_)
+      return;
+    closed_ = true;
+    boost::system::error_code ignored;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    waiting = std::move(waiting_);
+    waiting_.clear();
+    queued_.clear();
+  }
   reply_timer_.cancel();
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
-  auto waiting = std::move(waiting_);
-  waiting_.clear();
   bool timed_out = reason && reason.category() == caf::atom("esl")
                    && static_cast<errc>(reason.code()) == errc::timeout;
   for (auto& entry : waiting) {

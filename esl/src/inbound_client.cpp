@@ -77,6 +77,7 @@ void inbound_client::stop() {
     if (self->stopping_)
       return;
     self->stopping_ = true;
+    self->publish_ready_link(nullptr);
     self->backoff_timer_.cancel();
     self->connect_timer_.cancel();
     self->housekeeping_timer_.cancel();
@@ -192,10 +193,17 @@ void inbound_client::on_frame(frame&& f) {
       break;
   }
   if (f.event_name() == "BACKGROUND_JOB") {
-    auto job = jobs_.find(std::string{f.job_uuid()});
-    if (job != jobs_.end()) {
-      auto handler = std::move(job->second.handler);
-      jobs_.erase(job);
+    job_handler handler;
+    bool claimed = false;
+    {
+      std::lock_guard lock{jobs_mutex_};
+      if (auto job = jobs_.find(std::string{f.job_uuid()}); job != jobs_.end()) {
+        handler = std::move(job->second.handler);
+        jobs_.erase(job);
+        claimed = true;
+      }
+    }
+    if (claimed) {
       if (handler)
         handler(std::move(f));
       return;
@@ -293,10 +301,12 @@ void inbound_client::became_ready() {
   ever_connected_ = true;
   frames_at_last_probe_ = counters_->frames_received.load();
   last_activity_ = steady_clock::now();
+  publish_ready_link(link_);
   set_state(link_state::ready, {});
 }
 
 void inbound_client::link_lost(const caf::error& reason) {
+  publish_ready_link(nullptr);
   link_.reset();
   authenticated_ = false;
   connect_timer_.cancel();
@@ -346,19 +356,23 @@ void inbound_client::arm_housekeeping() {
 
 void inbound_client::housekeeping() {
   auto now = steady_clock::now();
-  for (auto job = jobs_.begin(); job != jobs_.end();) {
-    if (job->second.deadline > now) {
-      ++job;
-      continue;
+  std::vector<std::pair<std::string, job_handler>> expired;
+  {
+    std::lock_guard lock{jobs_mutex_};
+    for (auto job = jobs_.begin(); job != jobs_.end();) {
+      if (job->second.deadline > now) {
+        ++job;
+        continue;
+      }
+      expired.emplace_back(job->first, std::move(job->second.handler));
+      job = jobs_.erase(job);
     }
-    auto handler = std::move(job->second.handler);
-    auto uuid = job->first;
-    job = jobs_.erase(job);
+  }
+  for (auto& [uuid, handler] : expired)
     if (handler)
       handler(caf::make_error(errc::timeout, "bgapi job " + uuid + " got no result within "
                                                + std::to_string(options_.job_timeout.count())
                                                + " ms"));
-  }
   // Liveness: a link that has been silent for idle_probe_after gets a probe; if the probe's
   // reply does not come within the reply timeout, the connection closes itself.
   if (options_.idle_probe_after.count() <= 0 || state_ != link_state::ready || !link_)
@@ -375,32 +389,43 @@ void inbound_client::housekeeping() {
 }
 
 void inbound_client::fail_jobs(const caf::error& reason) {
-  auto jobs = std::move(jobs_);
-  jobs_.clear();
+  std::unordered_map<std::string, pending_job> jobs;
+  {
+    std::lock_guard lock{jobs_mutex_};
+    jobs = std::move(jobs_);
+    jobs_.clear();
+  }
   for (auto& [uuid, job] : jobs)
     if (job.handler)
       job.handler(reason);
 }
 
 void inbound_client::send(command cmd, connection::reply_handler on_reply) {
-  asio::post(strand_, [self = shared_from_this(), cmd = std::move(cmd),
-                       on_reply = std::move(on_reply)]() mutable {
-    self->do_send(std::move(cmd), std::move(on_reply));
+  if (auto link = ready_link()) {
+    link->send(std::move(cmd), std::move(on_reply));
+    return;
+  }
+  counters_->commands_rejected.fetch_add(1, std::memory_order_relaxed);
+  if (!on_reply)
+    return;
+  auto reason = caf::make_error(errc::disconnected,
+                                "not connected to FreeSWITCH at " + options_.host + ":"
+                                  + std::to_string(options_.port) + " (link is "
+                                  + to_string(state_.load()) + "); '"
+                                  + std::string{cmd.summary()} + "' was not sent");
+  asio::post(strand_, [on_reply = std::move(on_reply), reason = std::move(reason)] {
+    on_reply(reason);
   });
 }
 
-void inbound_client::do_send(command cmd, connection::reply_handler on_reply) {
-  if (state_ != link_state::ready || !link_) {
-    counters_->commands_rejected.fetch_add(1, std::memory_order_relaxed);
-    if (on_reply)
-      on_reply(caf::make_error(errc::disconnected,
-                               "not connected to FreeSWITCH at " + options_.host + ":"
-                                 + std::to_string(options_.port) + " (link is "
-                                 + to_string(state_.load()) + "); '"
-                                 + std::string{cmd.summary()} + "' was not sent"));
-    return;
-  }
-  link_->send(std::move(cmd), std::move(on_reply));
+std::shared_ptr<connection> inbound_client::ready_link() {
+  std::lock_guard lock{ready_link_mutex_};
+  return ready_link_;
+}
+
+void inbound_client::publish_ready_link(std::shared_ptr<connection> link) {
+  std::lock_guard lock{ready_link_mutex_};
+  ready_link_ = std::move(link);
 }
 
 void inbound_client::api(std::string api_command, api_handler on_output) {
@@ -439,37 +464,42 @@ void inbound_client::api(std::string api_command, api_handler on_output) {
 }
 
 void inbound_client::bgapi(std::string api_command, job_handler on_result) {
-  asio::post(strand_, [self = shared_from_this(), api_command = std::move(api_command),
-                       on_result = std::move(on_result)]() mutable {
-    static thread_local boost::uuids::random_generator generate;
-    auto job_uuid = boost::uuids::to_string(generate());
-    auto cmd = command::bgapi(api_command, job_uuid);
-    if (!cmd) {
+  static thread_local boost::uuids::random_generator generate;
+  auto job_uuid = boost::uuids::to_string(generate());
+  auto cmd = command::bgapi(api_command, job_uuid);
+  if (!cmd) {
+    asio::post(strand_, [on_result = std::move(on_result), err = cmd.error()] {
       if (on_result)
-        on_result(cmd.error());
-      return;
-    }
+        on_result(err);
+    });
+    return;
+  }
+  {
     // Registered before sending: the BACKGROUND_JOB may follow the reply immediately.
-    self->jobs_.emplace(job_uuid, pending_job{std::move(on_result),
-                                              steady_clock::now() + self->options_.job_timeout});
-    // Same strand hop count as send(): commands leave in the order they were issued.
-    self->do_send(std::move(*cmd), [self, job_uuid](caf::expected<frame> reply) {
-      caf::error failure;
-      if (!reply)
-        failure = std::move(reply.error());
-      else if (!is_ok(reply->reply_text()))
-        failure = caf::make_error(errc::command_failed,
-                                  "bgapi refused: " + std::string{reply->reply_text()});
-      if (!failure)
-        return;
+    std::lock_guard lock{jobs_mutex_};
+    jobs_.emplace(job_uuid, pending_job{std::move(on_result),
+                                        steady_clock::now() + options_.job_timeout});
+  }
+  send(std::move(*cmd), [self = shared_from_this(), job_uuid](caf::expected<frame> reply) {
+    caf::error failure;
+    if (!reply)
+      failure = std::move(reply.error());
+    else if (!is_ok(reply->reply_text()))
+      failure = caf::make_error(errc::command_failed,
+                                "bgapi refused: " + std::string{reply->reply_text()});
+    if (!failure)
+      return;
+    job_handler handler;
+    {
+      std::lock_guard lock{self->jobs_mutex_};
       auto job = self->jobs_.find(job_uuid);
       if (job == self->jobs_.end())
         return;
-      auto handler = std::move(job->second.handler);
+      handler = std::move(job->second.handler);
       self->jobs_.erase(job);
-      if (handler)
-        handler(std::move(failure));
-    });
+    }
+    if (handler)
+      handler(std::move(failure));
   });
 }
 

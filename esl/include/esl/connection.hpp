@@ -5,6 +5,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -38,8 +39,11 @@ struct connection_options {
 /// one, and hands every other frame (events, notices, log lines, auth requests) to the frame
 /// handler. Used by `inbound_client` and `outbound_server`; rarely used alone.
 ///
-/// Threads: all state lives on one strand of the io_context; the public functions may be
-/// called from any thread (they post). Handlers run on that strand and must not block.
+/// Threads: reading, parsing and every handler run on one strand of the io_context; handlers
+/// must not block. `send` may be called from any thread and writes on the caller's thread when
+/// nothing is queued (one non-blocking send(2), no hand-over to the I/O thread: the hand-over
+/// cost a thread wake-up per command); what the socket does not take at once is queued and
+/// written from the strand. The write side and the reply queue are guarded by one mutex.
 /// Fails by closing: a socket error, a corrupt stream or a reply timeout closes the link, fails
 /// every waiting command with errc::disconnected and calls the close handler once.
 class connection : public std::enable_shared_from_this<connection> {
@@ -68,8 +72,9 @@ public:
   /// Starts reading. Frames that are not replies go to `on_frame`; `on_close` runs once.
   void start(frame_handler on_frame, close_handler on_close);
 
-  /// Queues `cmd`; `on_reply` gets its reply frame or an error (queue full, link down,
-  /// timeout). Thread-safe.
+  /// Writes `cmd` (or queues it behind earlier ones); `on_reply` gets its reply frame or an
+  /// error (queue full, link down, timeout), always on the strand. Thread-safe; commands
+  /// leave in the order the calls to `send` took the connection's lock.
   void send(command cmd, reply_handler on_reply);
 
   /// Queues `cmd` without caring for the reply (it is still consumed in order).
@@ -99,12 +104,17 @@ private:
   connection(boost::asio::ip::tcp::socket socket, strand_type strand,
              connection_options options, std::shared_ptr<connection_counters> counters);
 
-  void do_send(command cmd, reply_handler on_reply);
+  /// Writes as much of `wire` as the socket takes now; returns the bytes written, or -1 with
+  /// errno set. Called with mutex_ held.
+  [[nodiscard]] long write_now(std::string_view wire) noexcept;
+  /// Hands `reason` to `on_reply` on the strand.
+  void refuse(reply_handler on_reply, caf::error reason);
   void start_write();
   void start_read();
   void on_read(std::size_t bytes);
   void dispatch(frame&& f);
-  void arm_reply_timer();
+  /// Checks the oldest waiting command's deadline every watchdog interval while any wait.
+  void arm_reply_watchdog();
   void shut_down(caf::error reason);
 
   strand_type strand_;
@@ -116,12 +126,16 @@ private:
   frame_parser parser_;
   frame_handler on_frame_;
   close_handler on_close_;
-  std::string queued_;
-  std::string writing_;
+  std::string writing_; // strand only: the bytes of the async write in flight
+
+  /// Guards the write side (the socket's writes and its close) and the reply queue.
+  std::mutex mutex_;
+  std::string queued_;   // bytes waiting behind an async write in flight
   std::size_t queued_commands_ = 0;
   bool write_in_flight_ = false;
+  bool watchdog_armed_ = false;
   bool close_when_written_ = false;
-  bool closed_ = false;
+  bool closed_ = false; // written under mutex_ on the strand; the strand reads it without
   std::deque<waiting_reply> waiting_;
 };
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -115,7 +116,9 @@ public:
   /// (once); keep what they touch alive until then, or until the io_context has stopped.
   void stop();
 
-  /// Sends a command; `on_reply` gets the reply frame (command/reply or api/response).
+  /// Sends a command; `on_reply` gets the reply frame (command/reply or api/response), on the
+  /// client's strand. While the link is ready the command is written on the calling thread
+  /// (see `connection::send`); while it is not, it fails at once with errc::disconnected.
   /// Commands issued from one thread (send, api, bgapi) leave in the order issued.
   void send(command cmd, connection::reply_handler on_reply);
 
@@ -141,7 +144,9 @@ private:
   inbound_client(boost::asio::io_context& io, inbound_options options, handlers callbacks);
 
   void connect();
-  void do_send(command cmd, connection::reply_handler on_reply);
+  /// The link commands may be written to now: set while the state is `ready`.
+  [[nodiscard]] std::shared_ptr<connection> ready_link();
+  void publish_ready_link(std::shared_ptr<connection> link);
   void on_connected(boost::asio::ip::tcp::socket socket);
   void on_frame(frame&& f);
   void authenticate();
@@ -166,7 +171,10 @@ private:
   std::shared_ptr<boost::asio::ip::tcp::socket> connecting_socket_;
   std::atomic<link_state> state_{link_state::stopped};
   caf::error pending_reason_;
-  std::unordered_map<std::string, pending_job> jobs_;
+  std::mutex ready_link_mutex_;
+  std::shared_ptr<connection> ready_link_; // guarded by ready_link_mutex_
+  std::mutex jobs_mutex_;
+  std::unordered_map<std::string, pending_job> jobs_; // guarded by jobs_mutex_
   std::uint64_t frames_at_last_probe_ = 0;
   std::chrono::steady_clock::time_point last_activity_;
   int failed_attempts_ = 0;
