@@ -1,5 +1,6 @@
 #include "daemon.hpp"
 
+#include <pthread.h>
 #include <cctype>
 #include <csignal>
 #include <malloc.h>
@@ -616,7 +617,10 @@ int run_daemon(const config::daemon_config& cfg) {
   // (an epoll_ctl and one more epoll_wait each time). Other threads post as before.
   boost::asio::io_context io{1};
   auto work = boost::asio::make_work_guard(io);
-  std::thread io_thread{[&io] { io.run(); }};
+  std::thread io_thread{[&io] {
+    pthread_setname_np(pthread_self(), "cg.io"); // ESL, Redis and HTTP; named for top -H
+    io.run();
+  }};
   auto stop_io = [&] {
     work.reset();
     io.stop();

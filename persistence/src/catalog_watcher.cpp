@@ -1,5 +1,6 @@
 #include "persistence/catalog_watcher.hpp"
 
+#include <pthread.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -71,7 +72,10 @@ catalog_watcher::start(catalog_watcher_options options, snapshot_handler on_snap
     new catalog_watcher(std::move(options), std::move(on_snapshot), std::move(on_error),
                         wake_fd)};
   try {
-    watcher->thread_ = std::thread{[w = watcher.get()] { w->run(); }};
+    watcher->thread_ = std::thread{[w = watcher.get()] {
+      pthread_setname_np(pthread_self(), "cg.catalog");
+      w->run();
+    }};
   } catch (const std::system_error& e) {
     return caf::make_error(errc::db_unavailable,
                            std::string{"catalog watcher: start the thread: "} + e.what());

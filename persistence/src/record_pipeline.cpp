@@ -1,5 +1,7 @@
 #include "persistence/record_pipeline.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <iterator>
 #include <utility>
@@ -13,7 +15,10 @@ record_pipeline::start(record_spool spool, record_pipeline_options options) {
   if (pipeline->shipping_) {
     const auto threads = std::max<std::size_t>(pipeline->options_.connections, 1);
     for (std::size_t i = 0; i < threads; ++i)
-      pipeline->shippers_.emplace_back([p = pipeline.get()] { p->ship_loop(); });
+      pipeline->shippers_.emplace_back([p = pipeline.get()] {
+        pthread_setname_np(pthread_self(), "cg.pg-ship"); // shown by top -H and in bench logs
+        p->ship_loop();
+      });
   }
   return pipeline;
 }
