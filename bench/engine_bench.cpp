@@ -47,6 +47,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -291,6 +292,39 @@ std::optional<double> metric(const std::string& page, const std::string& name) {
   return std::nullopt;
 }
 
+/// The buckets of an unlabelled histogram in a /metrics response: (le, cumulative count),
+/// +Inf as infinity.
+std::vector<std::pair<double, double>> histogram_buckets(const std::string& page,
+                                                         const std::string& name) {
+  std::vector<std::pair<double, double>> buckets;
+  const std::string prefix = name + "_bucket{le=\"";
+  std::istringstream in{page};
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix, 0) != 0)
+      continue;
+    auto close = line.find("\"} ", prefix.size());
+    if (close == std::string::npos)
+      continue;
+    auto le = line.substr(prefix.size(), close - prefix.size());
+    buckets.emplace_back(le == "+Inf" ? std::numeric_limits<double>::infinity() : std::stod(le),
+                         std::stod(line.substr(close + 3)));
+  }
+  return buckets;
+}
+
+/// The smallest bucket bound holding quantile `q` of the pooled histograms (an upper bound of
+/// the true quantile); infinity past the last finite bucket.
+double bucket_quantile(const std::vector<std::pair<double, double>>& buckets, double q) {
+  if (buckets.empty() || buckets.back().second <= 0)
+    return std::numeric_limits<double>::quiet_NaN();
+  auto wanted = q * buckets.back().second;
+  for (const auto& [le, count] : buckets)
+    if (count >= wanted)
+      return le;
+  return std::numeric_limits<double>::infinity();
+}
+
 std::string random_password() {
   std::random_device rd;
   std::string pw = "bench-";
@@ -463,6 +497,8 @@ struct run_result {
   std::vector<std::int64_t> park_to_command_us;
   std::vector<std::int64_t> prompt_end_to_hangup_us;
   std::vector<std::int64_t> park_delivery_us;
+  /// callgridd's callgrid_event_to_command_seconds buckets: (upper bound s, cumulative count).
+  std::vector<std::pair<double, double>> reaction_buckets;
   json detail = json::object();
 
   [[nodiscard]] double calls_per_s() const { return completed / seconds; }
@@ -669,6 +705,8 @@ run_result engine_run(const bench_env& env, bool peer, const std::string& load, 
   } else {
     r.detail["records_committed"] = query_count(env.conninfo(), "select count(*) from cdr")
                                     - records_before;
+    r.reaction_buckets = histogram_buckets(http_get(http_port, "/metrics"),
+                                           "callgrid_event_to_command_seconds");
     controller.stop(SIGTERM, 10s);
   }
   watch.stop();
@@ -701,8 +739,34 @@ run_result engine_run(const bench_env& env, bool peer, const std::string& load, 
       + std::to_string(r.seconds) + " s, " + std::to_string(r.calls_per_s()) + " calls/s, cpu "
       + std::to_string(r.cpu_seconds) + " s (" + std::to_string(r.cpu_us_per_call())
       + " us/call), fsemu cpu " + std::to_string(r.fsemu_cpu_seconds) + " s, sleeps per call "
-      + r.detail["sleeps_per_call_by_thread"].dump());
+      + r.detail["sleeps_per_call_by_thread"].dump()
+      + (r.reaction_buckets.empty()
+           ? std::string{}
+           : ", event->command in callgridd p99 <= "
+               + std::to_string(bucket_quantile(r.reaction_buckets, 0.99) * 1000) + " ms"));
   return r;
+}
+
+/// callgridd's own reaction times (its callgrid_event_to_command_seconds histogram), pooled
+/// over runs: p50 and p99 as the bucket bounds that hold them.
+json engine_reaction_json(const std::vector<run_result>& runs) {
+  std::vector<std::pair<double, double>> pooled_buckets;
+  for (const auto& r : runs) {
+    if (pooled_buckets.empty()) {
+      pooled_buckets = r.reaction_buckets;
+      continue;
+    }
+    if (r.reaction_buckets.size() != pooled_buckets.size())
+      continue;
+    for (std::size_t i = 0; i < pooled_buckets.size(); ++i)
+      pooled_buckets[i].second += r.reaction_buckets[i].second;
+  }
+  auto ms = [](double s) { return std::isfinite(s) ? json(rounded(s * 1000, 3)) : json(nullptr); };
+  return {{"measured", "callgridd's callgrid_event_to_command_seconds histogram: its read of an "
+                       "event off the socket -> its write of the first command the event caused"},
+          {"p50_at_most_ms", ms(bucket_quantile(pooled_buckets, 0.50))},
+          {"p99_at_most_ms", ms(bucket_quantile(pooled_buckets, 0.99))},
+          {"n", pooled_buckets.empty() ? 0.0 : pooled_buckets.back().second}};
 }
 
 json latency_json(std::vector<std::int64_t> v) {
@@ -833,6 +897,7 @@ void run_engine(const bench_env& env) {
             {"fsemu_park_delivery_to_observer", latency_json(pooled(ours, &run_result::park_delivery_us))},
             {"runs", p99_runs(ours, &run_result::park_to_command_us)},
             {"peer_runs", p99_runs(peers, &run_result::park_to_command_us)},
+            {"engine_event_to_command", engine_reaction_json(ours)},
             {"completed", completed(ours)}, {"peer_completed", completed(peers)}});
       auto ours_h99 = percentile(ours_hup, 0.99) / 1000;
       auto peer_h99 = percentile(peer_hup, 0.99) / 1000;

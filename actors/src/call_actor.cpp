@@ -26,6 +26,8 @@ struct call_actor_state {
   bool finished = false;
   /// Counts the calls this actor hosted; its timers and lookups carry it.
   uint64_t serial = 0;
+  /// callgrid_event_to_command_seconds, looked up once per actor (null without metrics).
+  metric_histogram* reaction_times = nullptr;
 };
 
 using call_pointer = call_actor::stateful_pointer<call_actor_state>;
@@ -37,6 +39,15 @@ int64_t wall_clock_us() {
 
 metric_gauge& live_calls_gauge(metrics_registry& metrics) {
   return metrics.gauge("callgrid_live_calls", "Calls in progress on this node");
+}
+
+metric_histogram& reaction_time_histogram(metrics_registry& metrics) {
+  return metrics.histogram(
+    "callgrid_event_to_command_seconds",
+    "From reading a channel event off the ESL socket to writing the first command it caused "
+    "(the engine's own share of a call's reaction time)",
+    {0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01,
+     0.025, 0.05, 0.1, 0.25, 1.0});
 }
 
 /// The call is over: count it, hand its record to the writer, then exit or wait for the next.
@@ -73,13 +84,23 @@ void finish(call_pointer self) {
   ctx.on_finished(call_finished{std::move(uuid), caf::actor_cast<call_actor>(self)});
 }
 
-/// Executes what the call asked for, then writes the record if the leg is over.
-void perform(call_pointer self) {
+/// Executes what the call asked for, then writes the record if the leg is over. `cause_read_at`:
+/// when the event these actions answer was read off the socket (the epoch for a timer or a
+/// lookup); the first command is timed from there.
+void perform(call_pointer self,
+             std::chrono::steady_clock::time_point cause_read_at = {}) {
   auto& st = self->state;
   auto& ctx = st.context;
   const auto& uuid = st.call->setup().uuid;
   auto on_failure = [uuid](std::string why) {
     spdlog::warn("call {}: FreeSWITCH refused a command: {}", uuid, why);
+  };
+  auto time_reaction = [&] {
+    if (cause_read_at == std::chrono::steady_clock::time_point{} || !st.reaction_times)
+      return;
+    st.reaction_times->observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - cause_read_at).count());
+    cause_read_at = {};
   };
   for (auto& action : st.actions) {
     std::visit(
@@ -87,10 +108,13 @@ void perform(call_pointer self) {
         using T = std::decay_t<decltype(a)>;
         if constexpr (std::is_same_v<T, execute_app>) {
           ctx.link->execute(a.app, a.arg, a.event_uuid, on_failure);
+          time_reaction();
         } else if constexpr (std::is_same_v<T, hangup_channel>) {
           ctx.link->hangup(a.cause, on_failure);
+          time_reaction();
         } else if constexpr (std::is_same_v<T, run_api>) {
           ctx.link->api(a.command, on_failure);
+          time_reaction();
         } else if constexpr (std::is_same_v<T, arm_timer>) {
           self->delayed_send(self, a.after, call_timer{a.id, st.serial});
         } else if constexpr (std::is_same_v<T, disarm_timer>) {
@@ -125,10 +149,14 @@ void host(call_pointer self, call_setup setup, std::shared_ptr<channel_link> lin
   st.actions.clear();
   st.context.link = std::move(link);
   st.call.emplace(std::move(setup));
-  if (st.context.metrics)
+  if (st.context.metrics) {
     live_calls_gauge(*st.context.metrics).add(1);
+    if (!st.reaction_times)
+      st.reaction_times = &reaction_time_histogram(*st.context.metrics);
+  }
+  auto started_by = st.call->setup().started_by_event_at;
   st.call->start(std::chrono::system_clock::now(), st.actions);
-  perform(self);
+  perform(self, started_by);
 }
 
 /// Whether a message may go to the hosted call: there is one and it has not ended.
@@ -173,7 +201,7 @@ call_actor::behavior_type call_actor_impl(call_pointer self, call_setup setup,
       if (!id.empty() && id != self->state.call->setup().uuid)
         return;
       self->state.call->on_event(*ev.frame, self->state.actions);
-      perform(self);
+      perform(self, ev.frame->received_at());
     },
     [self](call_timer timer) {
       if (!hosting(self) || timer.serial != self->state.serial)

@@ -1,5 +1,6 @@
 #include "actors/metrics_registry.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
@@ -10,6 +11,7 @@ struct metrics_registry::series {
   std::string label_text;
   std::unique_ptr<metric_counter> counter;
   std::unique_ptr<metric_gauge> gauge;
+  std::unique_ptr<metric_histogram> histogram;
   std::function<double()> read;
 };
 
@@ -68,7 +70,38 @@ void append_value(std::string& out, double v) {
   out += buf;
 }
 
+/// `labels` (as rendered, possibly empty) with `le="bound"` added.
+std::string with_le(const std::string& labels, const std::string& bound) {
+  if (labels.empty())
+    return "{le=\"" + bound + "\"}";
+  return labels.substr(0, labels.size() - 1) + ",le=\"" + bound + "\"}";
+}
+
 } // namespace
+
+metric_histogram::metric_histogram(std::vector<double> upper_bounds)
+  : bounds_(std::move(upper_bounds)),
+    buckets_(std::make_unique<std::atomic<uint64_t>[]>(bounds_.size() + 1)) {
+  if (!std::is_sorted(bounds_.begin(), bounds_.end()))
+    throw std::invalid_argument("histogram bounds must be ascending");
+}
+
+void metric_histogram::observe(double v) noexcept {
+  auto bucket = static_cast<std::size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v)
+                                         - bounds_.begin());
+  buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+  auto current = sum_.load(std::memory_order_relaxed);
+  while (!sum_.compare_exchange_weak(current, current + v, std::memory_order_relaxed)) {
+  }
+  count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+uint64_t metric_histogram::cumulative_count(std::size_t i) const noexcept {
+  uint64_t total = 0;
+  for (std::size_t b = 0; b <= i && b <= bounds_.size(); ++b)
+    total += buckets_[b].load(std::memory_order_relaxed);
+  return total;
+}
 
 metrics_registry::metrics_registry() = default;
 metrics_registry::~metrics_registry() = default;
@@ -120,6 +153,21 @@ metric_gauge& metrics_registry::gauge(std::string_view name, std::string_view he
   return *s.gauge;
 }
 
+metric_histogram& metrics_registry::histogram(std::string_view name, std::string_view help,
+                                              std::vector<double> upper_bounds,
+                                              const metric_labels& labels) {
+  std::lock_guard guard{mutex_};
+  if (name.ends_with("_total"))
+    throw std::invalid_argument("histogram name must not end in _total: " + std::string{name});
+  if (!std::is_sorted(upper_bounds.begin(), upper_bounds.end()))
+    throw std::invalid_argument("histogram bounds must be ascending: " + std::string{name});
+  auto& f = family_for(name, help, "histogram");
+  auto& s = f.members[label_text(labels)];
+  if (!s.histogram)
+    s.histogram = std::make_unique<metric_histogram>(std::move(upper_bounds));
+  return *s.histogram;
+}
+
 void metrics_registry::callback_gauge(std::string_view name, std::string_view help,
                                       const metric_labels& labels, std::function<double()> read) {
   std::lock_guard guard{mutex_};
@@ -145,6 +193,36 @@ std::string metrics_registry::render() const {
     out += f->type;
     out += '\n';
     for (const auto& [labels, s] : f->members) {
+      if (s.histogram) {
+        const auto& h = *s.histogram;
+        const auto& bounds = h.upper_bounds();
+        for (std::size_t i = 0; i <= bounds.size(); ++i) {
+          std::string bound;
+          if (i == bounds.size())
+            bound = "+Inf";
+          else
+            append_value(bound, bounds[i]);
+          out += name;
+          out += "_bucket";
+          out += with_le(labels, bound);
+          out += ' ';
+          append_value(out, static_cast<double>(h.cumulative_count(i)));
+          out += '\n';
+        }
+        out += name;
+        out += "_sum";
+        out += labels;
+        out += ' ';
+        append_value(out, h.sum());
+        out += '\n';
+        out += name;
+        out += "_count";
+        out += labels;
+        out += ' ';
+        append_value(out, static_cast<double>(h.count()));
+        out += '\n';
+        continue;
+      }
       out += name;
       out += labels;
       out += ' ';

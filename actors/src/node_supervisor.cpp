@@ -498,6 +498,7 @@ void on_park(supervisor_pointer self, std::shared_ptr<const esl::frame> ev) {
                                     to_int(ev->field("Caller-Channel-Created-Time").value_or("0")),
                                     ev->field("Answer-State")
                                       == std::optional<std::string_view>{"answered"})) {
+    setup->started_by_event_at = ev->received_at();
     start_call(self, std::move(*setup), make_inbound_link(st.client, uuid));
     return;
   }
@@ -510,6 +511,7 @@ void on_park(supervisor_pointer self, std::shared_ptr<const esl::frame> ev) {
                           to_int(ev->field("Caller-Channel-Created-Time").value_or("0")),
                           ev->field("Answer-State") == std::optional<std::string_view>{"answered"},
                           persistence::esl_mode::inbound);
+  setup.started_by_event_at = ev->received_at();
   start_call(self, std::move(setup), make_inbound_link(st.client, uuid));
 }
 

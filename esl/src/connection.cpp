@@ -265,6 +265,7 @@ void connection::start_read() {
 void connection::on_read(std::size_t bytes) {
   counters_->bytes_received.fetch_add(bytes, std::memory_order_relaxed);
   parser_.commit(bytes);
+  const auto received_at = std::chrono::steady_clock::now();
   frame f;
   while (!closed_) {
     auto got = parser_.next(f);
@@ -275,6 +276,7 @@ void connection::on_read(std::size_t bytes) {
     }
     if (!*got)
       break;
+    f.set_received_at(received_at);
     dispatch(std::move(f));
   }
   start_read();

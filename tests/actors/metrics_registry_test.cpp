@@ -73,3 +73,28 @@ CAF_TEST(names that break the conventions are refused) {
   CAF_CHECK(refuses([&] { metrics.counter("callgrid_x_total", "fine"); }) == false);
   CAF_CHECK(refuses([&] { metrics.gauge("callgrid_x_total", "type clash"); }));
 }
+
+CAF_TEST(a histogram renders cumulative buckets with le and then sum and count) {
+  metrics_registry metrics;
+  auto& h = metrics.histogram("callgrid_reaction_seconds", "Reaction", {0.001, 0.005, 0.01},
+                              {{"mode", "inbound"}});
+  for (double v : {0.0005, 0.001, 0.003, 0.02})
+    h.observe(v);
+  auto page = metrics.render();
+  CAF_CHECK(page.find("# TYPE callgrid_reaction_seconds histogram\n") != std::string::npos);
+  // 0.001 itself falls into the le="0.001" bucket (upper bounds are inclusive).
+  CAF_CHECK(page.find("callgrid_reaction_seconds_bucket{mode=\"inbound\",le=\"0.001\"} 2\n")
+            != std::string::npos);
+  CAF_CHECK(page.find("callgrid_reaction_seconds_bucket{mode=\"inbound\",le=\"0.005\"} 3\n")
+            != std::string::npos);
+  CAF_CHECK(page.find("callgrid_reaction_seconds_bucket{mode=\"inbound\",le=\"0.01\"} 3\n")
+            != std::string::npos);
+  CAF_CHECK(page.find("callgrid_reaction_seconds_bucket{mode=\"inbound\",le=\"+Inf\"} 4\n")
+            != std::string::npos);
+  CAF_CHECK(page.find("callgrid_reaction_seconds_sum{mode=\"inbound\"} 0.0245\n")
+            != std::string::npos);
+  CAF_CHECK(page.find("callgrid_reaction_seconds_count{mode=\"inbound\"} 4\n")
+            != std::string::npos);
+  CAF_CHECK(refuses([&] { metrics.histogram("callgrid_bad_total", "counter name", {1.0}); }));
+  CAF_CHECK(refuses([&] { metrics.histogram("callgrid_unsorted_seconds", "x", {2.0, 1.0}); }));
+}

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <string>
 #include <thread>
 
 #include <caf/test/unit_test.hpp>
@@ -183,6 +184,14 @@ CAF_TEST(a cut ESL link is re-established and every call keeps exactly one recor
     uuids.insert(r.call_uuid);
   CAF_CHECK_EQUAL(uuids.size(), rows.size());
   CAF_CHECK_GREATER_OR_EQUAL(proxy.accepted(), 2u);
-  CAF_CHECK(p.metrics().find("callgrid_esl_reconnects_total 1") != std::string::npos);
+  auto page = p.metrics();
+  CAF_CHECK(page.find("callgrid_esl_reconnects_total 1") != std::string::npos);
+  // Each call's first playback answered its CHANNEL_PARK: 20 reaction times at least.
+  const std::string count_series = "callgrid_event_to_command_seconds_count ";
+  auto at = page.find(count_series);
+  CAF_REQUIRE(at != std::string::npos);
+  CAF_CHECK_GREATER_OR_EQUAL(std::stod(page.substr(at + count_series.size())), 20.0);
+  CAF_CHECK(page.find("callgrid_event_to_command_seconds_bucket{le=\"+Inf\"} ")
+            != std::string::npos);
   p.stop_callgridd();
 }

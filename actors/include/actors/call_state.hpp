@@ -83,6 +83,10 @@ struct call_setup {
   /// the call runs nothing and sends no command (the drain deadline's hangup excepted), it only
   /// waits for the hangup; the value is the disposition of its record, e.g. "bridged".
   std::string watch_only_as;
+  /// When callgridd read the event that started the call (CHANNEL_PARK, the outbound
+  /// `connect` reply) off its socket; the epoch when unknown (a re-adopted call). The actor
+  /// measures its first command's reaction time from here.
+  std::chrono::steady_clock::time_point started_by_event_at{};
 };
 
 /// Where a call is in its life.

@@ -41,6 +41,28 @@ private:
   std::atomic<double> value_{0};
 };
 
+/// A distribution over fixed buckets (Prometheus histogram), e.g. reaction times in seconds.
+/// Lock-free; any thread.
+class metric_histogram {
+public:
+  /// `upper_bounds` ascending; a +Inf bucket is implied.
+  explicit metric_histogram(std::vector<double> upper_bounds);
+
+  void observe(double v) noexcept;
+
+  [[nodiscard]] const std::vector<double>& upper_bounds() const noexcept { return bounds_; }
+  /// Observations at most `upper_bounds()[i]` (cumulative); i == size() is the +Inf bucket.
+  [[nodiscard]] uint64_t cumulative_count(std::size_t i) const noexcept;
+  [[nodiscard]] uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
+  [[nodiscard]] double sum() const noexcept { return sum_.load(std::memory_order_relaxed); }
+
+private:
+  std::vector<double> bounds_;
+  std::unique_ptr<std::atomic<uint64_t>[]> buckets_; // per bucket, not cumulative; +Inf last
+  std::atomic<uint64_t> count_{0};
+  std::atomic<double> sum_{0};
+};
+
 /// The metrics of one daemon, rendered in Prometheus' text format for `/metrics`. Names must
 /// follow the conventions (`callgrid_` prefix, base units, `_total` for counters); the
 /// registry checks the prefix and the counter suffix and refuses others (a programming error:
@@ -72,6 +94,12 @@ public:
   /// The gauge series `name{labels}`, created on first use.
   metric_gauge& gauge(std::string_view name, std::string_view help,
                       const metric_labels& labels = {});
+
+  /// The histogram series `name{labels}`, created on first use with `upper_bounds` (a later
+  /// call with other bounds gets the first ones). Rendered as `name_bucket{le=...}`,
+  /// `name_sum` and `name_count`; the name is in base units (`_seconds`) without `_total`.
+  metric_histogram& histogram(std::string_view name, std::string_view help,
+                              std::vector<double> upper_bounds, const metric_labels& labels = {});
 
   /// A gauge (or, with a `_total` name, a counter) whose value is read by `read` at each
   /// render, for figures kept elsewhere (connection counters, spool depth). `read` runs on the

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -111,6 +112,15 @@ public:
   /// Number of bytes the frame took on the wire (header block, blank line and body).
   [[nodiscard]] std::size_t wire_size() const noexcept { return wire_size_; }
 
+  /// When the read that completed this frame returned (set by `connection`; the epoch for a
+  /// frame parsed elsewhere). Reaction times are measured from here.
+  [[nodiscard]] std::chrono::steady_clock::time_point received_at() const noexcept {
+    return received_at_;
+  }
+  void set_received_at(std::chrono::steady_clock::time_point when) noexcept {
+    received_at_ = when;
+  }
+
 private:
   friend class frame_builder;
 
@@ -126,6 +136,7 @@ private:
   std::string_view reply_text_;
   std::string_view command_line_;
   std::size_t wire_size_ = 0;
+  std::chrono::steady_clock::time_point received_at_{};
   content_type type_ = content_type::unknown;
 };
 
