@@ -1,6 +1,6 @@
 #include "actors/engine_catalog.hpp"
 
-#include <set>
+#include <map>
 
 #include "ivr/diagnostic.hpp"
 #include "ivr/flow.hpp"
@@ -30,12 +30,10 @@ build_engine_catalog(const persistence::catalog_snapshot& snapshot,
                      std::vector<std::string>& problems) {
   auto catalog = std::make_shared<engine_catalog>();
   catalog->generation = snapshot.generation;
-  std::set<std::string> prompt_names;
-  for (const auto& prompt : snapshot.prompts)
-    prompt_names.insert(prompt.name);
+  const auto catalog_prompts = persistence::prompt_uris_by_name(snapshot.prompts);
   for (const auto& stored : snapshot.flows) {
     auto source = "flow '" + stored.name + "' v" + std::to_string(stored.version);
-    auto loaded = ivr::load_flow(stored.document, source, prompt_names);
+    auto loaded = ivr::load_flow(stored.document, source, catalog_prompts);
     for (const auto& d : loaded.problems)
       if (d.level == ivr::severity::error)
         problems.push_back(ivr::render(d));

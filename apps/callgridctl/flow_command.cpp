@@ -2,7 +2,6 @@
 
 #include <iostream>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -13,6 +12,7 @@
 #include "ivr/diagnostic.hpp"
 #include "ivr/flow.hpp"
 #include "persistence/catalog_libpq.hpp"
+#include "persistence/catalog_snapshot.hpp"
 #include "persistence/catalog_store.hpp"
 #include "persistence/errc.hpp"
 
@@ -67,13 +67,20 @@ int run_validate(const flow_options& options) {
   return errors == 0 ? exit_ok : exit_invalid_document;
 }
 
-std::set<std::string> prompt_names(PGconn* conn) {
-  std::set<std::string> names;
-  auto result = persistence::internal::pg_exec(conn, "reading the prompt catalog", "SELECT name FROM prompts");
+/// The prompt catalog as flows see it (name -> URI), read from the database.
+ivr::prompt_catalog catalog_prompts(PGconn* conn) {
+  std::vector<persistence::catalog_prompt> rows;
+  auto result = persistence::internal::pg_exec(conn, "reading the prompt catalog",
+                                               "SELECT name, language, uri FROM prompts");
   if (result)
-    for (int row = 0; row < PQntuples(result->get()); ++row)
-      names.insert(PQgetvalue(result->get(), row, 0));
-  return names;
+    for (int row = 0; row < PQntuples(result->get()); ++row) {
+      persistence::catalog_prompt prompt;
+      prompt.name = PQgetvalue(result->get(), row, 0);
+      prompt.language = PQgetvalue(result->get(), row, 1);
+      prompt.uri = PQgetvalue(result->get(), row, 2);
+      rows.push_back(std::move(prompt));
+    }
+  return persistence::prompt_uris_by_name(rows);
 }
 
 int run_import(const flow_options& options) {
@@ -88,7 +95,7 @@ int run_import(const flow_options& options) {
     std::cerr << "callgridctl flow import: " << persistence::render_error(conn.error()) << '\n';
     return exit_failure;
   }
-  auto known_prompts = prompt_names(conn->get());
+  auto known_prompts = catalog_prompts(conn->get());
   bool json = options.output == "json";
   nlohmann::json out = nlohmann::json::array();
   std::size_t errors = 0;

@@ -89,8 +89,10 @@ std::string flow::to_json() const {
   if (!m.language.empty())
     doc["language"] = m.language;
   json prompts = json::object();
+  // Catalog prompts stay references by name: the catalog of the moment resolves them at load.
   for (const auto& p : m.prompts)
-    prompts[p.name] = p.uri;
+    if (!p.from_catalog)
+      prompts[p.name] = p.uri;
   doc["prompts"] = prompts;
   json globals;
   if (!m.agent_target.empty())

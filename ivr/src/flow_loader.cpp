@@ -154,7 +154,7 @@ const std::vector<std::string>& fields_of(node_kind kind) {
 
 class loader {
 public:
-  loader(std::string_view file, const std::set<std::string>& known) : file_(file), known_(known) {
+  loader(std::string_view file, const prompt_catalog& known) : file_(file), known_(known) {
   }
 
   flow_load_result run(std::string_view text);
@@ -221,7 +221,7 @@ private:
   void check_prompt_use();
 
   std::string file_;
-  const std::set<std::string>& known_;
+  const prompt_catalog& known_;
   std::vector<diagnostic> problems_;
   flow_model model_;
   std::string node_;  // id of the node being read, for diagnostics
@@ -385,9 +385,9 @@ std::optional<prompt_index> loader::prompt_ref(const YAML::Node& value, const st
     used_prompts_.insert(it->second);
     return it->second;
   }
-  if (known_.count(*name) != 0) {
+  if (auto known = known_.find(*name); known != known_.end()) {
     const auto index = static_cast<prompt_index>(model_.prompts.size());
-    model_.prompts.push_back({*name, *name, true});
+    model_.prompts.push_back({*name, known->second, true});
     prompt_marks_.push_back(value.Mark());
     prompt_ids_.emplace(*name, index);
     used_prompts_.insert(index);
@@ -1288,12 +1288,12 @@ std::size_t flow_load_result::count(severity level) const noexcept {
     std::count_if(problems.begin(), problems.end(), [&](const diagnostic& d) { return d.level == level; }));
 }
 
-flow_load_result load_flow(std::string_view text, std::string_view file_name, const std::set<std::string>& known_prompts) {
-  loader l{file_name, known_prompts};
+flow_load_result load_flow(std::string_view text, std::string_view file_name, const prompt_catalog& catalog_prompts) {
+  loader l{file_name, catalog_prompts};
   return l.run(text);
 }
 
-flow_load_result load_flow_file(const std::string& path, const std::set<std::string>& known_prompts) {
+flow_load_result load_flow_file(const std::string& path, const prompt_catalog& catalog_prompts) {
   std::ifstream in{path, std::ios::binary};
   std::ostringstream content;
   if (in)
@@ -1303,7 +1303,7 @@ flow_load_result load_flow_file(const std::string& path, const std::set<std::str
     result.problems.push_back({severity::error, {path, 0, 0}, "", "cannot read the file"});
     return result;
   }
-  return load_flow(content.str(), path, known_prompts);
+  return load_flow(content.str(), path, catalog_prompts);
 }
 
 } // namespace callgrid::ivr

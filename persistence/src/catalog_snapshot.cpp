@@ -32,6 +32,23 @@ const catalog_prompt* catalog_snapshot::find_prompt(std::string_view name,
   return it != prompts.end() && it->name == name && it->language == language ? &*it : nullptr;
 }
 
+std::map<std::string, std::string, std::less<>>
+prompt_uris_by_name(const std::vector<catalog_prompt>& prompts) {
+  std::map<std::string, std::string, std::less<>> uris;
+  std::map<std::string, std::string, std::less<>> chosen_language;
+  for (const auto& p : prompts) {
+    auto it = chosen_language.find(p.name);
+    bool better = it == chosen_language.end()
+                  || (p.language == "en" && it->second != "en")
+                  || (it->second != "en" && p.language < it->second);
+    if (!better)
+      continue;
+    chosen_language[p.name] = p.language;
+    uris[p.name] = p.uri;
+  }
+  return uris;
+}
+
 const catalog_campaign* catalog_snapshot::find_campaign(int64_t id) const noexcept {
   auto it = std::lower_bound(campaigns.begin(), campaigns.end(), id,
                              [](const catalog_campaign& c, int64_t k) { return c.id < k; });

@@ -63,14 +63,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto script = nul == std::string_view::npos
                         ? std::string_view{reinterpret_cast<const char*>(fixed_script), sizeof fixed_script}
                         : input.substr(nul + 1);
-  auto loaded = callgrid::ivr::load_flow(document, "fuzz.yaml", {"catalog/beep.wav"});
+  const callgrid::ivr::prompt_catalog catalog{{"catalog/beep.wav", "file:///prompts/beep.wav"}};
+  auto loaded = callgrid::ivr::load_flow(document, "fuzz.yaml", catalog);
   for (const auto& d : loaded.problems)
     (void) callgrid::ivr::render(d).size();
   if (!loaded.flow)
     return 0;
   (void) loaded.flow->prompt_uris();
   const auto json = loaded.flow->to_json();
-  auto again = callgrid::ivr::load_flow(json, "canonical.json");
+  auto again = callgrid::ivr::load_flow(json, "canonical.json", catalog);
   if (!again.flow || again.flow->to_json() != json)
     __builtin_trap();  // the stored form of a valid flow must load back unchanged
   run_session(loaded.flow, script);

@@ -268,16 +268,28 @@ CAF_TEST(a prompt missing from the flow and the catalog is an error) {
   CAF_CHECK_EQUAL(d->where.column, 13);
 }
 
-CAF_TEST(a prompt from the catalog is accepted and played by its name) {
-  auto r = load_flow(small_flow("  main:\n    kind: menu\n    prompt: shared/menu.wav\n    options:\n"
+CAF_TEST(a prompt from the catalog is accepted and plays the URI the catalog gives it) {
+  const prompt_catalog catalog{{"shared/menu", "/var/lib/prompts/en/menu.wav"}};
+  auto r = load_flow(small_flow("  main:\n    kind: menu\n    prompt: shared/menu\n    options:\n"
                                 "      \"1\": bye\n  bye:\n    kind: hangup\n"),
-                     "f.yaml", {"shared/menu.wav"});
+                     "f.yaml", catalog);
   CAF_REQUIRE(r.flow != nullptr);
   const auto uris = r.flow->prompt_uris();
-  CAF_CHECK(std::find(uris.begin(), uris.end(), "shared/menu.wav") != uris.end());
-  // The stored form lists it, so it loads without the catalog.
-  auto again = load_flow(r.flow->to_json(), "stored.json");
-  CAF_CHECK(again.flow != nullptr);
+  CAF_CHECK(std::find(uris.begin(), uris.end(), "/var/lib/prompts/en/menu.wav") != uris.end());
+  CAF_CHECK(std::find(uris.begin(), uris.end(), "shared/menu") == uris.end());
+  // The stored form refers to the catalog by name: it loads with the catalog of the moment
+  // (a changed URI applies at the next load) and not without one.
+  const auto stored = r.flow->to_json();
+  CAF_CHECK(stored.find("/var/lib/prompts") == std::string::npos);
+  auto moved = load_flow(stored, "stored.json", {{"shared/menu", "/srv/prompts/menu.wav"}});
+  CAF_REQUIRE(moved.flow != nullptr);
+  const auto moved_uris = moved.flow->prompt_uris();
+  CAF_CHECK(std::find(moved_uris.begin(), moved_uris.end(), "/srv/prompts/menu.wav")
+            != moved_uris.end());
+  auto alone = load_flow(stored, "stored.json");
+  CAF_CHECK(alone.flow == nullptr);
+  CAF_CHECK(find(alone, "prompt 'shared/menu' is not in the flow's prompts nor in the prompt catalog")
+            != nullptr);
 }
 
 CAF_TEST(unreachable nodes and unused prompts are warnings only) {

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -79,17 +81,22 @@ struct flow_load_result {
 inline constexpr std::size_t max_flow_document_bytes = 1024 * 1024;
 inline constexpr std::size_t max_flow_nodes = 2000;
 
+/// The prompt catalog as a flow sees it: prompt name -> the URI it plays.
+using prompt_catalog = std::map<std::string, std::string, std::less<>>;
+
 /// Parses and validates a YAML or JSON flow document. `file_name` is used in locations only.
 /// A prompt name used by a node must be listed in the document's `prompts` or be one of
-/// `known_prompts` (names of the prompt catalog; such a prompt is played with its name as URI).
+/// `catalog_prompts` (the prompt catalog; such a prompt plays the catalog's URI, and the
+/// canonical form does not copy it: a stored flow refers to the catalog by name and is resolved
+/// against the catalog of the moment whenever it is loaded).
 /// Runs in the caller's thread; reads the zoneinfo files of the time zones the flow names and
 /// nothing else. Never throws: every problem, with its location, is in `problems`.
 [[nodiscard]] flow_load_result load_flow(std::string_view text, std::string_view file_name,
-                                         const std::set<std::string>& known_prompts = {});
+                                         const prompt_catalog& catalog_prompts = {});
 
 /// Reads `path` and calls `load_flow` on its content. An unreadable file is reported as one
 /// error diagnostic. Runs in the caller's thread (blocking file I/O).
 [[nodiscard]] flow_load_result load_flow_file(const std::string& path,
-                                              const std::set<std::string>& known_prompts = {});
+                                              const prompt_catalog& catalog_prompts = {});
 
 } // namespace callgrid::ivr

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -164,5 +166,11 @@ struct catalog_snapshot {
 
   friend bool operator==(const catalog_snapshot&, const catalog_snapshot&) = default;
 };
+
+/// The URI each prompt name plays, for flows that use catalog prompts by name: the `en` row's,
+/// or when a name has no `en` row, its row of the alphabetically first language. (Flows do not
+/// pick a prompt language per call yet.)
+[[nodiscard]] std::map<std::string, std::string, std::less<>>
+prompt_uris_by_name(const std::vector<catalog_prompt>& prompts);
 
 } // namespace callgrid::persistence

@@ -1,0 +1,36 @@
+#define CAF_SUITE persistence.catalog_snapshot
+
+#include <caf/test/unit_test.hpp>
+
+#include <string>
+#include <utility>
+
+#include "persistence/catalog_snapshot.hpp"
+
+using namespace callgrid::persistence;
+
+namespace {
+
+catalog_prompt prompt(std::string name, std::string language, std::string uri) {
+  catalog_prompt p;
+  p.name = std::move(name);
+  p.language = std::move(language);
+  p.uri = std::move(uri);
+  return p;
+}
+
+} // namespace
+
+CAF_TEST(a catalog prompt used by a flow plays the en row or else the first language) {
+  auto uris = prompt_uris_by_name({prompt("welcome", "de", "/p/de/welcome.wav"),
+                                   prompt("welcome", "en", "/p/en/welcome.wav"),
+                                   prompt("welcome", "fr", "/p/fr/welcome.wav"),
+                                   prompt("goodbye", "fr", "/p/fr/goodbye.wav"),
+                                   prompt("goodbye", "de", "/p/de/goodbye.wav"),
+                                   prompt("menu", "en", "/p/en/menu.wav")});
+  CAF_CHECK_EQUAL(uris.size(), 3u);
+  CAF_CHECK_EQUAL(uris.at("welcome"), "/p/en/welcome.wav");
+  CAF_CHECK_EQUAL(uris.at("goodbye"), "/p/de/goodbye.wav");
+  CAF_CHECK_EQUAL(uris.at("menu"), "/p/en/menu.wav");
+  CAF_CHECK(prompt_uris_by_name({}).empty());
+}
