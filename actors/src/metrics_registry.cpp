@@ -159,8 +159,6 @@ metric_histogram& metrics_registry::histogram(std::string_view name, std::string
   std::lock_guard guard{mutex_};
   if (name.ends_with("_total"))
     throw std::invalid_argument("histogram name must not end in _total: " + std::string{name});
-  if (!std::is_sorted(upper_bounds.begin(), upper_bounds.end()))
-    throw std::invalid_argument("histogram bounds must be ascending: " + std::string{name});
   auto& f = family_for(name, help, "histogram");
   auto& s = f.members[label_text(labels)];
   if (!s.histogram)

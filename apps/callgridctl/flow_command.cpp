@@ -12,6 +12,7 @@
 #include "ivr/diagnostic.hpp"
 #include "ivr/flow.hpp"
 #include "persistence/catalog_libpq.hpp"
+#include "persistence/catalog_loader.hpp"
 #include "persistence/catalog_snapshot.hpp"
 #include "persistence/catalog_store.hpp"
 #include "persistence/errc.hpp"
@@ -67,20 +68,18 @@ int run_validate(const flow_options& options) {
   return errors == 0 ? exit_ok : exit_invalid_document;
 }
 
-/// The prompt catalog as flows see it (name -> URI), read from the database.
+/// The prompt catalog as flows see it (name -> URI), read with the daemon's catalog loader.
+/// An unreadable catalog is reported and taken as empty: flows that name catalog prompts then
+/// fail validation, and nothing is stored.
 ivr::prompt_catalog catalog_prompts(PGconn* conn) {
-  std::vector<persistence::catalog_prompt> rows;
-  auto result = persistence::internal::pg_exec(conn, "reading the prompt catalog",
-                                               "SELECT name, language, uri FROM prompts");
-  if (result)
-    for (int row = 0; row < PQntuples(result->get()); ++row) {
-      persistence::catalog_prompt prompt;
-      prompt.name = PQgetvalue(result->get(), row, 0);
-      prompt.language = PQgetvalue(result->get(), row, 1);
-      prompt.uri = PQgetvalue(result->get(), row, 2);
-      rows.push_back(std::move(prompt));
-    }
-  return persistence::prompt_uris_by_name(rows);
+  auto snapshot = persistence::load_catalog(conn);
+  if (!snapshot) {
+    std::cerr << "callgridctl flow import: reading the prompt catalog failed, prompts are checked "
+                 "against the flow documents only: "
+              << persistence::render_error(snapshot.error()) << '\n';
+    return {};
+  }
+  return persistence::prompt_uris_by_name(snapshot->prompts);
 }
 
 int run_import(const flow_options& options) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <tuple>
+#include <utility>
 
 namespace callgrid::persistence {
 
@@ -34,18 +35,19 @@ const catalog_prompt* catalog_snapshot::find_prompt(std::string_view name,
 
 std::map<std::string, std::string, std::less<>>
 prompt_uris_by_name(const std::vector<catalog_prompt>& prompts) {
-  std::map<std::string, std::string, std::less<>> uris;
-  std::map<std::string, std::string, std::less<>> chosen_language;
+  // Per name, the row that plays: `en` first, then the smallest language.
+  auto plays_before = [](const catalog_prompt& a, const catalog_prompt& b) {
+    return std::pair{a.language != "en", a.language} < std::pair{b.language != "en", b.language};
+  };
+  std::map<std::string_view, const catalog_prompt*> chosen;
   for (const auto& p : prompts) {
-    auto it = chosen_language.find(p.name);
-    bool better = it == chosen_language.end()
-                  || (p.language == "en" && it->second != "en")
-                  || (it->second != "en" && p.language < it->second);
-    if (!better)
-      continue;
-    chosen_language[p.name] = p.language;
-    uris[p.name] = p.uri;
+    auto [it, inserted] = chosen.try_emplace(p.name, &p);
+    if (!inserted && plays_before(p, *it->second))
+      it->second = &p;
   }
+  std::map<std::string, std::string, std::less<>> uris;
+  for (const auto& [name, row] : chosen)
+    uris.emplace(name, row->uri);
   return uris;
 }
 
