@@ -1,5 +1,6 @@
 #define CAF_SUITE integration.daemon
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -7,6 +8,11 @@
 #include <caf/test/unit_test.hpp>
 #include <sys/wait.h>
 
+#include "ivr/flow.hpp"
+#include "persistence/catalog_libpq.hpp"
+#include "persistence/catalog_loader.hpp"
+#include "persistence/catalog_snapshot.hpp"
+#include "persistence/catalog_store.hpp"
 #include "persistence/errc.hpp"
 #include "persistence/schema_migrator.hpp"
 #include "services/postgres_server.hpp"
@@ -100,4 +106,57 @@ CAF_TEST(callgridd without a config file is a usage error) {
   auto result = run_callgridd(dir, "");
   CAF_CHECK_EQUAL(result.exit_code, 2);
   CAF_CHECK(result.output.find("--config") != std::string::npos);
+}
+
+CAF_TEST(callgridctl flow import checks catalog prompts and stores them by name) {
+  temp_dir dir{"flow-import-test"};
+  postgres_server pg;
+  pg.start();
+  auto config = write_config(dir, pg.conninfo());
+  CAF_REQUIRE_EQUAL(run_callgridd(dir, "--config " + config + " migrate").exit_code, 0);
+  auto conn = persistence::internal::pg_connect(pg.conninfo());
+  CAF_REQUIRE(conn);
+  persistence::catalog_prompt welcome;
+  welcome.name = "welcome";
+  welcome.uri = "/var/lib/prompts/en/welcome.wav";
+  CAF_REQUIRE(persistence::catalog_store::upsert_prompt(conn->get(), welcome));
+  auto write_flow = [&](const std::string& name, const std::string& prompt) {
+    auto path = dir.path() / (name + ".yaml");
+    std::ofstream out{path};
+    out << "name: " << name << "\nversion: 1\nstart: greet\nnodes:\n  greet:\n    kind: play\n"
+        << "    prompt: " << prompt << "\n    next: bye\n  bye:\n    kind: hangup\n";
+    return path.string();
+  };
+  const std::string callgridctl = std::string{CALLGRID_BINARY_DIR} + "/apps/callgridctl/callgridctl";
+  auto import = [&](const std::string& file) {
+    auto out = dir.path() / "callgridctl.out";
+    auto line = "timeout 60 " + callgridctl + " flow import --db '" + pg.conninfo() + "' " + file
+                + " > " + out.string() + " 2>&1";
+    int status = std::system(line.c_str());
+    std::ifstream in{out};
+    std::stringstream text;
+    text << in.rdbuf();
+    return run_result{WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
+  };
+  // A name the catalog does not have is refused, and nothing is stored.
+  auto refused = import(write_flow("typo", "welcom"));
+  CAF_CHECK_EQUAL(refused.exit_code, 4);
+  CAF_CHECK(refused.output.find("prompt 'welcom' is not in the flow's prompts nor in the prompt "
+                                "catalog")
+            != std::string::npos);
+  // A catalog name is accepted; the stored document names it without copying its URI, and
+  // loading it against the catalog plays the catalog's URI.
+  auto stored = import(write_flow("greeting", "welcome"));
+  CAF_CHECK_EQUAL(stored.exit_code, 0);
+  CAF_MESSAGE(stored.output);
+  auto snapshot = persistence::load_catalog(conn->get());
+  CAF_REQUIRE(snapshot);
+  CAF_REQUIRE_EQUAL(snapshot->flows.size(), 1u);
+  const auto& document = snapshot->flows.front().document;
+  CAF_CHECK(document.find("/var/lib/prompts") == std::string::npos);
+  auto loaded = ivr::load_flow(document, "stored",
+                               persistence::prompt_uris_by_name(snapshot->prompts));
+  CAF_REQUIRE(loaded.flow != nullptr);
+  auto uris = loaded.flow->prompt_uris();
+  CAF_CHECK(std::find(uris.begin(), uris.end(), welcome.uri) != uris.end());
 }
