@@ -193,19 +193,9 @@ void inbound_client::on_frame(frame&& f) {
       break;
   }
   if (f.event_name() == "BACKGROUND_JOB") {
-    job_handler handler;
-    bool claimed = false;
-    {
-      std::lock_guard lock{jobs_mutex_};
-      if (auto job = jobs_.find(std::string{f.job_uuid()}); job != jobs_.end()) {
-        handler = std::move(job->second.handler);
-        jobs_.erase(job);
-        claimed = true;
-      }
-    }
-    if (claimed) {
-      if (handler)
-        handler(std::move(f));
+    if (auto handler = take_job(std::string{f.job_uuid()})) {
+      if (*handler)
+        (*handler)(std::move(f));
       return;
     }
   }
@@ -388,6 +378,16 @@ void inbound_client::housekeeping() {
   }
 }
 
+std::optional<inbound_client::job_handler> inbound_client::take_job(const std::string& uuid) {
+  std::lock_guard lock{jobs_mutex_};
+  auto job = jobs_.find(uuid);
+  if (job == jobs_.end())
+    return std::nullopt;
+  auto handler = std::move(job->second.handler);
+  jobs_.erase(job);
+  return handler;
+}
+
 void inbound_client::fail_jobs(const caf::error& reason) {
   std::unordered_map<std::string, pending_job> jobs;
   {
@@ -489,17 +489,8 @@ void inbound_client::bgapi(std::string api_command, job_handler on_result) {
                                 "bgapi refused: " + std::string{reply->reply_text()});
     if (!failure)
       return;
-    job_handler handler;
-    {
-      std::lock_guard lock{self->jobs_mutex_};
-      auto job = self->jobs_.find(job_uuid);
-      if (job == self->jobs_.end())
-        return;
-      handler = std::move(job->second.handler);
-      self->jobs_.erase(job);
-    }
-    if (handler)
-      handler(std::move(failure));
+    if (auto handler = self->take_job(job_uuid); handler && *handler)
+      (*handler)(std::move(failure));
   });
 }
 

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -158,6 +159,8 @@ private:
   void arm_housekeeping();
   void housekeeping();
   void fail_jobs(const caf::error& reason);
+  /// Removes job `uuid` and returns its handler; nullopt when it is not (or no longer) pending.
+  [[nodiscard]] std::optional<job_handler> take_job(const std::string& uuid);
 
   connection::strand_type strand_;
   boost::asio::ip::tcp::resolver resolver_;
