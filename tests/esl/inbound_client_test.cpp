@@ -154,15 +154,22 @@ CAF_TEST(commands sent from several threads at once arrive whole and in order pe
   // The peer answers every `api echo X` with X, so each reply names the command it belongs to.
   std::vector<peer_step> steps{peer_step::send(auth_request), peer_step::expect("auth ClueCon\n\n"),
                                peer_step::send(accepted)};
-  for (int i = 0; i < threads * per_thread + 1; ++i)
-    steps.push_back(peer_step::reply_to([](const std::string& wire) {
-      auto text = wire.substr(0, wire.find('\n'));
-      return api_response(text.starts_with("api echo ") ? text.substr(9) : "-ERR " + text);
-    }));
+  auto echo = [](const std::string& wire) {
+    auto text = wire.substr(0, wire.find('\n'));
+    if (text.size() > 1024 * 1024) // the big command: its length is enough
+      return api_response("length " + std::to_string(text.size()));
+    return api_response(text.starts_with("api echo ") ? text.substr(9) : "-ERR " + text);
+  };
+  for (int i = 0; i < threads * per_thread; ++i)
+    steps.push_back(peer_step::reply_to(echo));
+  // The peer stops reading for a while, so the big command fills the socket buffers.
+  steps.push_back(peer_step::pause(300ms));
+  steps.push_back(peer_step::reply_to(echo));
   steps.push_back(peer_step::await_close());
   auto peer = scripted_peer::listen({steps});
   inbound_options options;
   options.subscribe_background_jobs = false;
+  options.connection.max_queued_bytes = 64 * 1024 * 1024;
   auto client = make_client(peer->port(), options);
   client->start();
   CAF_REQUIRE(wait_state(link_state::ready));
@@ -178,9 +185,9 @@ CAF_TEST(commands sent from several threads at once arrive whole and in order pe
     });
   for (auto& sender : senders)
     sender.join();
-  // One command bigger than the socket buffers: written partly on this thread, the rest from
-  // the strand when the peer reads on.
-  std::string big(3 * 1024 * 1024, 'b');
+  // One command bigger than the socket buffers while the peer is not reading: written partly
+  // on this thread, the rest from the strand when the peer reads on.
+  std::string big(12 * 1024 * 1024, 'b');
   client->send(*command::api("echo " + big), [&replies](caf::expected<frame> reply) {
     replies.add({-1, reply ? std::string{reply->body()} : "failed"});
   });
@@ -189,7 +196,7 @@ CAF_TEST(commands sent from several threads at once arrive whole and in order pe
   bool big_came_back = false;
   for (const auto& [t, body] : replies.snapshot()) {
     if (t < 0) {
-      big_came_back = body == big;
+      big_came_back = body == "length " + std::to_string(("api echo " + big).size());
       continue;
     }
     // Every reply is the echo of its own command, and each thread's commands left in order.
