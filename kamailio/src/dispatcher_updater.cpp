@@ -17,42 +17,40 @@ result<publish_report> dispatcher_updater::publish(std::vector<dispatcher_target
     return text.error();
   if (auto err = write_file_atomically(options_.list_file, *text))
     return *err;
-  // What Kamailio holds now: the last list published, or on the first call its own listing.
-  std::map<std::pair<int, std::string>, target_state> before;
   publish_report report;
-  if (known_) {
-    for (const auto& t : published_)
-      before.emplace(std::pair{t.set, t.uri}, t.state);
-  } else if (auto listed = rpc_.list()) {
-    for (const auto& l : *listed)
-      before.emplace(std::pair{l.target.set, l.target.uri}, l.target.state);
-  } else {
-    report.state_errors.push_back(listed.error());
+  if (!known_) {
+    if (auto listed = rpc_.list()) {
+      learn_view(*listed);
+    } else {
+      report.state_errors.push_back(listed.error());
+    }
   }
+  auto set_state = [&](target_state state, int set, const std::string& uri) {
+    if (auto err = rpc_.set_state(state, set, uri)) {
+      report.state_errors.push_back(std::move(*err));
+    } else {
+      kamailio_view_[{set, uri}] = state;
+      ++report.states_set;
+    }
+  };
   std::map<std::pair<int, std::string>, bool> staying;
   for (const auto& t : targets) {
     auto key = std::pair{t.set, t.uri};
     staying.emplace(key, true);
-    auto found = before.find(key);
+    auto found = kamailio_view_.find(key);
     // A new target is unknown to Kamailio until the reload, which reads its state from the file.
-    if (found == before.end() || found->second == t.state)
+    if (found == kamailio_view_.end() || found->second == t.state)
       continue;
-    if (auto err = rpc_.set_state(t.state, t.set, t.uri))
-      report.state_errors.push_back(std::move(*err));
-    else
-      ++report.states_set;
+    set_state(t.state, t.set, t.uri);
   }
-  for (const auto& [key, state] : before) {
+  auto view = kamailio_view_; // set_state below changes the map
+  for (const auto& [key, state] : view) {
     if (staying.contains(key) || state == target_state::disabled)
       continue;
     // Leaving the list: no new calls from now on, not only after the reload.
-    if (auto err = rpc_.set_state(target_state::disabled, key.first, key.second))
-      report.state_errors.push_back(std::move(*err));
-    else
-      ++report.states_set;
+    set_state(target_state::disabled, key.first, key.second);
   }
   published_ = std::move(targets);
-  known_ = true;
   coalescer_.list_changed(now);
   return report;
 }
@@ -81,8 +79,16 @@ poll_report dispatcher_updater::poll(time_point now) {
     report.failure = listed.error();
     return report;
   }
+  learn_view(*listed);
   report.mismatches = listing_differences(published_, *listed);
   return report;
+}
+
+void dispatcher_updater::learn_view(const std::vector<listed_target>& listed) {
+  kamailio_view_.clear();
+  for (const auto& l : listed)
+    kamailio_view_.emplace(std::pair{l.target.set, l.target.uri}, l.target.state);
+  known_ = true;
 }
 
 } // namespace callgrid::kamailio

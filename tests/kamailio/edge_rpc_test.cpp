@@ -142,6 +142,54 @@ CAF_TEST(the updater refuses a list that would leave the set empty) {
   CAF_CHECK(!updater.next_due());
 }
 
+CAF_TEST(the updater enables at once a target Kamailio holds and waits for the reload otherwise) {
+  // Kamailio starts with three targets, the last one disabled (a node provisioned, not joined).
+  auto provisioned = targets;
+  provisioned[2].state = target_state::disabled;
+  CAF_REQUIRE(!kamailio::write_file_atomically(edge.list_file(),
+                                               kamailio::render_dispatcher_list(provisioned)));
+  CAF_REQUIRE(edge_test::eventually([&] { return !rpc.reload(); }, 7s));
+  kamailio::updater_options options;
+  options.list_file = edge.list_file();
+  options.rpc = {.socket_path = edge.server->rpc_socket_path(), .timeout = 2000ms};
+  kamailio::dispatcher_updater updater{options};
+  // First the coordinator knows only the first two nodes: the third leaves the file, and
+  // Kamailio (which holds it disabled) needs no set_state for it.
+  std::vector<kamailio::dispatcher_target> two{targets[0], targets[1]};
+  auto first = updater.publish(two, std::chrono::steady_clock::now());
+  CAF_REQUIRE(first);
+  CAF_CHECK(first->state_errors.empty());
+  CAF_CHECK_EQUAL(first->states_set, 0u);
+  // The third node joins before any reload: Kamailio still holds it, so set_state enables it
+  // now (publishing compares with what Kamailio holds, not with the last file written).
+  auto second = updater.publish(targets, std::chrono::steady_clock::now());
+  CAF_REQUIRE(second);
+  CAF_CHECK(second->state_errors.empty());
+  CAF_CHECK_EQUAL(second->states_set, 1u);
+  CAF_CHECK_EQUAL(state_of(targets[2].uri), target_state::active);
+  // After a reload of a file without it, Kamailio no longer holds it: a later publish that
+  // brings it back sends no set_state (it would fail) and leaves it to the next reload.
+  CAF_REQUIRE(updater.publish(two, std::chrono::steady_clock::now()));
+  // Polled on a clock that runs ahead, so only Kamailio's own rate limit spaces the attempts.
+  auto reloaded = false;
+  auto fake_now = std::chrono::steady_clock::now();
+  CAF_REQUIRE(edge_test::eventually(
+    [&] {
+      fake_now += 10s;
+      auto report = updater.poll(fake_now);
+      reloaded = reloaded || report.reloaded;
+      return reloaded;
+    },
+    7s));
+  CAF_CHECK(!listed(targets[2].uri));
+  auto back = targets;
+  back[2].state = target_state::disabled;
+  auto third = updater.publish(back, std::chrono::steady_clock::now());
+  CAF_REQUIRE(third);
+  CAF_CHECK(third->state_errors.empty());
+  CAF_CHECK_EQUAL(third->states_set, 0u);
+}
+
 CAF_TEST(many list changes become few reloads within the real rate limit) {
   kamailio::updater_options options;
   options.list_file = edge.list_file();

@@ -3,8 +3,10 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kamailio/dispatcher_list.hpp"
@@ -98,11 +100,18 @@ public:
   }
 
 private:
+  /// Takes a `dispatcher.list` answer as what Kamailio holds.
+  void learn_view(const std::vector<listed_target>& listed);
+
   updater_options options_;
   rpc_client rpc_;
   reload_coalescer coalescer_;
   std::vector<dispatcher_target> published_;
-  /// Whether `published_` reflects what Kamailio knows (false until the first publish).
+  /// What Kamailio holds now, as far as we know, by (set, URI): its `dispatcher.list` at the
+  /// first publish and after each accepted reload, plus every `set_state` it accepted since.
+  /// A target it was given in a file but not yet reloaded is not in it (set_state would fail).
+  std::map<std::pair<int, std::string>, target_state> kamailio_view_;
+  /// Whether `kamailio_view_` was learned (false until the first publish lists Kamailio).
   bool known_ = false;
 };
 
