@@ -30,7 +30,7 @@
 //          [--mode engine|engine_memory] [--peer engine_peer.js] [--node node] [--out DIR]
 //          [--repeat R] [--calls N] [--peer-calls N] [--rate R] [--concurrency C]
 //          [--latency-rate R] [--latency-s S] [--prompt-ms MS] [--memory-calls N]
-//          [--memory-rate R] [--threads T] [--policy sharing|stealing] [--timeout-s S]
+//          [--memory-rate R] [--threads T] [--policy io|sharing|stealing] [--timeout-s S]
 //          [--only-ours] [--loads throughput,latency]
 // --only-ours (for profiling) runs callgridd only and prints no result lines, just the per-run
 // log lines on stderr; --loads picks the loads. Every callgridd run logs its threads' sleeps
@@ -113,7 +113,7 @@ struct options {
   int memory_rate = 500;
   int prompt_ms = 20;
   int threads = 1;
-  std::string policy = "sharing";
+  std::string policy = "io";
   int timeout_s = 120;
   bool only_ours = false;        // profiling: callgridd runs only, no peer, no result lines
   std::string loads = "throughput,latency";

@@ -34,6 +34,7 @@
 #include "actors/node_supervisor.hpp"
 #include "actors/prompt_check.hpp"
 #include "actors/record_writer.hpp"
+#include "actors/io_thread_scheduler.hpp"
 #include "actors/session_journal.hpp"
 #include "esl/outbound_server.hpp"
 #include "persistence/catalog_watcher.hpp"
@@ -56,12 +57,19 @@ constexpr const char* callgrid_version = "0.1.0";
 class daemon_system_config : public caf::actor_system_config {
 public:
   daemon_system_config(const config::scheduler_settings& scheduler,
-                       const cluster::link_tls& tls) {
+                       actors::io_thread_scheduler& io_scheduler, const cluster::link_tls& tls) {
     set("scheduler.max-threads", static_cast<size_t>(scheduler.threads));
-    if (scheduler.policy == config::scheduler_policy::sharing)
-      set("scheduler.policy", caf::atom("sharing"));
-    else
-      set("scheduler.policy", caf::atom("stealing"));
+    switch (scheduler.policy) {
+      case config::scheduler_policy::sharing:
+        set("scheduler.policy", caf::atom("sharing"));
+        break;
+      case config::scheduler_policy::stealing:
+        set("scheduler.policy", caf::atom("stealing"));
+        break;
+      case config::scheduler_policy::io:
+        io_scheduler.install(*this);
+        break;
+    }
     set("logger.verbosity", caf::atom("quiet"));
     load<caf::io::middleman>();
     if (tls.enabled())
@@ -621,11 +629,15 @@ int run_daemon(const config::daemon_config& cfg) {
     pthread_setname_np(pthread_self(), "cg.io"); // ESL, Redis and HTTP; named for top -H
     io.run();
   }};
+  // With `scheduler.policy = "io"` the actors run on io_thread too; after it stops they go on
+  // on a thread of their own until the actor system (declared below, destroyed first) ends.
+  actors::io_thread_scheduler io_scheduler{io};
   auto stop_io = [&] {
     work.reset();
     io.stop();
     if (io_thread.joinable())
       io_thread.join();
+    io_scheduler.leave_io();
   };
 
   const auto tls = link_tls_of(cfg.cluster);
@@ -637,7 +649,7 @@ int run_daemon(const config::daemon_config& cfg) {
       return 1;
     }
   }
-  daemon_system_config caf_config{cfg.scheduler, joins_cluster ? tls : cluster::link_tls{}};
+  daemon_system_config caf_config{cfg.scheduler, io_scheduler, joins_cluster ? tls : cluster::link_tls{}};
   caf::actor_system system{caf_config};
   std::optional<caf::actor> tls_reporter;
   if (tls.enabled() && joins_cluster)

@@ -389,17 +389,19 @@ const std::vector<key_spec>& table() {
 
     key<&dc::scheduler, &scheduler_settings::threads>({
       .name = "scheduler.threads", .default_toml = "1", .unit = "threads",
-      .description = "Worker threads of CAF's scheduler (`caf.scheduler.max-threads`). One is "
-                     "enough for a node: ESL parsing runs on the I/O thread, blocking work "
-                     "(records, cluster elections) on threads of its own, and a call's logic "
-                     "takes a few µs. With more, the messages between the supervisor and the "
-                     "call actors cross threads and wake them (bench/README.md, engine).",
+      .description = "Worker threads of CAF's scheduler (`caf.scheduler.max-threads`) for the "
+                     "`sharing` and `stealing` policies; `io` ignores it (its one worker is the "
+                     "I/O thread). With more than one, the messages between the supervisor and "
+                     "the call actors cross threads and wake them (bench/README.md, engine).",
       .min = 1, .max = 256,
     }),
     key<&dc::scheduler, &scheduler_settings::policy>({
-      .name = "scheduler.policy", .default_toml = R"("sharing")",
-      .description = "CAF's scheduling policy: `sharing` (one shared queue; much faster for "
-                     "request/reply fan-out here) or `stealing`.",
+      .name = "scheduler.policy", .default_toml = R"("io")",
+      .description = "Where the actors run. `io`: on callgridd's I/O thread (ESL, Redis, HTTP), "
+                     "so an event is handled on the thread that read it, with no hand-off and "
+                     "no wake-up of another thread; blocking work (records, cluster elections) "
+                     "keeps threads of its own. `sharing` (one shared queue) or `stealing`: on "
+                     "CAF's worker threads (`scheduler.threads`).",
     }),
 
     key<&dc::ivr, &ivr_settings::flow_files>({

@@ -74,7 +74,7 @@ CAF_TEST(the defaults are the documented ones) {
   CAF_CHECK(config.log.level == log_level::info);
   CAF_CHECK(config.log.format == log_format::automatic);
   CAF_CHECK_EQUAL(config.scheduler.threads, 1);
-  CAF_CHECK(config.scheduler.policy == scheduler_policy::sharing);
+  CAF_CHECK(config.scheduler.policy == scheduler_policy::io);
   CAF_CHECK(config.ivr.flow_files.empty());
   CAF_CHECK_EQUAL(config.ivr.default_language, "en");
 }

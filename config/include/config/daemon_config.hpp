@@ -23,8 +23,8 @@ enum class log_level { trace, debug, info, warn, error };
 /// otherwise; see `effective_log_format`.
 enum class log_format { automatic, json, text };
 
-/// CAF scheduler policy.
-enum class scheduler_policy { sharing, stealing };
+/// Where the actors run: CAF's own schedulers, or callgridd's I/O thread (`io`).
+enum class scheduler_policy { sharing, stealing, io };
 
 /// How Kamailio's dispatcher picks a node (its `ds_select_dst` algorithm, see docs/edge.md).
 enum class dispatcher_algorithm { weight, round_robin, hash_callid, random };
@@ -35,7 +35,8 @@ inline constexpr std::array<std::string_view, 2> event_format_names{"plain", "js
 inline constexpr std::array<std::string_view, 5> log_level_names{"trace", "debug", "info", "warn",
                                                                  "error"};
 inline constexpr std::array<std::string_view, 3> log_format_names{"auto", "json", "text"};
-inline constexpr std::array<std::string_view, 2> scheduler_policy_names{"sharing", "stealing"};
+inline constexpr std::array<std::string_view, 3> scheduler_policy_names{"sharing", "stealing",
+                                                                      "io"};
 inline constexpr std::array<std::string_view, 4> dispatcher_algorithm_names{
   "weight", "round_robin", "hash_callid", "random"};
 
@@ -147,7 +148,7 @@ struct log_settings {
 /// `daemon_config`.
 struct scheduler_settings {
   std::int32_t threads = 1;
-  scheduler_policy policy = scheduler_policy::sharing;
+  scheduler_policy policy = scheduler_policy::io;
   friend bool operator==(const scheduler_settings&, const scheduler_settings&) = default;
 };
 

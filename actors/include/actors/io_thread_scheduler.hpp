@@ -1,0 +1,45 @@
+#pragma once
+
+#include <memory>
+
+#include <caf/fwd.hpp>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace callgrid::actors {
+
+/// A CAF scheduler whose one worker is the thread that runs an Asio io_context (callgridd's
+/// `cg.io`: ESL, Redis, HTTP). An event read off the ESL socket is then handled by its call
+/// actor on the thread that read it, with no hand-off to a CAF worker thread and no wake-up of
+/// one: on this project's machines a wake-up costs tens of µs of CPU (bench/README.md).
+///
+/// Jobs (actors with mail) wait in one queue; the first job of an empty queue posts one drain
+/// to the io_context, which runs the jobs queued at that moment and posts itself again while
+/// more wait, so socket reads and actors take turns. Actors must not block, as on any CAF
+/// scheduler; blocking actors are `caf::detached` and keep their own threads.
+///
+/// Lifetime: construct it before the actor system and `install` it into the system's config.
+/// Call `leave_io` once the io_context's thread has been joined: the actors then go on on a
+/// thread of their own until the actor system is destroyed (its shutdown needs them to run).
+class io_thread_scheduler {
+public:
+  explicit io_thread_scheduler(boost::asio::io_context& io);
+  ~io_thread_scheduler();
+  io_thread_scheduler(const io_thread_scheduler&) = delete;
+  io_thread_scheduler& operator=(const io_thread_scheduler&) = delete;
+
+  /// Makes the actor system built from `cfg` use this scheduler (instead of sharing/stealing).
+  void install(caf::actor_system_config& cfg);
+
+  /// The io_context no longer runs (its thread was joined): run the actors on our own thread.
+  void leave_io();
+
+  struct state;
+
+private:
+  std::shared_ptr<state> state_;
+};
+
+} // namespace callgrid::actors

@@ -1,0 +1,227 @@
+#include "actors/io_thread_scheduler.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/detail/set_thread_name.hpp>
+#include <caf/detail/thread_safe_actor_clock.hpp>
+#include <caf/execution_unit.hpp>
+#include <caf/resumable.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
+
+namespace callgrid::actors {
+
+namespace {
+
+/// What CAF's actors see as "the worker they run on": re-enqueues go to the shared queue.
+class queue_execution_unit final : public caf::execution_unit {
+public:
+  queue_execution_unit(caf::actor_system& system, io_thread_scheduler::state& state)
+    : caf::execution_unit{&system}, state_{state} {
+  }
+  void exec_later(caf::resumable* job) override;
+
+private:
+  io_thread_scheduler::state& state_;
+};
+
+} // namespace
+
+struct io_thread_scheduler::state : std::enable_shared_from_this<state> {
+  explicit state(boost::asio::io_context& context) : io{context} {
+  }
+
+  boost::asio::io_context& io;
+  std::unique_ptr<queue_execution_unit> unit; // set when the actor system makes its scheduler
+  size_t max_throughput = 0;
+
+  std::mutex mutex;
+  std::condition_variable jobs_waiting; // for the own thread, after leave_io
+  std::deque<caf::resumable*> jobs;     // each holds one reference, as in CAF's own queues
+  bool drain_posted = false;
+  bool on_own_thread = false;
+  bool stopping = false;
+  std::thread own_thread;
+
+  void enqueue(caf::resumable* job) {
+    bool post = false;
+    {
+      std::lock_guard guard{mutex};
+      jobs.push_back(job);
+      if (!on_own_thread && !drain_posted)
+        post = drain_posted = true;
+    }
+    if (post)
+      boost::asio::post(io, [self = shared_from_this()] { self->drain_from_io(); });
+    else
+      jobs_waiting.notify_one();
+  }
+
+  /// Pops one job, or nullptr when none waits.
+  caf::resumable* next_job() {
+    std::lock_guard guard{mutex};
+    if (jobs.empty())
+      return nullptr;
+    auto* job = jobs.front();
+    jobs.pop_front();
+    return job;
+  }
+
+  void run(caf::resumable* job) {
+    switch (job->resume(unit.get(), max_throughput)) {
+      case caf::resumable::resume_later:
+        enqueue(job); // keeps its reference
+        break;
+      case caf::resumable::done:
+      case caf::resumable::awaiting_message:
+        caf::intrusive_ptr_release(job);
+        break;
+      case caf::resumable::shutdown_execution_unit:
+        break; // only CAF's own shutdown helper answers this, and it never comes here
+    }
+  }
+
+  /// Runs the jobs that wait now (not those they queue), then yields to the socket reads.
+  void drain_from_io() {
+    size_t budget = 0;
+    {
+      std::lock_guard guard{mutex};
+      budget = jobs.size();
+    }
+    for (; budget > 0; --budget) {
+      auto* job = next_job();
+      if (job == nullptr)
+        break;
+      run(job);
+    }
+    bool again = false;
+    {
+      std::lock_guard guard{mutex};
+      if (jobs.empty() || on_own_thread)
+        drain_posted = false;
+      else
+        again = true;
+    }
+    if (again)
+      boost::asio::post(io, [self = shared_from_this()] { self->drain_from_io(); });
+  }
+
+  void start_own_thread() {
+    {
+      std::lock_guard guard{mutex};
+      if (on_own_thread)
+        return;
+      on_own_thread = true;
+      drain_posted = false; // a drain still posted to the stopped io_context never runs
+    }
+    own_thread = std::thread{[this] {
+      caf::detail::set_thread_name("cg.actors");
+      for (;;) {
+        caf::resumable* job = nullptr;
+        {
+          std::unique_lock guard{mutex};
+          jobs_waiting.wait(guard, [&] { return stopping || !jobs.empty(); });
+          if (jobs.empty())
+            return; // stopping
+          job = jobs.front();
+          jobs.pop_front();
+        }
+        run(job);
+      }
+    }};
+  }
+
+  /// The actor system ends: stop the own thread and hand back the jobs nobody will run.
+  std::deque<caf::resumable*> stop() {
+    {
+      std::lock_guard guard{mutex};
+      stopping = true;
+    }
+    jobs_waiting.notify_all();
+    if (own_thread.joinable())
+      own_thread.join();
+    std::lock_guard guard{mutex};
+    return std::exchange(jobs, {});
+  }
+};
+
+namespace {
+
+void queue_execution_unit::exec_later(caf::resumable* job) {
+  state_.enqueue(job);
+}
+
+/// The CAF module: CAF's timer thread as in its own coordinators, jobs to the shared state.
+class io_coordinator final : public caf::scheduler::abstract_coordinator {
+public:
+  io_coordinator(caf::actor_system& system, std::shared_ptr<io_thread_scheduler::state> state)
+    : abstract_coordinator{system}, state_{std::move(state)} {
+    state_->unit = std::make_unique<queue_execution_unit>(system, *state_);
+  }
+
+  void init(caf::actor_system_config& cfg) override {
+    abstract_coordinator::init(cfg);
+    state_->max_throughput = max_throughput_;
+  }
+
+  void start() override {
+    timer_ = std::thread{[this] {
+      caf::detail::set_thread_name("caf.clock");
+      system().thread_started();
+      clock_.run_dispatch_loop();
+      system().thread_terminates();
+    }};
+    abstract_coordinator::start();
+  }
+
+  void stop() override {
+    stop_actors();
+    for (auto* job : state_->stop())
+      cleanup_and_release(job);
+    clock_.cancel_dispatch_loop();
+    timer_.join();
+  }
+
+  void enqueue(caf::resumable* job) override {
+    state_->enqueue(job);
+  }
+
+  caf::actor_clock& clock() noexcept override {
+    return clock_;
+  }
+
+private:
+  std::shared_ptr<io_thread_scheduler::state> state_;
+  caf::detail::thread_safe_actor_clock clock_;
+  std::thread timer_;
+};
+
+} // namespace
+
+io_thread_scheduler::io_thread_scheduler(boost::asio::io_context& io)
+  : state_{std::make_shared<state>(io)} {
+}
+
+io_thread_scheduler::~io_thread_scheduler() {
+  // Ends the own thread when no actor system did (callgridd gave up before making one). Jobs
+  // are left only when an actor system outlives this object, which install's contract forbids.
+  state_->stop();
+}
+
+void io_thread_scheduler::install(caf::actor_system_config& cfg) {
+  cfg.module_factories.push_back([state = state_](caf::actor_system& system) {
+    return static_cast<caf::actor_system::module*>(new io_coordinator{system, state});
+  });
+}
+
+void io_thread_scheduler::leave_io() {
+  state_->start_own_thread();
+}
+
+} // namespace callgrid::actors

@@ -1,0 +1,156 @@
+#define CAF_SUITE actors.io_thread_scheduler
+
+// The scheduler that runs CAF's actors on the io_context's thread: actors run there (and only
+// there) while the io_context runs, timers still fire, and after the io thread is joined the
+// actors go on on a thread of their own, so the actor system still shuts down.
+
+#include "actors/io_thread_scheduler.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include <pthread.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/test/unit_test.hpp>
+
+using namespace callgrid::actors;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// The names of the threads the actors of a test ran on (names, not ids: a joined thread's id
+/// may be given to the next thread).
+struct thread_log {
+  std::mutex mutex;
+  std::set<std::string> names;
+  void note() {
+    char name[32] = {};
+    pthread_getname_np(pthread_self(), name, sizeof name);
+    std::lock_guard guard{mutex};
+    names.insert(name);
+  }
+};
+
+/// Answers n with n + 1 after passing it through `hops` fresh actors, noting each thread.
+caf::behavior relay(caf::event_based_actor* self, thread_log* log) {
+  return {[self, log](int n, int hops) -> caf::result<int> {
+    log->note();
+    if (hops == 0) {
+      self->quit();
+      return n + 1;
+    }
+    auto promise = self->make_response_promise<int>();
+    self->request(self->spawn(relay, log), 5s, n + 1, hops - 1)
+      .then([self, promise](int answer) mutable {
+        promise.deliver(answer);
+        self->quit();
+      });
+    return promise;
+  }};
+}
+
+/// Answers after a timer of its own, to show CAF's clock reaches actors here.
+caf::behavior sleeper(caf::event_based_actor* self, thread_log* log) {
+  return {[self, log](caf::get_atom) -> caf::result<int> {
+    log->note();
+    auto promise = self->make_response_promise<int>();
+    self->delayed_send(self, 20ms, caf::ok_atom_v);
+    self->become(caf::keep_behavior, [self, promise, log](caf::ok_atom) mutable {
+      log->note();
+      promise.deliver(7);
+      self->quit();
+    });
+    return promise;
+  }};
+}
+
+struct io_fixture {
+  boost::asio::io_context io{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work
+    = boost::asio::make_work_guard(io);
+  std::thread io_thread{[this] {
+    pthread_setname_np(pthread_self(), "test.io");
+    io.run();
+  }};
+  io_thread_scheduler scheduler{io};
+
+  void stop_io() {
+    work.reset();
+    io.stop();
+    if (io_thread.joinable())
+      io_thread.join();
+    scheduler.leave_io();
+  }
+  ~io_fixture() {
+    stop_io();
+  }
+};
+
+} // namespace
+
+CAF_TEST(actors run on the io thread while it runs) {
+  io_fixture fx;
+  thread_log log;
+  {
+    caf::actor_system_config cfg;
+    fx.scheduler.install(cfg);
+    caf::actor_system system{cfg};
+    caf::scoped_actor self{system};
+    auto first = system.spawn(relay, &log);
+    int answer = 0;
+    self->request(first, 5s, 1, 50).receive([&](int n) { answer = n; },
+                                            [&](const caf::error& err) {
+                                              CAF_FAIL("relay failed: " << to_string(err));
+                                            });
+    CAF_CHECK_EQUAL(answer, 52);
+    auto timed = system.spawn(sleeper, &log);
+    self->request(timed, 5s, caf::get_atom_v)
+      .receive([&](int n) { answer = n; },
+               [&](const caf::error& err) {
+                 CAF_FAIL("sleeper failed: " << to_string(err));
+               });
+    CAF_CHECK_EQUAL(answer, 7);
+    fx.stop_io();
+  }
+  std::lock_guard guard{log.mutex};
+  CAF_REQUIRE_EQUAL(log.names.size(), 1u);
+  CAF_CHECK_EQUAL(*log.names.begin(), "test.io");
+}
+
+CAF_TEST(actors go on after the io thread stops and the system shuts down) {
+  io_fixture fx;
+  thread_log log;
+  std::atomic<int> finished{0};
+  {
+    caf::actor_system_config cfg;
+    fx.scheduler.install(cfg);
+    caf::actor_system system{cfg};
+    auto first = system.spawn(relay, &log);
+    fx.stop_io(); // as callgridd does before its actor system ends
+    caf::scoped_actor self{system};
+    self->request(first, 5s, 1, 10).receive([&](int n) { finished = n; },
+                                            [&](const caf::error& err) {
+                                              CAF_FAIL("relay failed: " << to_string(err));
+                                            });
+    // Actors still running when the system ends are waited for, on the scheduler's own thread.
+    for (int i = 0; i < 20; ++i)
+      system.spawn([](caf::event_based_actor* waiter) -> caf::behavior {
+        waiter->delayed_send(waiter, 10ms, 1);
+        return {[waiter](int) { waiter->quit(); }};
+      });
+  }
+  CAF_CHECK_EQUAL(finished.load(), 12);
+  std::lock_guard guard{log.mutex};
+  CAF_REQUIRE_EQUAL(log.names.size(), 1u);
+  CAF_CHECK_EQUAL(*log.names.begin(), "cg.actors");
+}
