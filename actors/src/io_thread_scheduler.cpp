@@ -51,15 +51,18 @@ struct io_thread_scheduler::state : std::enable_shared_from_this<state> {
 
   void enqueue(caf::resumable* job) {
     bool post = false;
+    bool notify = false;
     {
       std::lock_guard guard{mutex};
       jobs.push_back(job);
-      if (!on_own_thread && !drain_posted)
+      if (on_own_thread)
+        notify = true;
+      else if (!drain_posted)
         post = drain_posted = true;
     }
     if (post)
       boost::asio::post(io, [self = shared_from_this()] { self->drain_from_io(); });
-    else
+    else if (notify)
       jobs_waiting.notify_one();
   }
 
