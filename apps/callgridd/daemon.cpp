@@ -30,11 +30,11 @@
 #include "config/key_schema.hpp"
 #include "actors/errc.hpp"
 #include "actors/http_endpoint.hpp"
+#include "actors/io_thread_scheduler.hpp"
 #include "actors/metrics_registry.hpp"
 #include "actors/node_supervisor.hpp"
 #include "actors/prompt_check.hpp"
 #include "actors/record_writer.hpp"
-#include "actors/io_thread_scheduler.hpp"
 #include "actors/session_journal.hpp"
 #include "esl/outbound_server.hpp"
 #include "persistence/catalog_watcher.hpp"
@@ -649,7 +649,8 @@ int run_daemon(const config::daemon_config& cfg) {
       return 1;
     }
   }
-  daemon_system_config caf_config{cfg.scheduler, io_scheduler, joins_cluster ? tls : cluster::link_tls{}};
+  daemon_system_config caf_config{cfg.scheduler, io_scheduler,
+                                  joins_cluster ? tls : cluster::link_tls{}};
   caf::actor_system system{caf_config};
   std::optional<caf::actor> tls_reporter;
   if (tls.enabled() && joins_cluster)
