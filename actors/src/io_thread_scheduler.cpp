@@ -1,9 +1,9 @@
 #include "actors/io_thread_scheduler.hpp"
 
 #include <condition_variable>
-#include <deque>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -43,7 +43,10 @@ struct io_thread_scheduler::state : std::enable_shared_from_this<state> {
 
   std::mutex mutex;
   std::condition_variable jobs_waiting; // for the own thread, after leave_io
-  std::deque<caf::resumable*> jobs;     // each holds one reference, as in CAF's own queues
+  std::vector<caf::resumable*> jobs;    // each holds one reference, as in CAF's own queues
+  // The batch being run, swapped with `jobs` (both keep their capacity). One drainer uses it at
+  // a time: the io thread until leave_io, which comes after that thread is joined; then ours.
+  std::vector<caf::resumable*> running;
   bool drain_posted = false;
   bool on_own_thread = false;
   bool stopping = false;
@@ -66,14 +69,11 @@ struct io_thread_scheduler::state : std::enable_shared_from_this<state> {
       jobs_waiting.notify_one();
   }
 
-  /// Pops one job, or nullptr when none waits.
-  caf::resumable* next_job() {
-    std::lock_guard guard{mutex};
-    if (jobs.empty())
-      return nullptr;
-    auto* job = jobs.front();
-    jobs.pop_front();
-    return job;
+  /// Runs `running` (taken from `jobs` under the mutex) and empties it.
+  void run_batch() {
+    for (auto* job : running)
+      run(job);
+    running.clear();
   }
 
   void run(caf::resumable* job) {
@@ -92,17 +92,11 @@ struct io_thread_scheduler::state : std::enable_shared_from_this<state> {
 
   /// Runs the jobs that wait now (not those they queue), then yields to the socket reads.
   void drain_from_io() {
-    size_t budget = 0;
     {
       std::lock_guard guard{mutex};
-      budget = jobs.size();
+      running.swap(jobs);
     }
-    for (; budget > 0; --budget) {
-      auto* job = next_job();
-      if (job == nullptr)
-        break;
-      run(job);
-    }
+    run_batch();
     bool again = false;
     {
       std::lock_guard guard{mutex};
@@ -126,22 +120,20 @@ struct io_thread_scheduler::state : std::enable_shared_from_this<state> {
     own_thread = std::thread{[this] {
       caf::detail::set_thread_name("cg.actors");
       for (;;) {
-        caf::resumable* job = nullptr;
         {
           std::unique_lock guard{mutex};
           jobs_waiting.wait(guard, [&] { return stopping || !jobs.empty(); });
           if (jobs.empty())
             return; // stopping
-          job = jobs.front();
-          jobs.pop_front();
+          running.swap(jobs);
         }
-        run(job);
+        run_batch();
       }
     }};
   }
 
   /// The actor system ends: stop the own thread and hand back the jobs nobody will run.
-  std::deque<caf::resumable*> stop() {
+  std::vector<caf::resumable*> stop() {
     {
       std::lock_guard guard{mutex};
       stopping = true;
