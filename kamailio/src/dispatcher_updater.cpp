@@ -43,8 +43,8 @@ result<publish_report> dispatcher_updater::publish(std::vector<dispatcher_target
       continue;
     set_state(t.state, t.set, t.uri);
   }
-  auto view = kamailio_view_; // set_state below changes the map
-  for (const auto& [key, state] : view) {
+  // set_state only overwrites the state of a key already here: the iteration stays valid.
+  for (const auto& [key, state] : kamailio_view_) {
     if (staying.contains(key) || state == target_state::disabled)
       continue;
     // Leaving the list: no new calls from now on, not only after the reload.

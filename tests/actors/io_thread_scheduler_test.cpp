@@ -131,6 +131,7 @@ CAF_TEST(actors go on after the io thread stops and the system shuts down) {
   io_fixture fx;
   thread_log log;
   std::atomic<int> finished{0};
+  std::atomic<int> woke{0}; // waiters whose timer fired before the system was gone
   {
     caf::actor_system_config cfg;
     fx.scheduler.install(cfg);
@@ -144,12 +145,16 @@ CAF_TEST(actors go on after the io thread stops and the system shuts down) {
                                             });
     // Actors still running when the system ends are waited for, on the scheduler's own thread.
     for (int i = 0; i < 20; ++i)
-      system.spawn([](caf::event_based_actor* waiter) -> caf::behavior {
+      system.spawn([&woke](caf::event_based_actor* waiter) -> caf::behavior {
         waiter->delayed_send(waiter, 10ms, 1);
-        return {[waiter](int) { waiter->quit(); }};
+        return {[waiter, &woke](int) {
+          ++woke;
+          waiter->quit();
+        }};
       });
   }
   CAF_CHECK_EQUAL(finished.load(), 12);
+  CAF_CHECK_EQUAL(woke.load(), 20);
   std::lock_guard guard{log.mutex};
   CAF_REQUIRE_EQUAL(log.names.size(), 1u);
   CAF_CHECK_EQUAL(*log.names.begin(), "cg.actors");
