@@ -7,6 +7,7 @@
 
 #include "capture_transcript.hpp"
 #include "esl/frame_parser.hpp"
+#include "esl/percent_codec.hpp"
 #include "frame_test_helpers.hpp"
 
 using namespace callgrid;
@@ -51,6 +52,40 @@ CAF_TEST(plain event values are percent-decoded and names are kept) {
   CAF_CHECK(create.field("Event-Date-Local")->find(':') != std::string_view::npos);
   CAF_CHECK(create.field("caller-caller-id-name")); // lookups ignore ASCII case
   CAF_CHECK(!create.field("No-Such-Header"));
+}
+
+CAF_TEST(values with many escapes decode at every position in the stream) {
+  // The scanner looks at 16 bytes at a time and skips a line's '%' after its first one; shift
+  // the same lines through every alignment, with '%' in names, dense escapes and bare '%'.
+  const std::vector<std::pair<std::string, std::string>> fields{
+    {"Event-Name", "CUSTOM"},
+    {"Event-Date-Local", "2026-11-27 10:41:07"},
+    {"Odd%Name", "a%b"},
+    {"variable_dense", "%%%::%%;;==@@"},
+    {"variable_tail", "ends with %"},
+    {"variable_plain", "nothing to decode here at all, just a long plain value"},
+    {"variable_utf8", "\xe2\x82\xac \xc3\xa9"},
+  };
+  for (std::size_t pad = 0; pad < 17; ++pad) {
+    std::string body = "X-Pad: " + std::string(pad, 'p') + "\n";
+    for (const auto& [name, value] : fields) {
+      std::string encoded;
+      percent_encode(value, encoded);
+      body += name + ": " + encoded + "\n";
+    }
+    body += "\n";
+    auto wire = "Content-Length: " + std::to_string(body.size())
+                + "\nContent-Type: text/event-plain\n\n" + body;
+    auto parsed = parse_all(wire);
+    CAF_REQUIRE(parsed);
+    CAF_REQUIRE_EQUAL(parsed->size(), 1u);
+    const auto& event = parsed->front();
+    for (const auto& [name, value] : fields) {
+      auto got = event.field(name);
+      CAF_REQUIRE(got);
+      CAF_CHECK_EQUAL(str(*got), value);
+    }
+  }
 }
 
 CAF_TEST(a plain BACKGROUND_JOB carries its result as the event body) {

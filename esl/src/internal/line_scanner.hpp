@@ -58,15 +58,26 @@ void scan_lines(std::string_view text, OnLine&& on_line) {
   const __m128i percent = _mm_set1_epi8('%');
   for (; base + 16 <= size; base += 16) {
     __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + base));
-    auto hits = static_cast<std::uint32_t>(
-      _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(chunk, newline),
-                                                   _mm_cmpeq_epi8(chunk, colon)),
-                                     _mm_cmpeq_epi8(chunk, percent))));
+    auto newlines = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, newline)));
+    auto percents = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, percent)));
+    auto hits = newlines | percents
+                | static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, colon)));
+    // Only a line's first '%' after its colon matters; encoded values have many (a date has
+    // a dozen), so the rest of the line's '%' hits are dropped instead of visited.
+    auto skip_line_percents = [&] {
+      auto next_newline = hits & newlines;
+      auto before = next_newline == 0 ? ~0u : (next_newline & (0u - next_newline)) - 1;
+      hits &= ~(percents & before);
+    };
+    if (line.has_percent)
+      skip_line_percents();
     while (hits != 0) {
       auto bit = static_cast<std::size_t>(__builtin_ctz(hits));
       hits &= hits - 1;
       if (!handle(base + bit))
         return;
+      if (line.has_percent)
+        skip_line_percents();
     }
   }
 #endif
