@@ -228,11 +228,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   static void on_add_write(void* data) {
     if (auto* self = static_cast<impl*>(data)) {
       self->want_write = true;
-      // While our own handler issues commands, the write happens when it is done (issue()).
-      if (self->issuing)
-        self->flush_after_issue = true;
-      else
-        self->arm_write();
+      self->arm_write();
     }
   }
   static void on_del_write(void* data) {
@@ -291,22 +287,6 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
                          if (gen == self->generation && self->ctx != nullptr && self->want_write)
                            self->arm_write();
                        }));
-  }
-
-  /// Runs `issue_commands` (which queues commands in hiredis) and then writes what hiredis
-  /// holds at once. The socket is almost always writable, so waiting for the reactor to say so
-  /// first (async_wait) would only cost an epoll_ctl and an extra turn of the io loop per write;
-  /// only what the kernel does not take at once waits for writability (hiredis asks again).
-  template <class IssueCommands>
-  void issue(IssueCommands&& issue_commands) {
-    issuing = true;
-    issue_commands();
-    issuing = false;
-    if (!flush_after_issue)
-      return;
-    flush_after_issue = false;
-    if (ctx != nullptr && want_write && !write_armed)
-      redisAsyncHandleWrite(ctx); // may end in on_disconnected, which clears ctx
   }
 
   // -- commands ------------------------------------------------------------------------------
@@ -455,9 +435,6 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   bool want_write = false;
   bool read_armed = false;
   bool write_armed = false;
-  /// Set while issue() runs its commands; hiredis' wish to write is then served at its end.
-  bool issuing = false;
-  bool flush_after_issue = false;
   uint32_t failed_attempts = 0;
   uint64_t next_id = 1;
   clock_type::time_point last_heard;
@@ -496,7 +473,7 @@ void redis_client::stop() {
 void redis_client::command(std::vector<std::string> args, redis_reply_handler handler) {
   asio::post(impl_->strand, [self = impl_, args = std::move(args),
                              handler = std::move(handler)]() mutable {
-    self->issue([&] { self->send(args, handler); });
+    self->send(args, handler);
   });
 }
 
@@ -504,17 +481,15 @@ void redis_client::commands(std::vector<std::vector<std::string>> batch,
                             redis_reply_handler handler) {
   asio::post(impl_->strand, [self = impl_, batch = std::move(batch),
                              handler = std::move(handler)]() mutable {
-    self->issue([&] {
-      for (auto& args : batch) {
-        auto each = handler;
-        self->send(args, each);
-      }
-    });
+    for (auto& args : batch) {
+      auto each = handler;
+      self->send(args, each);
+    }
   });
 }
 
 void redis_client::post(std::function<void()> fn) {
-  asio::post(impl_->strand, [self = impl_, fn = std::move(fn)] { self->issue(fn); });
+  asio::post(impl_->strand, std::move(fn));
 }
 
 redis_client_stats redis_client::stats() const {
