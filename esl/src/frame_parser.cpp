@@ -134,15 +134,23 @@ private:
                     static_cast<std::uint32_t>(length), false};
   }
 
-  /// The value of a field, percent-decoded into the scratch if it needs it.
+  /// Makes room in the scratch for decoding up to `bytes` of values (decoding never grows a
+  /// value), so that each value is decoded without resizing; end_decoding() trims it.
+  void begin_decoding(std::size_t bytes) {
+    decoded_end_ = scratch_.decoded.size();
+    scratch_.decoded.resize(decoded_end_ + bytes);
+  }
+  void end_decoding() { scratch_.decoded.resize(decoded_end_); }
+
+  /// The value of a field, percent-decoded into the scratch if it needs it (between
+  /// begin_decoding and end_decoding).
   text_ref decoded_value(text_ref raw, bool has_percent) {
     if (!has_percent)
       return raw;
     auto encoded = view(raw);
-    auto first = scratch_.decoded.size();
-    scratch_.decoded.resize(first + encoded.size());
+    auto first = decoded_end_;
     auto length = percent_decode(encoded, scratch_.decoded.data() + first);
-    scratch_.decoded.resize(first + length);
+    decoded_end_ += length;
     return text_ref{static_cast<std::uint32_t>(first), static_cast<std::uint32_t>(length), true};
   }
 
@@ -157,6 +165,7 @@ private:
   std::size_t wire_size_;
   internal::decode_scratch& scratch_;
   std::size_t outer_count_ = 0;
+  std::size_t decoded_end_ = 0;
   text_ref command_line_;
   text_ref event_body_;
   content_type type_ = content_type::unknown;
@@ -200,6 +209,7 @@ caf::error frame_builder::read_plain_event() {
   std::size_t line_number = 0;
   std::size_t rest = body_.size();
   std::optional<std::size_t> inner_length;
+  begin_decoding(body_.size());
   internal::scan_lines(body_, [&](const internal::scanned_line& line) {
     if (line.begin == line.end && line.terminated) {
       rest = line.end + 1; // the blank line ends the event's headers; its body follows
@@ -234,6 +244,7 @@ caf::error frame_builder::read_plain_event() {
     scratch_.fields.push_back({name, value});
     return true;
   });
+  end_decoding();
   if (err)
     return err;
   auto available = body_.size() - std::min(rest, body_.size());
@@ -294,12 +305,14 @@ caf::error frame_builder::read_json_event(simdjson::dom::parser& json) {
 void frame_builder::read_channel_data() {
   // The `connect` reply is an event serialised into the header block: every value is
   // percent-encoded, so the event view decodes each one.
+  begin_decoding(header_text_.size());
   for (std::size_t i = 0; i < outer_count_; ++i) {
     auto field = scratch_.fields[i];
     auto raw = view(field.value);
     bool has_percent = raw.find('%') != std::string_view::npos;
     scratch_.fields.push_back({field.name, decoded_value(field.value, has_percent)});
   }
+  end_decoding();
 }
 
 caf::error frame_builder::build(stream_direction direction, simdjson::dom::parser& json,
