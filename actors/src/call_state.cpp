@@ -101,7 +101,8 @@ void call_state::start(std::chrono::system_clock::time_point now, std::vector<ca
   }
   if (r.answer && !setup_.already_answered) {
     phase_ = call_phase::answering;
-    out.push_back(execute_app{"answer", "", next_event_uuid()});
+    answer_app_uuid_ = next_event_uuid();
+    out.push_back(execute_app{"answer", "", answer_app_uuid_});
     return;
   }
   begin_action(out);
@@ -194,6 +195,15 @@ void call_state::on_event(const esl::frame& event, std::vector<call_action>& out
     auto app_uuid = event.field("Application-UUID");
     if (!app_uuid)
       return;
+    if (phase_ == call_phase::answering && *app_uuid == answer_app_uuid_) {
+      // The inbound link does not subscribe to CHANNEL_ANSWER (one event less per call): the
+      // answer's completion says whether it worked. If it did not, the hangup events follow.
+      if (event.field("Answer-State") == std::optional<std::string_view>{"answered"}) {
+        answered_us_ = field_as_int(event, "Caller-Channel-Answered-Time");
+        begin_action(out);
+      }
+      return;
+    }
     auto it = std::find(playing_.begin(), playing_.end(), *app_uuid);
     if (it != playing_.end()) {
       playing_.erase(it);

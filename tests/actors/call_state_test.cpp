@@ -121,7 +121,10 @@ struct fixture {
     auto answer = find_action<execute_app>(actions);
     CAF_REQUIRE(answer != nullptr);
     CAF_CHECK_EQUAL(answer->app, "answer");
-    feed(event("CHANNEL_ANSWER", {{"Caller-Channel-Answered-Time", "1795666020000000"}}));
+    feed(event("CHANNEL_EXECUTE_COMPLETE", {{"Application", "answer"},
+                                            {"Application-UUID", answer->event_uuid},
+                                            {"Answer-State", "answered"},
+                                            {"Caller-Channel-Answered-Time", "1795666020000000"}}));
     actions = take();
     auto play = find_action<execute_app>(actions);
     CAF_REQUIRE(play != nullptr);
@@ -274,6 +277,38 @@ CAF_TEST(a bridge route answers then bridges) {
   CAF_REQUIRE(bridge != nullptr);
   CAF_CHECK_EQUAL(bridge->app, "bridge");
   CAF_CHECK_EQUAL(bridge->arg, "loopback/2000");
+}
+
+CAF_TEST(the IVR waits for its own answer to complete answered) {
+  call.start(std::chrono::system_clock::now(), out);
+  auto actions = take();
+  auto answer = find_action<execute_app>(actions);
+  CAF_REQUIRE(answer != nullptr);
+  // Another application's completion, or the answer's own without the channel answered (the
+  // caller left), starts nothing.
+  feed(event("CHANNEL_EXECUTE_COMPLETE", {{"Application", "set"},
+                                          {"Application-UUID", "someone-else"},
+                                          {"Answer-State", "answered"}}));
+  feed(event("CHANNEL_EXECUTE_COMPLETE", {{"Application", "answer"},
+                                          {"Application-UUID", answer->event_uuid},
+                                          {"Answer-State", "hangup"}}));
+  CAF_CHECK(take().empty());
+  CAF_CHECK(call.phase() == call_phase::answering);
+}
+
+CAF_TEST(on an outbound socket CHANNEL_ANSWER starts the IVR once) {
+  call.start(std::chrono::system_clock::now(), out);
+  auto answer_uuid = std::get<execute_app>(take().front()).event_uuid;
+  feed(event("CHANNEL_ANSWER", {{"Caller-Channel-Answered-Time", "1795666020000000"}}));
+  auto actions = take();
+  auto play = find_action<execute_app>(actions);
+  CAF_REQUIRE(play != nullptr);
+  CAF_CHECK_EQUAL(play->app, "playback");
+  // myevents also brings the answer's completion: the IVR is not started twice.
+  feed(event("CHANNEL_EXECUTE_COMPLETE", {{"Application", "answer"},
+                                          {"Application-UUID", answer_uuid},
+                                          {"Answer-State", "answered"}}));
+  CAF_CHECK(take().empty());
 }
 
 CAF_TEST(a missing flow hangs up with SERVICE_UNAVAILABLE) {

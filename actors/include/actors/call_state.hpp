@@ -93,7 +93,8 @@ struct call_setup {
 enum class call_phase : uint8_t {
   /// `start` not called yet.
   created,
-  /// Answer sent, waiting for CHANNEL_ANSWER.
+  /// Answer sent, waiting for its CHANNEL_EXECUTE_COMPLETE (or CHANNEL_ANSWER on an outbound
+  /// socket, whose myevents include it).
   answering,
   /// The route's action runs (IVR, bridge).
   running,
@@ -176,6 +177,8 @@ private:
   /// Application-UUIDs of the playbacks sent and not yet completed, oldest first (the IVR
   /// expects one prompt_finished per prompt, in order).
   std::vector<std::string> playing_;
+  /// The Event-UUID of the `answer` sent while answering ("" before).
+  std::string answer_app_uuid_;
   std::string disposition_;
   std::string hangup_cause_;
   std::optional<int32_t> sip_code_;

@@ -132,9 +132,10 @@ struct node_supervisor_options {
 [[nodiscard]] node_supervisor_actor spawn_node_supervisor(caf::actor_system& system,
                                                           node_supervisor_options options);
 
-/// The events the supervisor subscribes to on the inbound link.
+/// The events the supervisor subscribes to on the inbound link. Not CHANNEL_ANSWER: a call
+/// actor learns that its `answer` worked from the application's CHANNEL_EXECUTE_COMPLETE
+/// (Answer-State: answered), and a channel the dialplan answered says so when it parks.
 inline constexpr const char* node_supervisor_events
-  = "CHANNEL_PARK CHANNEL_ANSWER CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP "
-    "CHANNEL_HANGUP_COMPLETE DTMF HEARTBEAT";
+  = "CHANNEL_PARK CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE DTMF HEARTBEAT";
 
 } // namespace callgrid::actors
