@@ -26,8 +26,13 @@ struct call_actor_state {
   bool finished = false;
   /// Counts the calls this actor hosted; its timers and lookups carry it.
   uint64_t serial = 0;
-  /// callgrid_event_to_command_seconds, looked up once per actor (null without metrics).
+  /// callgrid_event_to_command_seconds and callgrid_live_calls, looked up once per actor (null
+  /// without metrics).
   metric_histogram* reaction_times = nullptr;
+  metric_gauge* live_calls = nullptr;
+  /// The callgrid_calls_total and callgrid_ivr_outcomes_total series this actor counted into,
+  /// by disposition or flow and outcome: a pooled actor looks each one up in the registry once.
+  std::vector<std::pair<std::string, metric_counter*>> end_counters;
 };
 
 using call_pointer = call_actor::stateful_pointer<call_actor_state>;
@@ -50,6 +55,17 @@ metric_histogram& reaction_time_histogram(metrics_registry& metrics) {
      0.025, 0.05, 0.1, 0.25, 1.0});
 }
 
+/// The counter `key` names in the actor's cache, looked up with `lookup` the first time.
+template <class Lookup>
+metric_counter& end_counter(call_actor_state& st, std::string key, Lookup&& lookup) {
+  for (const auto& [cached_key, counter] : st.end_counters)
+    if (cached_key == key)
+      return *counter;
+  auto& counter = lookup();
+  st.end_counters.emplace_back(std::move(key), &counter);
+  return counter;
+}
+
 /// The call is over: count it, hand its record to the writer, then exit or wait for the next.
 void finish(call_pointer self) {
   auto& st = self->state;
@@ -57,18 +73,21 @@ void finish(call_pointer self) {
   st.finished = true;
   auto record = st.call->make_record();
   if (ctx.metrics) {
-    live_calls_gauge(*ctx.metrics).add(-1);
-    ctx.metrics
-      ->counter("callgrid_calls_total", "Calls ended on this node, by disposition",
-                {{"disposition", record.disposition}})
-      .increment();
-    if (auto outcome = st.call->ivr_outcome(); !outcome.empty() && st.call->setup().flow)
-      ctx.metrics
-        ->counter("callgrid_ivr_outcomes_total", "IVR sessions ended, by flow and outcome",
-                  {{"flow", st.call->setup().flow->name()},
-                   {"node", record.node},
-                   {"outcome", outcome}})
-        .increment();
+    st.live_calls->add(-1);
+    auto& metrics = *ctx.metrics;
+    end_counter(st, "disposition\n" + record.disposition, [&]() -> metric_counter& {
+      return metrics.counter("callgrid_calls_total", "Calls ended on this node, by disposition",
+                             {{"disposition", record.disposition}});
+    }).increment();
+    if (auto outcome = st.call->ivr_outcome(); !outcome.empty() && st.call->setup().flow) {
+      const auto& flow = st.call->setup().flow->name();
+      // The node label is this daemon's name, the same for every call.
+      end_counter(st, "ivr\n" + flow + "\n" + outcome, [&]() -> metric_counter& {
+        return metrics.counter("callgrid_ivr_outcomes_total",
+                               "IVR sessions ended, by flow and outcome",
+                               {{"flow", flow}, {"node", record.node}, {"outcome", outcome}});
+      }).increment();
+    }
   }
   spdlog::info("call {}: ended, cause {}, disposition {}, {} ms", record.call_uuid,
                record.hangup_cause, record.disposition, record.duration_ms);
@@ -150,9 +169,11 @@ void host(call_pointer self, call_setup setup, std::shared_ptr<channel_link> lin
   st.context.link = std::move(link);
   st.call.emplace(std::move(setup));
   if (st.context.metrics) {
-    live_calls_gauge(*st.context.metrics).add(1);
-    if (!st.reaction_times)
+    if (!st.live_calls) {
+      st.live_calls = &live_calls_gauge(*st.context.metrics);
       st.reaction_times = &reaction_time_histogram(*st.context.metrics);
+    }
+    st.live_calls->add(1);
   }
   auto started_by = st.call->setup().started_by_event_at;
   st.call->start(std::chrono::system_clock::now(), st.actions);

@@ -4,7 +4,9 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <functional>
 #include <sstream>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -88,6 +90,15 @@ struct origination_metrics {
   metric_counter& timed_out;
 };
 
+/// Hashes std::string keys and string_views alike, so events look up their call by the frame's
+/// Unique-ID without copying it into a string first.
+struct text_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view text) const noexcept {
+    return std::hash<std::string_view>{}(text);
+  }
+};
+
 struct node_supervisor_state {
   static inline const char* name = "node_supervisor";
 
@@ -95,7 +106,7 @@ struct node_supervisor_state {
   std::shared_ptr<esl::inbound_client> client;
   /// Checks and warms the flows' prompts on FreeSWITCH (prompt_check.hpp).
   prompt_checker_actor prompts;
-  std::unordered_map<std::string, tracked_call> calls;
+  std::unordered_map<std::string, tracked_call, text_hash, std::equal_to<>> calls;
   std::unordered_map<caf::actor_addr, std::string> uuid_by_actor;
   /// Inbound call actors whose call is over, waiting for the next (at most
   /// `max_idle_call_actors`); shared with the exit functor that ends them with the supervisor.
@@ -921,7 +932,7 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
         on_background_job(self, *ev.frame);
         return;
       }
-      auto it = state.calls.find(std::string{ev.frame->unique_id()});
+      auto it = state.calls.find(ev.frame->unique_id());
       if (it == state.calls.end() || it->second.mode != persistence::esl_mode::inbound) {
         if (it == state.calls.end()) {
           state.metrics->unowned_events.increment();

@@ -17,6 +17,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/channel_link.hpp"
+#include "actors/metrics_registry.hpp"
 #include "esl/frame.hpp"
 #include "json_event.hpp"
 
@@ -181,6 +182,34 @@ CAF_TEST(a pooled call actor hosts a second call after the first with one record
   CAF_CHECK_EQUAL(commands_sent(), (std::vector<std::string>{
                                      std::string{first_uuid} + " hangup CALL_REJECTED",
                                      std::string{second_uuid} + " hangup CALL_REJECTED"}));
+  caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(records, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST(a pooled call actor counts each call under its own disposition) {
+  metrics_registry metrics;
+  auto context = pooled_context(first_uuid);
+  context.metrics = &metrics;
+  auto actor = spawn_call_actor(system, rejected_call(first_uuid), std::move(context));
+  test->send(actor, hangup_complete(first_uuid, "CALL_REJECTED"));
+  expect_record();
+  expect_finished();
+  // A call without a route ends as no_route; then a rejected one again.
+  auto unrouted = rejected_call(second_uuid);
+  unrouted.matched_route.reset();
+  test->send(actor, host_call{std::move(unrouted), link(second_uuid)});
+  test->send(actor, hangup_complete(second_uuid, "NO_ROUTE_DESTINATION"));
+  CAF_CHECK_EQUAL(expect_record().disposition, "no_route");
+  expect_finished();
+  constexpr const char* third_uuid = "5f1c0a52-0000-4000-8000-0000000000b3";
+  test->send(actor, host_call{rejected_call(third_uuid), link(third_uuid)});
+  test->send(actor, hangup_complete(third_uuid, "CALL_REJECTED"));
+  CAF_CHECK_EQUAL(expect_record().disposition, "rejected");
+  expect_finished();
+  auto page = metrics.render();
+  CAF_CHECK(page.find("callgrid_calls_total{disposition=\"rejected\"} 2\n") != std::string::npos);
+  CAF_CHECK(page.find("callgrid_calls_total{disposition=\"no_route\"} 1\n") != std::string::npos);
+  CAF_CHECK(page.find("callgrid_live_calls 0\n") != std::string::npos);
   caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(records, caf::exit_reason::user_shutdown);
 }
