@@ -187,6 +187,13 @@ void call_state::on_event(const esl::frame& event, std::vector<call_action>& out
     return;
   }
   auto name = event.event_name();
+  // The inbound link does not subscribe to CHANNEL_HANGUP (one event less per call): the first
+  // event that says `Answer-State: hangup` (the interrupted application's completion, at the
+  // latest CHANNEL_HANGUP_COMPLETE) tells the call that its channel is gone. That comes before
+  // the event itself is applied: a prompt cut short by the hangup did not finish for the IVR.
+  if (name == "CHANNEL_HANGUP" || name == "CHANNEL_HANGUP_COMPLETE"
+      || event.field("Answer-State") == std::optional<std::string_view>{"hangup"})
+    note_hangup(event, out);
   if (name == "CHANNEL_ANSWER") {
     answered_us_ = field_as_int(event, "Caller-Channel-Answered-Time");
     if (phase_ == call_phase::answering)
@@ -213,23 +220,24 @@ void call_state::on_event(const esl::frame& event, std::vector<call_action>& out
     auto digit = event.field("DTMF-Digit");
     if (digit && digit->size() == 1)
       feed_ivr(ivr::digit_pressed{(*digit)[0]}, out);
-  } else if (name == "CHANNEL_HANGUP") {
-    if (auto cause = event.field("Hangup-Cause"))
-      hangup_cause_ = std::string{*cause};
-    if (phase_ != call_phase::hanging_up)
-      phase_ = call_phase::hanging_up;
-    if (ivr_ && !ivr_->finished()) {
-      feed_ivr(ivr::caller_hung_up{}, out);
-      disposition_ = "abandoned";
-    }
-    // The channel is gone: drop whatever actions the IVR still wanted.
-    std::erase_if(out, [](const call_action& a) {
-      return !std::holds_alternative<disarm_timer>(a);
-    });
   } else if (name == "CHANNEL_HANGUP_COMPLETE") {
     absorb_final_event(event);
     phase_ = call_phase::ended;
   }
+}
+
+void call_state::note_hangup(const esl::frame& event, std::vector<call_action>& out) {
+  if (auto cause = event.field("Hangup-Cause"))
+    hangup_cause_ = std::string{*cause};
+  phase_ = call_phase::hanging_up;
+  if (ivr_ && !ivr_->finished()) {
+    feed_ivr(ivr::caller_hung_up{}, out);
+    disposition_ = "abandoned";
+  }
+  // The channel is gone: drop whatever actions the IVR still wanted.
+  std::erase_if(out, [](const call_action& a) {
+    return !std::holds_alternative<disarm_timer>(a);
+  });
 }
 
 void call_state::absorb_final_event(const esl::frame& event) {

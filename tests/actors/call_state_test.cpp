@@ -196,6 +196,45 @@ CAF_TEST(a digit after the prompt walks the menu and the record holds the path) 
   CAF_CHECK(record.reason == persistence::end_reason::normal);
 }
 
+CAF_TEST(a prompt cut short by the caller hanging up does not walk the menu) {
+  // The inbound link has no CHANNEL_HANGUP: the prompt's completion says Answer-State: hangup.
+  auto prompt = answer_and_get_prompt();
+  feed(event("CHANNEL_EXECUTE_COMPLETE", {{"Application", "playback"},
+                                          {"Application-UUID", prompt},
+                                          {"Answer-State", "hangup"},
+                                          {"Hangup-Cause", "ORIGINATOR_CANCEL"}}));
+  auto actions = take();
+  CAF_CHECK(find_action<execute_app>(actions) == nullptr);
+  CAF_CHECK(find_action<arm_timer>(actions) == nullptr);
+  CAF_CHECK_EQUAL(call.phase(), call_phase::hanging_up);
+  feed(event("CHANNEL_EXECUTE_COMPLETE", {{"Application", "park"},
+                                          {"Application-UUID", "park-uuid"},
+                                          {"Answer-State", "hangup"}}));
+  CAF_CHECK(take().empty());
+  feed(event("CHANNEL_HANGUP_COMPLETE", {{"Hangup-Cause", "ORIGINATOR_CANCEL"},
+                                         {"Answer-State", "hangup"},
+                                         {"Caller-Channel-Hangup-Time", "1795666025059998"}}));
+  CAF_REQUIRE(call.ended());
+  auto record = call.make_record();
+  CAF_CHECK_EQUAL(record.disposition, "abandoned");
+  CAF_CHECK_EQUAL(record.hangup_cause, "ORIGINATOR_CANCEL");
+  CAF_REQUIRE_EQUAL(record.ivr_path.size(), 1u);
+  CAF_CHECK_EQUAL(record.ivr_path[0].menu, "main");
+  CAF_CHECK_EQUAL(record.ivr_path[0].choice, "hangup");
+}
+
+CAF_TEST(CHANNEL_HANGUP_COMPLETE alone ends a call whose IVR still waits) {
+  auto prompt = answer_and_get_prompt();
+  feed(event("CHANNEL_EXECUTE_COMPLETE",
+             {{"Application", "playback"}, {"Application-UUID", prompt}}));
+  CAF_CHECK(find_action<arm_timer>(take()) != nullptr);
+  feed(event("CHANNEL_HANGUP_COMPLETE", {{"Hangup-Cause", "NORMAL_CLEARING"},
+                                         {"Caller-Channel-Hangup-Time", "1795666025059998"}}));
+  CAF_REQUIRE(call.ended());
+  CAF_CHECK(find_action<execute_app>(take()) == nullptr);
+  CAF_CHECK_EQUAL(call.make_record().disposition, "abandoned");
+}
+
 CAF_TEST(a completion of another application does not end the prompt) {
   answer_and_get_prompt();
   feed(event("CHANNEL_EXECUTE_COMPLETE",
@@ -284,16 +323,18 @@ CAF_TEST(the IVR waits for its own answer to complete answered) {
   auto actions = take();
   auto answer = find_action<execute_app>(actions);
   CAF_REQUIRE(answer != nullptr);
-  // Another application's completion, or the answer's own without the channel answered (the
-  // caller left), starts nothing.
+  // Another application's completion starts nothing.
   feed(event("CHANNEL_EXECUTE_COMPLETE", {{"Application", "set"},
                                           {"Application-UUID", "someone-else"},
                                           {"Answer-State", "answered"}}));
+  CAF_CHECK(take().empty());
+  CAF_CHECK(call.phase() == call_phase::answering);
+  // The answer's own completion without the channel answered (the caller left) ends the wait.
   feed(event("CHANNEL_EXECUTE_COMPLETE", {{"Application", "answer"},
                                           {"Application-UUID", answer->event_uuid},
                                           {"Answer-State", "hangup"}}));
   CAF_CHECK(take().empty());
-  CAF_CHECK(call.phase() == call_phase::answering);
+  CAF_CHECK(call.phase() == call_phase::hanging_up);
 }
 
 CAF_TEST(on an outbound socket CHANNEL_ANSWER starts the IVR once) {

@@ -168,6 +168,9 @@ private:
   void feed_ivr(const ivr::event& event, std::vector<call_action>& out);
   void send_hangup(std::string cause, std::vector<call_action>& out);
   void absorb_final_event(const esl::frame& event);
+  /// The channel is gone (CHANNEL_HANGUP or the first event with `Answer-State: hangup`): the
+  /// IVR learns the caller left, and no command is sent any more.
+  void note_hangup(const esl::frame& event, std::vector<call_action>& out);
   std::string next_event_uuid();
 
   call_setup setup_;

@@ -134,8 +134,10 @@ struct node_supervisor_options {
 
 /// The events the supervisor subscribes to on the inbound link. Not CHANNEL_ANSWER: a call
 /// actor learns that its `answer` worked from the application's CHANNEL_EXECUTE_COMPLETE
-/// (Answer-State: answered), and a channel the dialplan answered says so when it parks.
+/// (Answer-State: answered), and a channel the dialplan answered says so when it parks. Not
+/// CHANNEL_HANGUP: the events after a hangup say `Answer-State: hangup` (the park or prompt
+/// that ends with it completes, then CHANNEL_HANGUP_COMPLETE comes).
 inline constexpr const char* node_supervisor_events
-  = "CHANNEL_PARK CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE DTMF HEARTBEAT";
+  = "CHANNEL_PARK CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP_COMPLETE DTMF HEARTBEAT";
 
 } // namespace callgrid::actors
