@@ -1,6 +1,7 @@
 #include "actors/call_state.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 
 #include "esl/frame.hpp"
@@ -9,8 +10,7 @@ namespace callgrid::actors {
 
 namespace {
 
-std::optional<int64_t> field_as_int(const esl::frame& event, std::string_view name) {
-  auto text = event.field(name);
+std::optional<int64_t> text_as_int(std::optional<std::string_view> text) {
   if (!text || text->empty())
     return std::nullopt;
   int64_t value = 0;
@@ -18,6 +18,10 @@ std::optional<int64_t> field_as_int(const esl::frame& event, std::string_view na
   if (ec != std::errc{} || end != text->data() + text->size())
     return std::nullopt;
   return value;
+}
+
+std::optional<int64_t> field_as_int(const esl::frame& event, std::string_view name) {
+  return text_as_int(event.field(name));
 }
 
 int64_t now_us() {
@@ -241,19 +245,36 @@ void call_state::note_hangup(const esl::frame& event, std::vector<call_action>& 
 }
 
 void call_state::absorb_final_event(const esl::frame& event) {
-  if (auto cause = event.field("Hangup-Cause"))
-    hangup_cause_ = std::string{*cause};
-  if (auto answered = field_as_int(event, "Caller-Channel-Answered-Time"); answered && *answered)
-    answered_us_ = *answered;
-  if (auto created = field_as_int(event, "Caller-Channel-Created-Time"); created && *created)
-    setup_.created_us = *created;
-  ended_us_ = field_as_int(event, "Caller-Channel-Hangup-Time").value_or(0);
+  // The final event has a few hundred fields, most of its variables: one pass picks the seven
+  // this needs (the first of each, as field() would) instead of one scan per name.
+  enum slot { cause, answered, created, hung_up, mduration, billmsec, term_status, slots };
+  static constexpr std::array<std::string_view, slots> names{
+    "Hangup-Cause",
+    "Caller-Channel-Answered-Time",
+    "Caller-Channel-Created-Time",
+    "Caller-Channel-Hangup-Time",
+    "variable_mduration",
+    "variable_billmsec",
+    "variable_sip_term_status",
+  };
+  std::array<std::optional<std::string_view>, slots> found;
+  for (const auto& field : event.event_fields())
+    for (std::size_t i = 0; i < slots; ++i)
+      if (!found[i] && field.name == names[i])
+        found[i] = field.value;
+  auto as_int = [&](slot which) { return text_as_int(found[which]); };
+  if (found[cause])
+    hangup_cause_ = std::string{*found[cause]};
+  if (auto at = as_int(answered); at && *at)
+    answered_us_ = *at;
+  if (auto at = as_int(created); at && *at)
+    setup_.created_us = *at;
+  ended_us_ = as_int(hung_up).value_or(0);
   if (ended_us_ == 0)
     ended_us_ = now_us();
-  duration_ms_ = field_as_int(event, "variable_mduration")
-                   .value_or((ended_us_ - setup_.created_us) / 1000);
-  billsec_ms_ = field_as_int(event, "variable_billmsec").value_or(0);
-  if (auto code = field_as_int(event, "variable_sip_term_status"))
+  duration_ms_ = as_int(mduration).value_or((ended_us_ - setup_.created_us) / 1000);
+  billsec_ms_ = as_int(billmsec).value_or(0);
+  if (auto code = as_int(term_status))
     sip_code_ = static_cast<int32_t>(*code);
 }
 
