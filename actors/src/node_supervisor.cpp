@@ -27,6 +27,7 @@
 #include "esl/frame.hpp"
 #include "esl/outbound_server.hpp"
 #include "esl/percent_codec.hpp"
+#include "persistence/text.hpp"
 
 namespace callgrid::actors {
 
@@ -178,6 +179,37 @@ call_setup make_setup(node_supervisor_state& st, std::string uuid, std::string c
 /// the moment before others start at the highest rates measured, ~1.2 KB each.
 constexpr std::size_t max_idle_call_actors = 1024;
 
+} // namespace
+
+std::string session_snapshot(const call_setup& setup) {
+  // Written by hand: one per call start, where building a json object and dumping it cost more
+  // than the rest of the start (and dump() throws on bytes that are not UTF-8).
+  std::string out;
+  out.reserve(160);
+  out += "{\"caller\":";
+  persistence::append_json_string(out, setup.caller);
+  out += ",\"callee\":";
+  persistence::append_json_string(out, setup.callee);
+  out += ",\"mode\":";
+  persistence::append_json_string(out, persistence::to_string(setup.mode));
+  out += ",\"created_us\":";
+  out += std::to_string(setup.created_us);
+  out += ",\"node\":";
+  persistence::append_json_string(out, setup.node);
+  if (setup.matched_route) {
+    out += ",\"route_id\":";
+    out += std::to_string(setup.matched_route->id);
+    if (setup.matched_route->flow_id) {
+      out += ",\"flow_id\":";
+      out += std::to_string(*setup.matched_route->flow_id);
+    }
+  }
+  out += '}';
+  return out;
+}
+
+namespace {
+
 void start_call(supervisor_pointer self, call_setup setup, std::shared_ptr<channel_link> link) {
   auto& st = self->state;
   auto uuid = setup.uuid;
@@ -188,19 +220,8 @@ void start_call(supervisor_pointer self, call_setup setup, std::shared_ptr<chann
   else
     spdlog::info("call {}: {} -> {} on route '{}' ({} mode)", uuid, setup.caller, setup.callee,
                  setup.matched_route->name, persistence::to_string(mode));
-  if (st.options.journal.save) {
-    nlohmann::json snapshot{{"caller", setup.caller},
-                            {"callee", setup.callee},
-                            {"mode", persistence::to_string(mode)},
-                            {"created_us", setup.created_us},
-                            {"node", setup.node}};
-    if (setup.matched_route) {
-      snapshot["route_id"] = setup.matched_route->id;
-      if (setup.matched_route->flow_id)
-        snapshot["flow_id"] = *setup.matched_route->flow_id;
-    }
-    st.options.journal.save(uuid, snapshot.dump());
-  }
+  if (st.options.journal.save)
+    st.options.journal.save(uuid, session_snapshot(setup));
   // Inbound calls reuse an idle actor when there is one. Outbound-mode actors are bound to
   // their socket, whose late frames could reach a reused actor, so they are not pooled.
   const bool pooled = mode == persistence::esl_mode::inbound;

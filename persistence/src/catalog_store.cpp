@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 
 #include "persistence/errc.hpp"
+#include "persistence/text.hpp"
 
 namespace callgrid::persistence {
 
@@ -93,29 +94,6 @@ std::optional<std::string> optional_number(const auto& value) {
   if (!value)
     return std::nullopt;
   return std::to_string(*value);
-}
-
-/// Appends `text` as a JSON string.
-void append_json_string(std::string& out, std::string_view text) {
-  out += '"';
-  for (char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
-          out += escaped;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
 }
 
 std::string clock_text(uint16_t minute) {

@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 
 #include "persistence/schema_migrator.hpp"
+#include "persistence/text.hpp"
 
 namespace callgrid::persistence {
 
@@ -64,75 +65,6 @@ std::string trimmed(const char* message) {
   std::string out = message != nullptr ? message : "";
   while (!out.empty() && std::isspace(static_cast<unsigned char>(out.back())) != 0)
     out.pop_back();
-  return out;
-}
-
-/// Returns whether `s` is valid UTF-8 without NUL bytes: what PostgreSQL accepts in text.
-bool acceptable_text(std::string_view s) noexcept {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c == 0)
-      return false;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len = 0;
-    uint32_t cp = 0;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > s.size())
-      return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80)
-        return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    // Overlong forms, UTF-16 surrogates, beyond U+10FFFF.
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))
-        || (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += len;
-  }
-  return true;
-}
-
-/// Replaces each byte of `s` that is not part of valid UTF-8, and each NUL, by U+FFFD. The
-/// server would reject the whole batch for one such byte, and a batch that can never be stored
-/// would block the spool for good; a caller name with a stray byte is worth less than that.
-std::string repaired_text(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 8);
-  std::size_t i = 0;
-  while (i < s.size()) {
-    // The longest valid prefix is found by trying sequences of 1 to 4 bytes.
-    bool taken = false;
-    for (std::size_t len = 1; len <= 4 && i + len <= s.size(); ++len) {
-      auto piece = s.substr(i, len);
-      if (acceptable_text(piece)) {
-        out.append(piece);
-        i += len;
-        taken = true;
-        break;
-      }
-    }
-    if (!taken) {
-      out.append("\xEF\xBF\xBD");
-      ++i;
-    }
-  }
   return out;
 }
 
@@ -248,30 +180,7 @@ private:
     json_ += ']';
     text(json_);
   }
-  void json_string(std::string_view raw) {
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string fixed;
-    auto s = raw;
-    if (!acceptable_text(raw)) {
-      fixed = repaired_text(raw);
-      s = fixed;
-    }
-    json_ += '"';
-    for (char c : s) {
-      auto u = static_cast<unsigned char>(c);
-      if (c == '"' || c == '\\') {
-        json_ += '\\';
-        json_ += c;
-      } else if (u < 0x20) {
-        json_ += "\\u00";
-        json_ += hex[u >> 4];
-        json_ += hex[u & 0xF];
-      } else {
-        json_ += c;
-      }
-    }
-    json_ += '"';
-  }
+  void json_string(std::string_view raw) { append_json_string(json_, raw); }
 
   std::string buf_;
   std::string json_;

@@ -128,6 +128,11 @@ struct node_supervisor_options {
   session_journal journal;
 };
 
+/// The JSON object the supervisor journals when call `setup` starts: caller, callee, mode,
+/// created_us, node and, with a route, route_id and flow_id. Valid JSON whatever bytes the
+/// caller's number holds (bytes that are not UTF-8 become U+FFFD).
+[[nodiscard]] std::string session_snapshot(const call_setup& setup);
+
 /// Spawns the supervisor, which connects its ESL link at once (and keeps reconnecting).
 [[nodiscard]] node_supervisor_actor spawn_node_supervisor(caf::actor_system& system,
                                                           node_supervisor_options options);
