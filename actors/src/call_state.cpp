@@ -207,8 +207,8 @@ void call_state::on_event(const esl::frame& event, std::vector<call_action>& out
     if (!app_uuid)
       return;
     if (phase_ == call_phase::answering && *app_uuid == answer_app_uuid_) {
-      // The inbound link does not subscribe to CHANNEL_ANSWER (one event less per call): the
-      // answer's completion says whether it worked. If it did not, the hangup events follow.
+      // The answer's completion says whether it worked (as CHANNEL_ANSWER does, when it is
+      // subscribed and comes first). If it did not, the hangup events follow.
       if (event.field("Answer-State") == std::optional<std::string_view>{"answered"}) {
         answered_us_ = field_as_int(event, "Caller-Channel-Answered-Time");
         begin_action(out);

@@ -337,7 +337,7 @@ CAF_TEST(the IVR waits for its own answer to complete answered) {
   CAF_CHECK(call.phase() == call_phase::hanging_up);
 }
 
-CAF_TEST(on an outbound socket CHANNEL_ANSWER starts the IVR once) {
+CAF_TEST(CHANNEL_ANSWER starts the IVR once and the answer completion after it does not) {
   call.start(std::chrono::system_clock::now(), out);
   auto answer_uuid = std::get<execute_app>(take().front()).event_uuid;
   feed(event("CHANNEL_ANSWER", {{"Caller-Channel-Answered-Time", "1795666020000000"}}));
@@ -345,7 +345,7 @@ CAF_TEST(on an outbound socket CHANNEL_ANSWER starts the IVR once) {
   auto play = find_action<execute_app>(actions);
   CAF_REQUIRE(play != nullptr);
   CAF_CHECK_EQUAL(play->app, "playback");
-  // myevents also brings the answer's completion: the IVR is not started twice.
+  // The answer application completes after CHANNEL_ANSWER: the IVR is not started twice.
   feed(event("CHANNEL_EXECUTE_COMPLETE", {{"Application", "answer"},
                                           {"Application-UUID", answer_uuid},
                                           {"Answer-State", "answered"}}));

@@ -93,8 +93,8 @@ struct call_setup {
 enum class call_phase : uint8_t {
   /// `start` not called yet.
   created,
-  /// Answer sent, waiting for its CHANNEL_EXECUTE_COMPLETE (or CHANNEL_ANSWER on an outbound
-  /// socket, whose myevents include it).
+  /// Answer sent, waiting for CHANNEL_ANSWER or the answer's CHANNEL_EXECUTE_COMPLETE
+  /// (whichever comes first).
   answering,
   /// The route's action runs (IVR, bridge).
   running,
