@@ -374,6 +374,7 @@ bool node_stack::start(const config::daemon_config& cfg, const std::string& conn
   writer_options.batcher.conninfo = conninfo;
   writer_options.batcher.batch_size = static_cast<std::size_t>(cfg.records.batch_size);
   writer_options.batcher.max_delay = cfg.records.max_delay;
+  writer_options.append_interval = cfg.records.group_window;
   writer_options.batcher.retry_max = cfg.records.retry_max;
   writer_options.log_warning = [](const std::string& line) { spdlog::warn("records: {}", line); };
   auto spawned_writer = actors::spawn_record_writer(system, std::move(writer_options), metrics);

@@ -67,6 +67,7 @@ CAF_TEST(the defaults are the documented ones) {
   CAF_CHECK_EQUAL(config.records.spool_dir, "/var/spool/callgrid/records");
   CAF_CHECK_EQUAL(config.records.batch_size, 1000);
   CAF_CHECK_EQUAL(config.records.max_delay.count(), 200);
+  CAF_CHECK_EQUAL(config.records.group_window.count(), 100);
   CAF_CHECK_EQUAL(config.records.retry_max.count(), 10'000);
   CAF_CHECK_EQUAL(config.http.listen, "127.0.0.1");
   CAF_CHECK_EQUAL(config.http.port, 9464);

@@ -124,6 +124,7 @@ struct records_settings {
   std::int32_t batch_size = 1000;
   std::chrono::milliseconds max_delay{200};
   std::chrono::milliseconds retry_max{10'000};
+  std::chrono::milliseconds group_window{100};
   friend bool operator==(const records_settings&, const records_settings&) = default;
 };
 
