@@ -159,10 +159,13 @@ metric_histogram& metrics_registry::histogram(std::string_view name, std::string
   std::lock_guard guard{mutex_};
   if (name.ends_with("_total"))
     throw std::invalid_argument("histogram name must not end in _total: " + std::string{name});
+  // Made first: bounds it refuses must not leave an empty series behind, which would render
+  // as a plain sample in a histogram family and make Prometheus reject the whole page.
+  auto made = std::make_unique<metric_histogram>(std::move(upper_bounds));
   auto& f = family_for(name, help, "histogram");
   auto& s = f.members[label_text(labels)];
   if (!s.histogram)
-    s.histogram = std::make_unique<metric_histogram>(std::move(upper_bounds));
+    s.histogram = std::move(made);
   return *s.histogram;
 }
 

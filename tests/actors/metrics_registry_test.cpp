@@ -97,4 +97,6 @@ CAF_TEST(a histogram renders cumulative buckets with le and then sum and count) 
             != std::string::npos);
   CAF_CHECK(refuses([&] { metrics.histogram("callgrid_bad_total", "counter name", {1.0}); }));
   CAF_CHECK(refuses([&] { metrics.histogram("callgrid_unsorted_seconds", "x", {2.0, 1.0}); }));
+  // A refused histogram leaves nothing on the page (a bare sample would break the scrape).
+  CAF_CHECK(metrics.render().find("callgrid_unsorted_seconds") == std::string::npos);
 }
