@@ -1,6 +1,7 @@
 #include "kamailio/dispatcher_updater.hpp"
 
 #include <map>
+#include <set>
 #include <utility>
 
 #include "kamailio/list_file_writer.hpp"
@@ -33,10 +34,10 @@ result<publish_report> dispatcher_updater::publish(std::vector<dispatcher_target
       ++report.states_set;
     }
   };
-  std::map<std::pair<int, std::string>, bool> staying;
+  std::set<std::pair<int, std::string>> staying;
   for (const auto& t : targets) {
     auto key = std::pair{t.set, t.uri};
-    staying.emplace(key, true);
+    staying.insert(key);
     auto found = kamailio_view_.find(key);
     // A new target is unknown to Kamailio until the reload, which reads its state from the file.
     if (found == kamailio_view_.end() || found->second == t.state)
