@@ -142,8 +142,9 @@ struct node_supervisor_options {
 /// then CHANNEL_HANGUP_COMPLETE comes). CHANNEL_ANSWER stays although a call also learns that its
 /// `answer` worked from the application's CHANNEL_EXECUTE_COMPLETE: measured without it
 /// (bench/README.md, fifth perf round), park -> first command took 0.7 ms longer at p50 and 2 ms
-/// at p99, because the ANSWER that a dialplan's answer sends just before CHANNEL_PARK wakes the
-/// daemon's I/O thread while the PARK is still on its way (it costs ~10 us of CPU per call).
+/// at p99, most likely because the ANSWER that a dialplan's answer sends just before CHANNEL_PARK
+/// wakes the daemon's I/O thread while the PARK is still on its way (it costs ~10 us of CPU per
+/// call).
 inline constexpr const char* node_supervisor_events
   = "CHANNEL_PARK CHANNEL_ANSWER CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP_COMPLETE DTMF HEARTBEAT";
 
