@@ -223,6 +223,29 @@ CAF_TEST(a prompt cut short by the caller hanging up does not walk the menu) {
   CAF_CHECK_EQUAL(record.ivr_path[0].choice, "hangup");
 }
 
+CAF_TEST(a caller who hangs up during the goodbye prompt abandoned the call) {
+  // The farewell prompt's completion would end the flow (ivr_completed); with Answer-State:
+  // hangup on it, the hangup counts first, as CHANNEL_HANGUP did when it came before it.
+  auto prompt = answer_and_get_prompt();
+  feed(event("CHANNEL_EXECUTE_COMPLETE",
+             {{"Application", "playback"}, {"Application-UUID", prompt}}));
+  take();
+  feed(event("DTMF", {{"DTMF-Digit", "1"}}));
+  auto actions = take();
+  auto bye = find_action<execute_app>(actions);
+  CAF_REQUIRE(bye != nullptr);
+  CAF_CHECK_EQUAL(bye->arg, "ivr/bye.wav");
+  feed(event("CHANNEL_EXECUTE_COMPLETE", {{"Application", "playback"},
+                                          {"Application-UUID", bye->event_uuid},
+                                          {"Answer-State", "hangup"},
+                                          {"Hangup-Cause", "NORMAL_CLEARING"}}));
+  CAF_CHECK(find_action<hangup_channel>(take()) == nullptr);
+  feed(event("CHANNEL_HANGUP_COMPLETE", {{"Hangup-Cause", "NORMAL_CLEARING"},
+                                         {"Caller-Channel-Hangup-Time", "1795666025059998"}}));
+  CAF_REQUIRE(call.ended());
+  CAF_CHECK_EQUAL(call.make_record().disposition, "abandoned");
+}
+
 CAF_TEST(CHANNEL_HANGUP_COMPLETE alone ends a call whose IVR still waits) {
   auto prompt = answer_and_get_prompt();
   feed(event("CHANNEL_EXECUTE_COMPLETE",
