@@ -1,5 +1,6 @@
 #include "esl/percent_codec.hpp"
 
+#include <array>
 #include <cstring>
 
 #include "internal/text.hpp"
@@ -33,21 +34,35 @@ std::string percent_decode(std::string_view encoded) {
   return out;
 }
 
+namespace {
+
+// The bytes FreeSWITCH's url encoder escapes, as the captures show: controls, space, 8-bit
+// bytes and " # % & + : ; < = > ? @ [ \ ] ^ ` { | }. Letters, digits and ( ) , - . / _ ~ stay.
+// A table, because a search of the unsafe list per byte was a fifth of fsemu's CPU.
+constexpr std::array<bool, 256> unsafe_bytes = [] {
+  std::array<bool, 256> table{};
+  for (std::size_t byte = 0; byte < table.size(); ++byte)
+    table[byte] = byte < 0x20 || byte > 0x7e;
+  for (char c : std::string_view{" \"#%&+:;<=>?@[\\]^`{|}"})
+    table[static_cast<unsigned char>(c)] = true;
+  return table;
+}();
+
+} // namespace
+
 void percent_encode(std::string_view value, std::string& out) {
   static constexpr char hex[] = "0123456789ABCDEF";
-  // The bytes FreeSWITCH's url encoder escapes, as the captures show: controls, space, 8-bit
-  // bytes and " # % & + : ; < = > ? @ [ \ ] ^ ` { | }. Letters, digits and ( ) , - . / _ ~ stay.
-  static constexpr std::string_view unsafe = " \"#%&+:;<=>?@[\\]^`{|}";
-  for (char c : value) {
-    auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte > 0x7e || unsafe.find(c) != std::string_view::npos) {
-      out += '%';
-      out += hex[byte >> 4];
-      out += hex[byte & 0x0f];
-    } else {
-      out += c;
-    }
+  std::size_t run_start = 0;
+  for (std::size_t at = 0; at < value.size(); ++at) {
+    auto byte = static_cast<unsigned char>(value[at]);
+    if (!unsafe_bytes[byte])
+      continue;
+    out.append(value.data() + run_start, at - run_start);
+    const char escape[3] = {'%', hex[byte >> 4], hex[byte & 0x0f]};
+    out.append(escape, sizeof escape);
+    run_start = at + 1;
   }
+  out.append(value.data() + run_start, value.size() - run_start);
 }
 
 } // namespace callgrid::esl

@@ -38,3 +38,16 @@ CAF_TEST(encoding then decoding gives back every byte) {
   percent_encode(all, encoded);
   CAF_CHECK_EQUAL(percent_decode(encoded), all);
 }
+
+CAF_TEST(encoding keeps exactly the bytes FreeSWITCH keeps) {
+  // Printable ASCII but for space and the url encoder's list; everything else is escaped.
+  const std::string_view kept_outside_alphanumerics = "!$'()*,-./_~";
+  for (int byte = 0; byte < 256; ++byte) {
+    auto c = static_cast<char>(byte);
+    bool alphanumeric = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+    bool kept = alphanumeric || kept_outside_alphanumerics.find(c) != std::string_view::npos;
+    std::string out;
+    percent_encode(std::string_view{&c, 1}, out);
+    CAF_CHECK_EQUAL(out.size() == 1, kept);
+  }
+}

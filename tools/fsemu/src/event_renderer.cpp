@@ -197,13 +197,20 @@ bool valid_event_name(std::string_view name) noexcept {
   return true;
 }
 
+// Bytes a header name must not hold: controls, space, 8-bit bytes and : < > & " ' / =.
+constexpr std::array<bool, 256> bad_name_bytes = [] {
+  std::array<bool, 256> table{};
+  for (std::size_t byte = 0; byte < table.size(); ++byte)
+    table[byte] = byte <= 0x20 || byte >= 0x7f;
+  for (char c : std::string_view{":<>&\"'/="})
+    table[static_cast<unsigned char>(c)] = true;
+  return table;
+}();
+
 bool valid_header_name_part(std::string_view name) noexcept {
-  static constexpr std::string_view forbidden = ":<>&\"'/=";
-  for (char c : name) {
-    auto byte = static_cast<unsigned char>(c);
-    if (byte <= 0x20 || byte >= 0x7f || forbidden.find(c) != std::string_view::npos)
+  for (char c : name)
+    if (bad_name_bytes[static_cast<unsigned char>(c)])
       return false;
-  }
   return true;
 }
 
