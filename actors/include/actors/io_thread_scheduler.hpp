@@ -16,8 +16,9 @@ namespace callgrid::actors {
 /// one: on this project's machines a wake-up costs tens of µs of CPU (bench/README.md).
 ///
 /// Jobs (actors with mail) wait in one queue; the first job of an empty queue posts one drain
-/// to the io_context, which runs the jobs queued at that moment and posts itself again while
-/// more wait, so socket reads and actors take turns. Actors must not block, as on any CAF
+/// to the io_context, which runs the jobs queued at that moment and those they queue, for a few
+/// rounds (an event's hop from the supervisor to its call actor is one), and posts itself again
+/// while more wait, so socket reads and actors take turns. Actors must not block, as on any CAF
 /// scheduler; blocking actors are `caf::detached` and keep their own threads.
 ///
 /// Lifetime: construct it before the actor system and `install` it into the system's config.
