@@ -104,7 +104,12 @@ CAF_TEST(calls spread over three nodes and a node drained with 100 calls up keep
   command_result first;
   std::thread caller{
     [&] { first = sipp_calls(edge.server->sip_port(), first_batch, 50, 15s, p.dir()); }};
-  std::this_thread::sleep_for(8s);
+  // Drain once every call of the batch is up (placing them takes 6 s at 50 calls/s; more on a
+  // loaded machine, which a fixed sleep made this test fail on).
+  auto calls_up = [&] {
+    return a.calls_since_start() + b.calls_since_start() + c.calls_since_start();
+  };
+  CAF_REQUIRE(eventually([&] { return calls_up() == first_batch; }, 14s));
   auto drain_started = std::chrono::steady_clock::now();
   auto drain = coordinator.ctl("drain node-a --no-deadline --yes --detach -m 'edge test'");
   auto drain_returned = std::chrono::steady_clock::now();
@@ -183,7 +188,8 @@ CAF_TEST(a new node gets calls once healthy and a node whose callgridd is killed
     auto m = coordinator.member(node);
     return m.is_object() ? m.value("state", std::string{}) : std::string{};
   };
-  CAF_REQUIRE(eventually([&] { return state_of("node-a") == "active" && state_of("node-b") == "active"; }, 40s));
+  CAF_REQUIRE(eventually(
+    [&] { return state_of("node-a") == "active" && state_of("node-b") == "active"; }, 40s));
 
   // node-d is listed at the edge, admin-disabled: calls go to a and b only until it joins.
   auto before = sipp_calls(edge.server->sip_port(), 10, 10, 200ms, p.dir());
@@ -227,6 +233,7 @@ CAF_TEST(a new node gets calls once healthy and a node whose callgridd is killed
   std::this_thread::sleep_for(2s);
   auto later = sipp_calls(edge.server->sip_port(), 10, 10, 200ms, p.dir());
   CAF_CHECK_EQUAL(later.exit_code, 0);
-  CAF_MESSAGE("node-b calls: " << b_at_down << " at down, " << b.calls_since_start() << " after 30 more");
+  CAF_MESSAGE("node-b calls: " << b_at_down << " at down, " << b.calls_since_start()
+                                << " after 30 more");
   CAF_CHECK_EQUAL(b.calls_since_start(), b_at_down);
 }
