@@ -25,6 +25,7 @@
 #include "kamailio/edge_config.hpp"
 #include "kamailio/errc.hpp"
 #include "kamailio/list_file_writer.hpp"
+#include "kamailio/rpc_client.hpp"
 
 namespace callgrid::ctl {
 
@@ -36,6 +37,7 @@ struct edge_options {
   std::string address_list;
   std::string kamailio = "/usr/sbin/kamailio";
   bool check = false;
+  bool reload = false;
 };
 
 /// Whole seconds, rounded up, at least 1: Kamailio takes these settings in seconds.
@@ -130,6 +132,23 @@ int check_with_kamailio(const edge_options& options, const std::string& cfg) {
   return code;
 }
 
+/// `--reload`: the running Kamailio rereads the address file just written.
+int reload_trusted_peers(const kamailio::edge_settings& settings) {
+  kamailio::rpc_client rpc{{.socket_path = settings.rpc_socket}};
+  if (auto err = rpc.reload_trusted_peers()) {
+    std::cerr << "callgridctl edge render: the files are written, but Kamailio did not reload the "
+                 "trusted peers: "
+              << kamailio::render_error(*err)
+              << "\n  (is Kamailio running with the rendered config? it listens for JSON-RPC on "
+                 "edge.rpc_socket = "
+              << settings.rpc_socket << ")\n";
+    return exit_failure;
+  }
+  std::cerr << "Kamailio reloaded the trusted peers (permissions.addressReload); other changes "
+               "to kamailio.cfg take effect at its next restart\n";
+  return exit_ok;
+}
+
 int run_render(const edge_options& options) {
   auto loaded = config::load_daemon_config(options.config_file, config::process_environment());
   for (const auto& problem : loaded.problems)
@@ -177,6 +196,8 @@ int run_render(const edge_options& options) {
     std::cerr << "wrote an empty " << settings.dispatcher_list
               << " (Kamailio needs the file; the coordinator fills it)\n";
   }
+  if (options.reload)
+    return reload_trusted_peers(settings);
   return exit_ok;
 }
 
@@ -191,8 +212,9 @@ command_runner install_edge_command(CLI::App& command) {
     "(dispatcher with OPTIONS probing and failover on 500 or timeout only, trunk allow-list, "
     "flood ban, scanner drop, size limit, JSON-RPC control socket). Without -o the config goes "
     "to stdout; with -o it is written atomically, and so is the trusted-peer address file "
-    "(edge.address_list). Exit 0 done, 1 a file could not be written or kamailio not run, 4 "
-    "the configuration or the rendered file has errors");
+    "(edge.address_list); --reload then makes the running Kamailio reread that file. Exit 0 "
+    "done, 1 a file could not be written, kamailio not run or the reload failed, 4 the "
+    "configuration or the rendered file has errors");
   render->add_option("--config", options->config_file, "callgridd's TOML configuration file")
     ->required();
   render->add_option("-o,--output", options->output,
@@ -204,6 +226,13 @@ command_runner install_edge_command(CLI::App& command) {
                    "Check the rendered config with `kamailio -c` before printing or writing it");
   render->add_option("--kamailio", options->kamailio,
                      "The kamailio binary used by --check (default /usr/sbin/kamailio)");
+  auto* output = render->get_option("--output");
+  render
+    ->add_flag("--reload", options->reload,
+               "After writing, make the running Kamailio reread the trusted-peer address file "
+               "(permissions.addressReload over edge.rpc_socket), so a changed "
+               "edge.trusted_peers takes effect without a restart. Needs -o")
+    ->needs(output);
   return [options, render]() -> int {
     if (render->parsed())
       return run_render(*options);

@@ -179,6 +179,13 @@ status rpc_client::reload() {
   return std::nullopt;
 }
 
+status rpc_client::reload_trusted_peers() {
+  auto reply = call("permissions.addressReload");
+  if (!reply)
+    return reply.error();
+  return std::nullopt;
+}
+
 result<std::vector<listed_target>> rpc_client::list() {
   auto reply = call("dispatcher.list");
   if (!reply) {

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "edge_support.hpp"
 #include "services/service_process.hpp"
 
 using namespace callgrid;
@@ -111,6 +112,41 @@ CAF_TEST(edge render refuses call_load and a configuration with errors) {
   status = run({"edge", "render", "--config", toml.string()});
   CAF_CHECK_EQUAL(status, 4);
   CAF_CHECK_NOT_EQUAL(output.find("callgridd.toml"), std::string::npos);
+}
+
+CAF_TEST(edge render with reload makes the running kamailio trust a new peer at once) {
+  // A running edge that trusts 127.0.0.1 only.
+  edge_test::edge_instance edge{edge_test::test_settings(), {}};
+  auto port = edge.server->sip_port();
+  auto options_from = [&](const std::string& ip) {
+    auto reply = edge_test::udp_exchange(
+      ip, port, edge_test::sip_request("OPTIONS", port, ip, 5999, "trunk/1.0"), 2s);
+    return reply ? edge_test::status_of(*reply) : 0;
+  };
+  CAF_REQUIRE_EQUAL(options_from("127.0.0.2"), 403);
+  // The operator adds 127.0.0.2 to edge.trusted_peers and renders with --reload.
+  auto run_dir = edge.server->directory().string();
+  auto config = "[esl]\npassword = \"a-long-test-password\"\n\n[edge]\nsip_listen = \"127.0.0.1\"\n"
+                "sip_port = " + std::to_string(port) + "\ndispatcher_list = \"" + run_dir
+                + "/dispatcher.list\"\naddress_list = \"" + run_dir + "/address.list\"\n"
+                "rpc_socket = \"" + edge.server->rpc_socket_path().string()
+                + "\"\nruntime_dir = \"" + run_dir
+                + "\"\nalgorithm = \"round_robin\"\n"
+                  "trusted_peers = [\"127.0.0.1\", \"127.0.0.2\"]\n";
+  write(toml, config);
+  auto cfg = dir.path() / "kamailio.cfg";
+  auto status = run({"edge", "render", "--config", toml.string(), "-o", cfg.string(), "--reload"});
+  CAF_MESSAGE(output);
+  CAF_CHECK_EQUAL(status, 0);
+  CAF_CHECK_NOT_EQUAL(output.find("Kamailio reloaded the trusted peers"), std::string::npos);
+  CAF_CHECK_EQUAL(options_from("127.0.0.2"), 200);
+  CAF_CHECK_EQUAL(options_from("127.0.0.3"), 403);
+  // No Kamailio on the socket: the files are written, the reload failure is named, exit 1.
+  edge.server->stop();
+  status = run({"edge", "render", "--config", toml.string(), "-o", cfg.string(), "--reload"});
+  CAF_CHECK_EQUAL(status, 1);
+  CAF_CHECK_NOT_EQUAL(output.find("did not reload the trusted peers"), std::string::npos);
+  CAF_CHECK_NOT_EQUAL(output.find("edge.rpc_socket = " + run_dir), std::string::npos);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -73,6 +73,10 @@ public:
   /// (see `is_ongoing_reload`).
   [[nodiscard]] status reload();
 
+  /// `permissions.addressReload`: Kamailio rereads the permissions module's address file (the
+  /// trusted peers) into memory, without a restart.
+  [[nodiscard]] status reload_trusted_peers();
+
   /// `dispatcher.list`, parsed: the targets of every set in Kamailio's order (reverse file
   /// order within a set). No sets at all is an empty vector, not an error.
   [[nodiscard]] result<std::vector<listed_target>> list();
