@@ -53,12 +53,19 @@ using namespace std::chrono_literals;
 /// This build's version, reported in metrics and when a node joins the cluster.
 constexpr const char* callgrid_version = "0.1.0";
 
+/// Messages an actor handles per turn before yielding (CAF's scheduler.max-throughput).
+constexpr size_t max_messages_per_turn = 100;
+
 /// The daemon's CAF settings: the scheduler pinned as configured (platform-notes.md).
 class daemon_system_config : public caf::actor_system_config {
 public:
   daemon_system_config(const config::scheduler_settings& scheduler,
                        actors::io_thread_scheduler& io_scheduler, const cluster::link_tls& tls) {
     set("scheduler.max-threads", static_cast<size_t>(scheduler.threads));
+    // An actor handles at most this many messages per turn, then the others (and, with the io
+    // policy, the socket reads) get theirs: CAF's default is no bound, so a supervisor with a
+    // flood of events queued would hold its thread until all are handled.
+    set("scheduler.max-throughput", max_messages_per_turn);
     switch (scheduler.policy) {
       case config::scheduler_policy::sharing:
         set("scheduler.policy", caf::atom("sharing"));

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <set>
 #include <string>
@@ -17,10 +18,12 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 #include <caf/test/unit_test.hpp>
 
 using namespace callgrid::actors;
@@ -158,4 +161,44 @@ CAF_TEST(actors go on after the io thread stops and the system shuts down) {
   std::lock_guard guard{log.mutex};
   CAF_REQUIRE_EQUAL(log.names.size(), 1u);
   CAF_CHECK_EQUAL(*log.names.begin(), "cg.actors");
+}
+
+CAF_TEST(an actor with a long mailbox lets the others run after max throughput messages) {
+  io_fixture fx;
+  std::atomic<int> busy_handled{0};
+  std::atomic<int> busy_handled_when_other_ran{-1};
+  {
+    caf::actor_system_config cfg;
+    cfg.set("scheduler.max-throughput", size_t{10});
+    fx.scheduler.install(cfg);
+    caf::actor_system system{cfg};
+    auto busy = system.spawn([&busy_handled]() -> caf::behavior {
+      return {[&busy_handled](int) { ++busy_handled; }};
+    });
+    auto other = system.spawn([&](caf::event_based_actor* self) -> caf::behavior {
+      return {[&, self](caf::ok_atom) {
+        busy_handled_when_other_ran = busy_handled.load();
+        self->quit();
+      }};
+    });
+    // The io thread is held while the mail is queued, so both actors wait in one batch.
+    std::promise<void> release;
+    auto held = release.get_future().share();
+    boost::asio::post(fx.io, [held] { held.wait(); });
+    for (int i = 0; i < 1000; ++i)
+      caf::anon_send(busy, i);
+    caf::anon_send(other, caf::ok_atom_v);
+    release.set_value();
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while ((busy_handled < 1000 || busy_handled_when_other_ran < 0)
+           && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(1ms);
+    caf::anon_send_exit(busy, caf::exit_reason::user_shutdown);
+    fx.stop_io();
+  }
+  CAF_CHECK_EQUAL(busy_handled.load(), 1000);
+  CAF_MESSAGE("the other actor ran after " << busy_handled_when_other_ran.load()
+                                           << " of the busy one's 1000 messages");
+  CAF_CHECK_GREATER_OR_EQUAL(busy_handled_when_other_ran.load(), 0);
+  CAF_CHECK_LESS_OR_EQUAL(busy_handled_when_other_ran.load(), 10);
 }
