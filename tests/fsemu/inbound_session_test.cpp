@@ -199,6 +199,11 @@ CAF_TEST(event subscriptions decide which events a session receives) {
     h.send("bgapi version\nJob-UUID: 11111111-2222-3333-4444-555555555555\n\n"));
   CAF_CHECK_EQUAL(matching.size(), 2u);
   h.send("filter delete all\n\n");
+  // A negative filter drops what a positive one lets through (mod_event_socket's '-' prefix).
+  h.send("filter Event-Name BACKGROUND_JOB\n\nfilter Job-Command -Version\n\n");
+  CAF_CHECK_EQUAL(split_frames(h.send("bgapi version\n\n")).size(), 1u);
+  CAF_CHECK_EQUAL(split_frames(h.send("bgapi status\n\n")).size(), 2u);
+  h.send("filter delete all\n\n");
   h.send("noevents\n\n");
   CAF_CHECK_EQUAL(split_frames(h.send("bgapi version\n\n")).size(), 1u);
 }

@@ -378,6 +378,34 @@ struct collect_sink {
   }
 };
 
+/// Keeps, for each of `names`, the value of the first header so called (ASCII
+/// case-insensitive).
+struct find_sink {
+  const std::vector<std::string_view>& names;
+  std::vector<std::optional<std::string>> found;
+
+  explicit find_sink(const std::vector<std::string_view>& wanted)
+    : names(wanted), found(wanted.size()) {}
+
+  void add(std::string_view prefix, std::string_view header, std::string_view value) {
+    for (std::size_t i = 0; i < names.size(); ++i)
+      if (!found[i] && is_called(prefix, header, names[i]))
+        found[i] = std::string{value};
+  }
+
+  static bool is_called(std::string_view prefix, std::string_view header, std::string_view name) {
+    if (prefix.size() + header.size() != name.size())
+      return false;
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c; };
+    for (std::size_t i = 0; i < name.size(); ++i) {
+      char c = i < prefix.size() ? prefix[i] : header[i - prefix.size()];
+      if (lower(c) != lower(name[i]))
+        return false;
+    }
+    return true;
+  }
+};
+
 /// Shared name checking: remembers the first bad name.
 struct checked_sink {
   std::optional<render_error> error;
@@ -607,6 +635,14 @@ std::vector<event_header> event_renderer::headers(const event_input& event) cons
   collect_sink sink{out};
   walk_event(identity_, event, sink);
   return out;
+}
+
+std::vector<std::optional<std::string>>
+event_renderer::header_values(const event_input& event,
+                              const std::vector<std::string_view>& names) const {
+  find_sink sink{names};
+  walk_event(identity_, event, sink);
+  return std::move(sink.found);
 }
 
 std::optional<render_error> event_renderer::append_event(const event_input& event,

@@ -300,8 +300,8 @@ void inbound_session::command_filter(std::string_view args, std::string& out) {
     if (header == "all") {
       filters_.clear();
     } else {
-      std::erase_if(filters_, [&](const auto& f) {
-        return f.first == header && (value.empty() || f.second == value);
+      std::erase_if(filters_, [&](const event_filter& f) {
+        return f.header == header && (value.empty() || f.value == value);
       });
     }
     reply("+OK filter deleted. [" + header + "][" + value + "]", out);
@@ -313,7 +313,7 @@ void inbound_session::command_filter(std::string_view args, std::string& out) {
   }
   // The value is the rest of the line: it may contain spaces.
   auto [header, value] = split_first(args);
-  filters_.emplace_back(std::string{header}, std::string{value});
+  filters_.push_back(event_filter{std::string{header}, std::string{value}});
   reply("+OK filter added. [" + std::string{header} + "]=[" + std::string{value} + "]", out);
 }
 
@@ -377,12 +377,17 @@ bool inbound_session::wants(const switch_event& event) const {
   }
   if (filters_.empty())
     return true;
-  auto headers = core_->renderer().headers(event.input());
-  for (const auto& [name, value] : filters_)
-    for (const auto& h : headers)
-      if (h.name == name && h.value == value)
-        return true;
-  return false;
+  // The headers the filters name, found in one walk over the event.
+  std::vector<std::string_view> names;
+  for (const auto& filter : filters_)
+    names.push_back(filter.header);
+  auto values = core_->renderer().header_values(event.input(), names);
+  return passes_filters(filters_, [&](std::string_view name) -> std::optional<std::string> {
+    for (std::size_t i = 0; i < names.size(); ++i)
+      if (names[i] == name)
+        return values[i];
+    return std::nullopt;
+  });
 }
 
 bool inbound_session::deliver(const switch_event& event, std::string& out) {

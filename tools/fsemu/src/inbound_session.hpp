@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "esl/frame.hpp"
+#include "event_filter.hpp"
 #include "event_renderer.hpp"
 #include "switch_core.hpp"
 
@@ -120,7 +121,7 @@ private:
   event_format format_ = event_format::plain;
   std::set<std::string, std::less<>> event_names_;
   std::set<std::string, std::less<>> custom_subclasses_;
-  std::vector<std::pair<std::string, std::string>> filters_;
+  std::vector<event_filter> filters_;
   int log_level_ = -1;
 };
 
