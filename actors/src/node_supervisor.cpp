@@ -181,6 +181,20 @@ constexpr std::size_t max_idle_call_actors = 1024;
 
 } // namespace
 
+std::vector<std::pair<std::string, std::string>>
+node_supervisor_filters(bool with_background_jobs) {
+  std::vector<std::pair<std::string, std::string>> filters;
+  std::istringstream names{node_supervisor_events};
+  for (std::string name; names >> name;)
+    filters.emplace_back("Event-Name", name);
+  if (with_background_jobs)
+    filters.emplace_back("Event-Name", "BACKGROUND_JOB");
+  std::istringstream ignored{node_supervisor_ignored_applications};
+  for (std::string application; ignored >> application;)
+    filters.emplace_back("Application", "-" + application);
+  return filters;
+}
+
 std::string session_snapshot(const call_setup& setup) {
   // Written by hand: one per call start, where building a json object and dumping it cost more
   // than the rest of the start (and dump() throws on bytes that are not UTF-8).
@@ -887,6 +901,7 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
   std::istringstream names{node_supervisor_events};
   for (std::string name; names >> name;)
     esl_options.events.push_back(name);
+  esl_options.filters = node_supervisor_filters(esl_options.subscribe_background_jobs);
   caf::actor handle = caf::actor_cast<caf::actor>(self);
   st.client = esl::inbound_client::make(
     *st.options.io, std::move(esl_options),

@@ -182,9 +182,14 @@ CAF_TEST(an actor with a long mailbox lets the others run after max throughput m
       }};
     });
     // The io thread is held while the mail is queued, so both actors wait in one batch.
+    std::promise<void> entered;
     std::promise<void> release;
     auto held = release.get_future().share();
-    boost::asio::post(fx.io, [held] { held.wait(); });
+    boost::asio::post(fx.io, [&entered, held] {
+      entered.set_value();
+      held.wait();
+    });
+    entered.get_future().wait();
     for (int i = 0; i < 1000; ++i)
       caf::anon_send(busy, i);
     caf::anon_send(other, caf::ok_atom_v);
