@@ -26,7 +26,7 @@ using header_lookup = std::function<std::optional<std::string>(std::string_view 
 ///   positive filter matched, later positive ones are skipped; a matching negative filter ends
 ///   the walk with "does not pass", wherever it stands.
 /// - A value starting with '/' is a regular expression in FreeSWITCH; fsemu does not emulate
-///   those and compares the text (README.md, "Not emulated").
+///   those and compares the text (README.md, "Not reproduced (yet)").
 [[nodiscard]] bool passes_filters(const std::vector<event_filter>& filters,
                                   const header_lookup& value_of);
 
