@@ -3,21 +3,13 @@
 #include <optional>
 #include <string_view>
 
+#include "esl/ascii.hpp"
 #include "esl/frame.hpp"
 
 /// Small text helpers shared by the ESL parser and encoder. Private to the esl library.
 namespace callgrid::esl::internal {
 
-/// Whether `a` and `b` are equal ignoring ASCII case.
-[[nodiscard]] inline bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size())
-    return false;
-  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c; };
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i]))
-      return false;
-  return true;
-}
+using esl::iequals;
 
 /// The value of an ASCII hex digit, or -1.
 [[nodiscard]] inline int hex_value(char c) noexcept {

@@ -1,20 +1,8 @@
 #include "event_filter.hpp"
 
+#include "ascii_text.hpp"
+
 namespace callgrid::fsemu {
-
-namespace {
-
-bool equal_ignoring_case(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size())
-    return false;
-  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c; };
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i]))
-      return false;
-  return true;
-}
-
-} // namespace
 
 bool passes_filters(const std::vector<event_filter>& filters, const header_lookup& value_of) {
   if (filters.empty())
@@ -34,7 +22,7 @@ bool passes_filters(const std::vector<event_filter>& filters, const header_looku
     }
     if (passes && positive)
       continue;
-    if (!equal_ignoring_case(*value, wanted))
+    if (!iequals(*value, wanted))
       continue;
     if (!positive)
       return false;

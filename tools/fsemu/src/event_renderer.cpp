@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <utility>
 
+#include "ascii_text.hpp"
 #include "esl/percent_codec.hpp"
 
 namespace callgrid::fsemu {
@@ -394,15 +395,9 @@ struct find_sink {
   }
 
   static bool is_called(std::string_view prefix, std::string_view header, std::string_view name) {
-    if (prefix.size() + header.size() != name.size())
-      return false;
-    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c; };
-    for (std::size_t i = 0; i < name.size(); ++i) {
-      char c = i < prefix.size() ? prefix[i] : header[i - prefix.size()];
-      if (lower(c) != lower(name[i]))
-        return false;
-    }
-    return true;
+    return prefix.size() + header.size() == name.size()
+           && iequals(prefix, name.substr(0, prefix.size()))
+           && iequals(header, name.substr(prefix.size()));
   }
 };
 

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <optional>
 
+#include "ascii_text.hpp"
 #include "command_words.hpp"
 
 namespace callgrid::fsemu {
@@ -50,12 +51,6 @@ constexpr std::string_view disconnect_body
 constexpr std::array<std::string_view, 8> log_level_names
   = {"console", "alert", "crit", "err", "warning", "notice", "info", "debug"};
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x))
-                  == std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 /// The canonical name of an event type, accepting any case and the "SWITCH_EVENT_" prefix as
 /// FreeSWITCH's switch_name_event does; `nullopt` for an unknown name. "ALL" is returned as is.

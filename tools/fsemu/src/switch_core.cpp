@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "esl/percent_codec.hpp"
+#include "ascii_text.hpp"
 #include "command_words.hpp"
 
 namespace callgrid::fsemu {
@@ -38,15 +39,6 @@ constexpr std::string_view originate_usage
     "[<cid_name>] [<cid_num>] [<timeout_sec>]\n";
 
 constexpr std::string_view no_such_channel = "-ERR No such channel!\n";
-
-/// Splits "cmd rest of line" at the first space; the rest keeps inner spaces.
-/// Splits on spaces, dropping empty words (FreeSWITCH's switch_separate_string).
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x))
-                  == std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 std::string plural(std::uint64_t n, std::string_view unit) {
   std::string out = std::to_string(n);
