@@ -19,14 +19,16 @@ namespace {
 /// Whether an event with `headers` passes `filters`.
 bool passes(const std::vector<event_filter>& filters,
             const std::map<std::string, std::string>& headers) {
-  return passes_filters(filters, [&](std::string_view name) -> std::optional<std::string> {
+  std::vector<std::optional<std::string>> values;
+  for (const auto& filter : filters) {
+    values.emplace_back();
     for (const auto& [header, value] : headers)
-      if (header.size() == name.size()
-          && std::equal(header.begin(), header.end(), name.begin(),
+      if (header.size() == filter.header.size()
+          && std::equal(header.begin(), header.end(), filter.header.begin(),
                         [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
-        return value;
-    return std::nullopt;
-  });
+        values.back() = value;
+  }
+  return passes_filters(filters, values);
 }
 
 const std::map<std::string, std::string> answer_done{

@@ -4,12 +4,12 @@
 
 namespace callgrid::fsemu {
 
-bool passes_filters(const std::vector<event_filter>& filters, const header_lookup& value_of) {
-  if (filters.empty())
-    return true;
-  bool passes = false;
-  for (const auto& filter : filters) {
-    auto value = value_of(filter.header);
+bool passes_filters(const std::vector<event_filter>& filters,
+                    const std::vector<std::optional<std::string>>& header_values) {
+  bool passes = filters.empty();
+  for (std::size_t i = 0; i < filters.size() && i < header_values.size(); ++i) {
+    const auto& filter = filters[i];
+    const auto& value = header_values[i];
     if (!value)
       continue;
     std::string_view wanted = filter.value;

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,11 +13,9 @@ struct event_filter {
   std::string value;
 };
 
-/// Gives an event's value of a header (names compared ignoring ASCII case), or nothing.
-using header_lookup = std::function<std::optional<std::string>(std::string_view name)>;
-
 /// Whether a subscribed event passes a connection's filters, as FreeSWITCH 1.10's
-/// mod_event_socket decides:
+/// mod_event_socket decides. `header_values[i]` is the event's value of `filters[i].header`
+/// (names compared ignoring ASCII case), or nothing when the event lacks it:
 /// - no filters: it passes;
 /// - otherwise it passes only when a positive filter matches and no negative one does. A filter
 ///   whose header the event lacks is skipped. A value may start with '+' (positive, the default)
@@ -28,6 +25,6 @@ using header_lookup = std::function<std::optional<std::string>(std::string_view 
 /// - A value starting with '/' is a regular expression in FreeSWITCH; fsemu does not emulate
 ///   those and compares the text (README.md, "Not reproduced (yet)").
 [[nodiscard]] bool passes_filters(const std::vector<event_filter>& filters,
-                                  const header_lookup& value_of);
+                                  const std::vector<std::optional<std::string>>& header_values);
 
 } // namespace callgrid::fsemu

@@ -51,7 +51,6 @@ constexpr std::string_view disconnect_body
 constexpr std::array<std::string_view, 8> log_level_names
   = {"console", "alert", "crit", "err", "warning", "notice", "info", "debug"};
 
-
 /// The canonical name of an event type, accepting any case and the "SWITCH_EVENT_" prefix as
 /// FreeSWITCH's switch_name_event does; `nullopt` for an unknown name. "ALL" is returned as is.
 std::optional<std::string_view> event_type(std::string_view name) {
@@ -376,13 +375,7 @@ bool inbound_session::wants(const switch_event& event) const {
   std::vector<std::string_view> names;
   for (const auto& filter : filters_)
     names.push_back(filter.header);
-  auto values = core_->renderer().header_values(event.input(), names);
-  return passes_filters(filters_, [&](std::string_view name) -> std::optional<std::string> {
-    for (std::size_t i = 0; i < names.size(); ++i)
-      if (names[i] == name)
-        return values[i];
-    return std::nullopt;
-  });
+  return passes_filters(filters_, core_->renderer().header_values(event.input(), names));
 }
 
 bool inbound_session::deliver(const switch_event& event, std::string& out) {
