@@ -67,6 +67,32 @@ const char* to_string(call_phase phase) noexcept {
   return "unknown";
 }
 
+std::string with_originate_timeout(std::string_view dial_string, std::chrono::seconds timeout) {
+  auto setting = "originate_timeout=" + std::to_string(timeout.count());
+  if (!dial_string.starts_with('{'))
+    return "{" + setting + "}" + std::string{dial_string};
+  auto close = dial_string.find('}');
+  if (close == std::string_view::npos)
+    return std::string{dial_string}; // malformed: FreeSWITCH will refuse it as it is
+  // The block's variables are comma-separated `name=value`; is one of them ours?
+  auto block = dial_string.substr(1, close - 1);
+  for (std::size_t start = 0; start <= block.size();) {
+    auto comma = block.find(',', start);
+    auto item = block.substr(start, comma == std::string_view::npos ? block.npos : comma - start);
+    if (item.starts_with("originate_timeout="))
+      return std::string{dial_string};
+    if (comma == std::string_view::npos)
+      break;
+    start = comma + 1;
+  }
+  std::string out{"{"};
+  out += setting;
+  if (!block.empty())
+    out += ',';
+  out += dial_string.substr(1);
+  return out;
+}
+
 call_state::call_state(call_setup setup) : setup_(std::move(setup)) {
 }
 
@@ -117,7 +143,9 @@ void call_state::begin_action(std::vector<call_action>& out) {
   const auto& r = *setup_.matched_route;
   if (r.action == route_action::bridge) {
     disposition_ = "bridged";
-    out.push_back(execute_app{"bridge", r.bridge_target, next_event_uuid()});
+    out.push_back(execute_app{"bridge", with_originate_timeout(r.bridge_target,
+                                                               setup_.answer_timeout),
+                              next_event_uuid()});
     return;
   }
   disposition_ = "in_ivr";
@@ -155,7 +183,9 @@ void call_state::feed_ivr(const ivr::event& event, std::vector<call_action>& out
         } else if constexpr (std::is_same_v<T, ivr::transfer_call>) {
           out.push_back(execute_app{"transfer", std::move(c.target), next_event_uuid()});
         } else if constexpr (std::is_same_v<T, ivr::bridge_call>) {
-          out.push_back(execute_app{"bridge", std::move(c.endpoint), next_event_uuid()});
+          out.push_back(execute_app{
+            "bridge", with_originate_timeout(c.endpoint, setup_.answer_timeout),
+            next_event_uuid()});
         } else if constexpr (std::is_same_v<T, ivr::hang_up>) {
           send_hangup(c.cause.empty() ? "NORMAL_CLEARING" : std::move(c.cause), out);
         }

@@ -27,10 +27,11 @@ route_action to_action(persistence::route_action action) {
 
 std::shared_ptr<const engine_catalog>
 build_engine_catalog(const persistence::catalog_snapshot& snapshot,
-                     std::vector<std::string>& problems) {
+                     std::string_view prompt_language, std::vector<std::string>& problems) {
   auto catalog = std::make_shared<engine_catalog>();
   catalog->generation = snapshot.generation;
-  const auto catalog_prompts = persistence::prompt_uris_by_name(snapshot.prompts);
+  const auto catalog_prompts
+    = persistence::prompt_uris_by_name(snapshot.prompts, prompt_language);
   for (const auto& stored : snapshot.flows) {
     auto source = "flow '" + stored.name + "' v" + std::to_string(stored.version);
     auto loaded = ivr::load_flow(stored.document, source, catalog_prompts);

@@ -226,6 +226,7 @@ namespace {
 
 void start_call(supervisor_pointer self, call_setup setup, std::shared_ptr<channel_link> link) {
   auto& st = self->state;
+  setup.answer_timeout = st.options.answer_timeout;
   auto uuid = setup.uuid;
   auto mode = setup.mode;
   auto created = setup.created_us;

@@ -164,6 +164,7 @@ spawn_record_writer(caf::actor_system& system, record_writer_options options,
   };
   persistence::record_pipeline_options pipeline_options;
   pipeline_options.batcher = options.batcher;
+  pipeline_options.connections = options.ship_connections;
   pipeline_options.log_warning = options.log_warning;
   auto pipeline
     = persistence::record_pipeline::start(std::move(*spool), std::move(pipeline_options));

@@ -27,7 +27,8 @@ struct originate_options {
   std::string caller_id;
   std::string caller_id_name;
   std::vector<std::string> variables;
-  int timeout = 60;
+  /// Unset: the node's `node.answer_timeout` applies.
+  std::optional<int> timeout;
   std::string campaign;
 };
 
@@ -47,7 +48,9 @@ std::optional<json> make_body(const originate_options& o, std::string& problem) 
     problem = "give exactly one of --route NUMBER and --flow NAME";
     return std::nullopt;
   }
-  json body{{"to", o.to}, {"timeout", o.timeout}};
+  json body{{"to", o.to}};
+  if (o.timeout)
+    body["timeout"] = *o.timeout;
   if (!o.route.empty())
     body["route"] = o.route;
   else
@@ -144,8 +147,9 @@ command_runner install_call_command(CLI::App& command) {
   originate->add_option("--caller-id-name", o->caller_id_name, "Caller id name presented");
   originate->add_option("--var", o->variables,
                         "Channel variable NAME=VALUE for the new channel (repeatable)");
-  originate->add_option("--timeout", o->timeout, "Seconds the far end may ring (1 to 3600)")
-    ->default_val(60)
+  originate->add_option("--timeout", o->timeout,
+                        "Seconds the far end may ring (1 to 3600); default: the node's "
+                        "node.answer_timeout (60 s unless configured)")
     ->check(CLI::Range(1, 3600));
   originate->add_option("--campaign", o->campaign, "Campaign id the call belongs to");
   originate->add_option("-o,--output", o->output, "Output format: text or json")

@@ -103,9 +103,9 @@ std::string with_connect_timeout(const std::string& conninfo, std::chrono::milli
 }
 
 std::shared_ptr<const actors::engine_catalog>
-build_catalog(const persistence::catalog_snapshot& snapshot) {
+build_catalog(const persistence::catalog_snapshot& snapshot, std::string_view prompt_language) {
   std::vector<std::string> problems;
-  auto catalog = actors::build_engine_catalog(snapshot, problems);
+  auto catalog = actors::build_engine_catalog(snapshot, prompt_language, problems);
   for (const auto& p : problems)
     spdlog::warn("catalog: {}", p);
   spdlog::info("catalog generation {}: {} routes, {} flows", catalog->generation,
@@ -324,8 +324,9 @@ bool node_stack::start(const config::daemon_config& cfg, const std::string& conn
   // Catalog: loaded before anything takes calls; the node refuses to start without it.
   auto started = persistence::catalog_watcher::start(
     {.conninfo = cfg.database.conninfo, .connect_timeout = cfg.database.connect_timeout},
-    [this](std::shared_ptr<const persistence::catalog_snapshot> snapshot) {
-      auto catalog = build_catalog(*snapshot);
+    [this, language = cfg.ivr.default_language](
+      std::shared_ptr<const persistence::catalog_snapshot> snapshot) {
+      auto catalog = build_catalog(*snapshot, language);
       std::lock_guard guard{supervisor_mutex};
       if (catalog_target)
         caf::anon_send(*catalog_target, actors::catalog_update{catalog});
@@ -338,7 +339,7 @@ bool node_stack::start(const config::daemon_config& cfg, const std::string& conn
     return false;
   }
   watcher = std::move(*started);
-  auto initial_catalog = build_catalog(*watcher->current());
+  auto initial_catalog = build_catalog(*watcher->current(), cfg.ivr.default_language);
   register_catalog_metrics(metrics, *watcher);
 
   // Redis hot state: lookups for the IVR. Optional by configuration.
@@ -383,6 +384,7 @@ bool node_stack::start(const config::daemon_config& cfg, const std::string& conn
   writer_options.batcher.max_delay = cfg.records.max_delay;
   writer_options.append_interval = cfg.records.group_window;
   writer_options.batcher.retry_max = cfg.records.retry_max;
+  writer_options.ship_connections = static_cast<std::size_t>(cfg.records.ship_connections);
   writer_options.log_warning = [](const std::string& line) { spdlog::warn("records: {}", line); };
   auto spawned_writer = actors::spawn_record_writer(system, std::move(writer_options), metrics);
   if (!spawned_writer) {
@@ -398,6 +400,8 @@ bool node_stack::start(const config::daemon_config& cfg, const std::string& conn
   node_options.capacity = cfg.node.capacity;
   node_options.park_timeout
     = std::chrono::duration_cast<std::chrono::seconds>(cfg.node.park_timeout);
+  node_options.answer_timeout
+    = std::chrono::duration_cast<std::chrono::seconds>(cfg.node.answer_timeout);
   node_options.esl.host = cfg.esl.host;
   node_options.esl.port = cfg.esl.port;
   node_options.esl.password = cfg.esl.password;
@@ -695,6 +699,8 @@ int run_daemon(const config::daemon_config& cfg) {
   // POST /v1/calls on a node (call_api.hpp), guarded by the same admin token.
   call_api_options calls;
   calls.system = &system;
+  calls.default_timeout_seconds = static_cast<int32_t>(
+    std::chrono::duration_cast<std::chrono::seconds>(cfg.node.answer_timeout).count());
   if (node.supervisor) {
     calls.supervisor = *node.supervisor;
     calls.token = coordinator.admin_token;

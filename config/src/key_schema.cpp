@@ -227,8 +227,10 @@ const std::vector<key_spec>& table() {
     }),
     key<&dc::node, &node_settings::answer_timeout>({
       .name = "node.answer_timeout", .default_toml = R"("60s")", .restart = false,
-      .description = "How long an outgoing leg (bridge, transfer, campaign attempt) may ring "
-                     "before it is given up.",
+      .description = "How long a leg callgridd dials may ring before FreeSWITCH gives it up "
+                     "with NO_ANSWER: a bridge (route or flow; `originate_timeout` in its dial "
+                     "string unless the dial string sets one) and a call placed with `POST "
+                     "/v1/calls` without a `timeout`.",
       .min = 1 * second, .max = 10 * minute,
     }),
 
@@ -303,11 +305,6 @@ const std::vector<key_spec>& table() {
                      "URI); empty means not configured. A password in it is masked in the "
                      "effective configuration.",
     }),
-    key<&dc::database, &database_settings::pool_size>({
-      .name = "database.pool_size", .default_toml = "4", .unit = "connections",
-      .description = "Number of pooled PostgreSQL connections.",
-      .min = 1, .max = 256,
-    }),
     key<&dc::database, &database_settings::connect_timeout>({
       .name = "database.connect_timeout", .default_toml = R"("5s")",
       .description = "Time allowed for opening one PostgreSQL connection.",
@@ -369,6 +366,14 @@ const std::vector<key_spec>& table() {
                      "call until its record is in the spool).",
       .min = 1 * ms, .max = 1 * second,
     }),
+    key<&dc::records, &records_settings::ship_connections>({
+      .name = "records.ship_connections", .default_toml = "2", .unit = "connections",
+      .description = "Threads that ship the spool to PostgreSQL, each with a connection of its "
+                     "own. With two, one batch's COPY runs while the previous one waits for its "
+                     "commit; more help only when PostgreSQL is far away. The catalog watcher "
+                     "and a coordinator's cluster state use connections of their own.",
+      .min = 1, .max = 16,
+    }),
 
     key<&dc::http, &http_settings::listen>({
       .name = "http.listen", .default_toml = R"("127.0.0.1")",
@@ -414,15 +419,11 @@ const std::vector<key_spec>& table() {
                      "CAF's worker threads (`scheduler.threads`).",
     }),
 
-    key<&dc::ivr, &ivr_settings::flow_files>({
-      .name = "ivr.flow_files", .default_toml = "[]",
-      .description = "Flow documents (YAML or JSON paths) loaded at start in addition to the "
-                     "catalog in PostgreSQL.",
-      .check = check_not_empty,
-    }),
     key<&dc::ivr, &ivr_settings::default_language>({
       .name = "ivr.default_language", .default_toml = R"("en")", .restart = false,
-      .description = "Prompt language used when neither the flow nor the caller picks one.",
+      .description = "Which row of the catalog's `prompts` table plays when a flow names a "
+                     "prompt without a URI and the name has rows in several languages: the row "
+                     "in this language, else the one with the smallest language code.",
       .check = check_language,
     }),
 

@@ -52,6 +52,29 @@ std::string join(const std::vector<std::string>& words, std::string_view separat
   return out;
 }
 
+/// Keys that were in the schema and are gone, with what to do instead: a configuration that
+/// still has one fails with that hint rather than a "did you mean".
+struct retired_key {
+  std::string_view name;
+  std::string_view env_name;
+  std::string_view hint;
+};
+constexpr std::array retired_keys{
+  retired_key{"database.pool_size", "CALLGRID_DATABASE_POOL_SIZE",
+              "callgridd keeps no connection pool; the connections that ship call records are "
+              "records.ship_connections"},
+  retired_key{"ivr.flow_files", "CALLGRID_IVR_FLOW_FILES",
+              "callgridd takes its flows from the catalog in PostgreSQL only; import a flow "
+              "document with `callgridctl flow import FILE`"},
+};
+
+const retired_key* find_retired(std::string_view name) {
+  for (const auto& key : retired_keys)
+    if (key.name == name || key.env_name == name)
+      return &key;
+  return nullptr;
+}
+
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size()
          && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -211,6 +234,12 @@ public:
       source_position where{"environment variable " + name};
       auto found = keys_by_env_name().find(name);
       if (found == keys_by_env_name().end()) {
+        if (const auto* retired = find_retired(name)) {
+          warning(where, std::string{retired->name},
+                  name + " is no longer a configuration key and is ignored",
+                  std::string{retired->hint});
+          continue;
+        }
         std::vector<std::string> names;
         for (const auto& entry : keys_by_env_name())
           names.push_back(entry.first);
@@ -348,6 +377,11 @@ private:
 
   void unknown(source_position where, const std::string& name, const std::string& prefix,
                bool is_table) {
+    if (const auto* retired = find_retired(name)) {
+      error(std::move(where), name, "is no longer a configuration key",
+            std::string{retired->hint});
+      return;
+    }
     if (prefix.empty() && is_table) {
       auto near = closest_match(name, section_names());
       error(std::move(where), name, "unknown section",

@@ -122,7 +122,7 @@ std::string render_reference_markdown() {
 4. environment variables: every key can be set by the variable in the table (`CALLGRID_` plus
    the dotted key in upper case, dots and underscores alike as `_`). Values are written as in
    TOML but without quotes: integers in decimal, booleans as `true`/`false` (or `1`/`0`),
-   durations as `30s`, arrays of strings separated by `:`. A `CALLGRID_` variable that matches
+   durations as `30s`, arrays of strings separated by `,`. A `CALLGRID_` variable that matches
    no key is reported as a warning and ignored.
 
 An unknown key or section, a value of the wrong type, out of range, or not one of the allowed

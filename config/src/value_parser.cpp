@@ -72,7 +72,7 @@ value_problem wrong_type(const key_spec& spec, toml::node_type got) {
            && got == toml::node_type::string)
     problem.hint = "write the value without quotes";
   else if (spec.kind == value_kind::string_list && got == toml::node_type::string)
-    problem.hint = "write an array, e.g. [\"/etc/callgrid/flows/main.yaml\"]";
+    problem.hint = "write an array, e.g. " + std::string{spec.default_toml};
   else if (spec.kind == value_kind::string || spec.kind == value_kind::choice)
     problem.hint = "put the value in double quotes";
   return problem;
@@ -213,12 +213,13 @@ parsed_value parse_env_value(std::string_view text, const key_spec& spec) {
       return validate(std::string{text}, spec);
     case value_kind::string_list: {
       std::vector<std::string> elements;
+      // Commas separate the elements: the array keys hold "HOST:PORT" and IPv6 addresses.
       while (!text.empty()) {
-        auto colon = text.find(':');
-        elements.emplace_back(text.substr(0, colon));
-        if (colon == std::string_view::npos)
+        auto comma = text.find(',');
+        elements.emplace_back(text.substr(0, comma));
+        if (comma == std::string_view::npos)
           break;
-        text.remove_prefix(colon + 1);
+        text.remove_prefix(comma + 1);
         if (text.empty())
           elements.emplace_back();
       }

@@ -338,7 +338,22 @@ CAF_TEST(a bridge route answers then bridges) {
   auto bridge = std::get_if<execute_app>(&out[1]);
   CAF_REQUIRE(bridge != nullptr);
   CAF_CHECK_EQUAL(bridge->app, "bridge");
-  CAF_CHECK_EQUAL(bridge->arg, "loopback/2000");
+  CAF_CHECK_EQUAL(bridge->arg, "{originate_timeout=60}loopback/2000");
+}
+
+CAF_TEST(a bridge rings for the answer timeout unless its dial string says otherwise) {
+  auto s = std::chrono::seconds{25};
+  CAF_CHECK_EQUAL(with_originate_timeout("sofia/gateway/gw/4930123", s),
+                  "{originate_timeout=25}sofia/gateway/gw/4930123");
+  CAF_CHECK_EQUAL(with_originate_timeout("{ignore_early_media=true}user/1000", s),
+                  "{originate_timeout=25,ignore_early_media=true}user/1000");
+  CAF_CHECK_EQUAL(with_originate_timeout("{}user/1000", s), "{originate_timeout=25}user/1000");
+  CAF_CHECK_EQUAL(with_originate_timeout("{a=1,originate_timeout=90}user/1000", s),
+                  "{a=1,originate_timeout=90}user/1000");
+  CAF_CHECK_EQUAL(with_originate_timeout("{my_originate_timeout=9}user/1000", s),
+                  "{originate_timeout=25,my_originate_timeout=9}user/1000");
+  CAF_CHECK_EQUAL(with_originate_timeout("[leg_timeout=10]user/1000", s),
+                  "{originate_timeout=25}[leg_timeout=10]user/1000");
 }
 
 CAF_TEST(the IVR waits for its own answer to complete answered) {

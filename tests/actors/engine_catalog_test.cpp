@@ -45,7 +45,7 @@ persistence::catalog_prompt prompt(std::string language, std::string uri) {
 CAF_TEST(a flow plays the URI of its catalog prompt and follows a change of it) {
   std::vector<std::string> problems;
   auto catalog = actors::build_engine_catalog(
-    snapshot_with({prompt("de", "/p/de/welcome.wav"), prompt("en", "/p/en/welcome.wav")}),
+    snapshot_with({prompt("de", "/p/de/welcome.wav"), prompt("en", "/p/en/welcome.wav")}), "en",
     problems);
   CAF_CHECK(problems.empty());
   CAF_REQUIRE(catalog->flows.count(1) == 1);
@@ -53,7 +53,7 @@ CAF_TEST(a flow plays the URI of its catalog prompt and follows a change of it) 
   CAF_CHECK(std::find(uris.begin(), uris.end(), "/p/en/welcome.wav") != uris.end());
   // The catalog changed the URI: the next build plays the new one, the flow is unchanged.
   auto moved = actors::build_engine_catalog(snapshot_with({prompt("en", "/srv/welcome.wav")}),
-                                            problems);
+                                            "en", problems);
   CAF_REQUIRE(moved->flows.count(1) == 1);
   uris = moved->flows.at(1)->prompt_uris();
   CAF_CHECK(std::find(uris.begin(), uris.end(), "/srv/welcome.wav") != uris.end());
@@ -61,11 +61,22 @@ CAF_TEST(a flow plays the URI of its catalog prompt and follows a change of it) 
 
 CAF_TEST(a flow whose catalog prompt is gone is left out and says why) {
   std::vector<std::string> problems;
-  auto catalog = actors::build_engine_catalog(snapshot_with({}), problems);
+  auto catalog = actors::build_engine_catalog(snapshot_with({}), "en", problems);
   CAF_CHECK_EQUAL(catalog->flows.count(1), 0u);
   CAF_REQUIRE(!problems.empty());
   CAF_CHECK(std::any_of(problems.begin(), problems.end(), [](const std::string& p) {
     return p.find("prompt 'welcome' is not in the flow's prompts nor in the prompt catalog")
            != std::string::npos;
   }));
+}
+
+CAF_TEST(the prompt language picks which catalog row a flow plays) {
+  std::vector<std::string> problems;
+  auto catalog = actors::build_engine_catalog(
+    snapshot_with({prompt("de", "/p/de/welcome.wav"), prompt("en", "/p/en/welcome.wav")}), "de",
+    problems);
+  CAF_REQUIRE(catalog->flows.count(1) == 1);
+  auto uris = catalog->flows.at(1)->prompt_uris();
+  CAF_CHECK(std::find(uris.begin(), uris.end(), "/p/de/welcome.wav") != uris.end());
+  CAF_CHECK(std::find(uris.begin(), uris.end(), "/p/en/welcome.wav") == uris.end());
 }

@@ -60,7 +60,7 @@ CAF_TEST(the defaults are the documented ones) {
   CAF_CHECK_EQUAL(config.outbound.port, 8084);
   CAF_CHECK_EQUAL(config.outbound.linger, true);
   CAF_CHECK_EQUAL(config.database.conninfo, "");
-  CAF_CHECK_EQUAL(config.database.pool_size, 4);
+  CAF_CHECK_EQUAL(config.records.ship_connections, 2);
   CAF_CHECK_EQUAL(config.redis.enabled, true);
   CAF_CHECK_EQUAL(config.redis.port, 6379);
   CAF_CHECK_EQUAL(config.redis.timeout.count(), 50);
@@ -76,7 +76,6 @@ CAF_TEST(the defaults are the documented ones) {
   CAF_CHECK(config.log.format == log_format::automatic);
   CAF_CHECK_EQUAL(config.scheduler.threads, 1);
   CAF_CHECK(config.scheduler.policy == scheduler_policy::io);
-  CAF_CHECK(config.ivr.flow_files.empty());
   CAF_CHECK_EQUAL(config.ivr.default_language, "en");
 }
 

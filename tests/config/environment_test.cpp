@@ -40,7 +40,7 @@ CAF_TEST(environment values are parsed as the type of their key) {
                                  {"CALLGRID_NODE_PARK_TIMEOUT", "2m"},
                                  {"CALLGRID_LOG_LEVEL", "warn"},
                                  {"CALLGRID_OUTBOUND_ENABLED", "0"},
-                                 {"CALLGRID_IVR_FLOW_FILES", "/a.yaml:/b.json"},
+                                 {"CALLGRID_CLUSTER_COORDINATORS", "10.0.0.2:4710,10.0.0.3:4711"},
                                  {"CALLGRID_RECORDS_BATCH_SIZE", "250"}});
   if (!result.config)
     CAF_FAIL(test::rendered(result));
@@ -51,16 +51,16 @@ CAF_TEST(environment values are parsed as the type of their key) {
   CAF_CHECK_EQUAL(config.node.park_timeout.count(), 120'000);
   CAF_CHECK(config.log.level == log_level::warn);
   CAF_CHECK_EQUAL(config.outbound.enabled, false);
-  std::vector<std::string> flows{"/a.yaml", "/b.json"};
-  CAF_CHECK_EQUAL(config.ivr.flow_files, flows);
+  std::vector<std::string> coordinators{"10.0.0.2:4710", "10.0.0.3:4711"};
+  CAF_CHECK_EQUAL(config.cluster.coordinators, coordinators);
   CAF_CHECK_EQUAL(config.records.batch_size, 250);
 }
 
 CAF_TEST(an empty environment list clears the list of the file) {
-  auto result = test::parse(test::minimal_toml() + "[ivr]\nflow_files = [\"/a.yaml\"]\n",
-                            {{"CALLGRID_IVR_FLOW_FILES", ""}});
+  auto result = test::parse(test::minimal_toml() + "[edge]\ntrusted_peers = [\"10.1.0.0/16\"]\n",
+                            {{"CALLGRID_EDGE_TRUSTED_PEERS", ""}});
   CAF_REQUIRE(result.config.has_value());
-  CAF_CHECK(result.config->ivr.flow_files.empty());
+  CAF_CHECK(result.config->edge.trusted_peers.empty());
 }
 
 CAF_TEST(a bad environment value names the variable) {
@@ -78,6 +78,15 @@ CAF_TEST(a bad environment value names the variable) {
                   "environment variable CALLGRID_REDIS_TIMEOUT");
   CAF_CHECK_EQUAL(test::problem_about(result, "http.allow_remote").message,
                   "\"yes\" is not a boolean");
+}
+
+CAF_TEST(a retired environment variable is a warning with what to use instead) {
+  auto result = test::parse(test::minimal_toml(), {{"CALLGRID_DATABASE_POOL_SIZE", "8"}});
+  CAF_REQUIRE(result.config.has_value());
+  auto problem = test::problem_about(result, "database.pool_size");
+  CAF_CHECK(problem.level == severity::warning);
+  CAF_CHECK_EQUAL(problem.where.file, "environment variable CALLGRID_DATABASE_POOL_SIZE");
+  CAF_CHECK(problem.hint.find("records.ship_connections") != std::string::npos);
 }
 
 CAF_TEST(a safety refusal of an environment value points at the variable) {

@@ -24,8 +24,8 @@ password = "a \"quoted\" \\ secret"
 events = "json"
 [database]
 conninfo = "host=db password=hunter2-hunter2 dbname=cg"
-[ivr]
-flow_files = ["/a b.yaml", "/c.json"]
+[edge]
+trusted_peers = ["192.0.2.0/24", "2001:db8::/32"]
 )");
   if (!result.config)
     CAF_FAIL(test::rendered(result));
@@ -51,7 +51,7 @@ CAF_TEST(the effective configuration masks the ESL password and the database pas
   CAF_CHECK(!contains(text, "quoted"));
   CAF_CHECK(contains(text, "\n[esl]\n"));
   CAF_CHECK(contains(text, "park_timeout = \"1m30s\""));
-  CAF_CHECK(contains(text, "flow_files = [\"/a b.yaml\", \"/c.json\"]"));
+  CAF_CHECK(contains(text, "trusted_peers = [\"192.0.2.0/24\", \"2001:db8::/32\"]"));
 }
 
 CAF_TEST(passwords in every conninfo form are masked) {

@@ -47,6 +47,18 @@ CAF_TEST(an unknown key without a near miss lists the keys of its section) {
   CAF_CHECK_EQUAL(problem.hint, "the keys of [log] are level, format");
 }
 
+CAF_TEST(a retired key is refused with what to use instead) {
+  auto result = test::parse(test::minimal_toml()
+                            + "[database]\npool_size = 8\n[ivr]\nflow_files = [\"/a.yaml\"]\n");
+  CAF_CHECK(!result.config.has_value());
+  auto pool = test::problem_about(result, "database.pool_size");
+  CAF_CHECK_EQUAL(pool.message, "is no longer a configuration key");
+  CAF_CHECK(contains(pool.hint, "records.ship_connections"));
+  auto flows = test::problem_about(result, "ivr.flow_files");
+  CAF_CHECK_EQUAL(flows.message, "is no longer a configuration key");
+  CAF_CHECK(contains(flows.hint, "callgridctl flow import"));
+}
+
 CAF_TEST(an unknown section is refused once with a suggestion) {
   auto result = test::parse(test::minimal_toml() + "[esll]\nhost = \"x\"\nport = 1\n");
   CAF_REQUIRE_EQUAL(result.problems.size(), 1u);
@@ -144,17 +156,18 @@ CAF_TEST(malformed strings are refused by the check of their key) {
 [node]
 sip_uri = "10.0.0.5:5060"
 [ivr]
-flow_files = ["/a.yaml", ""]
 default_language = "1"
+[edge]
+trusted_peers = ["10.0.0.0/8", ""]
 [records]
 spool_dir = ""
 )");
   CAF_CHECK_EQUAL(test::problem_about(result, "esl.host").hint,
                   "write the address alone; the port is a key of its own");
   CAF_CHECK(contains(test::problem_about(result, "node.sip_uri").message, "is not a SIP URI"));
-  auto flow = test::problem_about(result, "ivr.flow_files");
-  CAF_CHECK_EQUAL(flow.message, "element \"\": is empty");
-  CAF_CHECK_EQUAL(flow.where.column, 26);
+  auto peers = test::problem_about(result, "edge.trusted_peers");
+  CAF_CHECK_EQUAL(peers.message, "element \"\": is empty");
+  CAF_CHECK_EQUAL(peers.where.column, 32);
   CAF_CHECK(contains(test::problem_about(result, "ivr.default_language").message,
                      "not a language tag"));
   CAF_CHECK_EQUAL(test::problem_about(result, "records.spool_dir").message, "is empty");

@@ -457,6 +457,18 @@ CAF_TEST(the bridge application carries Other-Leg headers and honours hangup_aft
   CAF_CHECK_EQUAL(h.core.session_count(), 0u);
 }
 
+CAF_TEST(a bridge dial string may start with variable blocks) {
+  harness h;
+  auto x = h.call("1000");
+  h.events.clear();
+  CAF_CHECK_EQUAL(h.execute(x, "bridge", "{originate_timeout=60}[leg_timeout=20]loopback/1000"),
+                  "+OK");
+  const auto* bridged = h.last("CHANNEL_BRIDGE");
+  CAF_REQUIRE(bridged != nullptr);
+  CAF_CHECK_EQUAL(h.header(*bridged, "Other-Leg-Channel-Name"), "loopback/1000-a");
+  CAF_CHECK_EQUAL(h.variable(x, "DIALSTATUS"), "SUCCESS");
+}
+
 CAF_TEST(without hangup_after_bridge the bridge application returns to the park) {
   harness h;
   auto x = h.call("1000");

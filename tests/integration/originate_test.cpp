@@ -204,6 +204,37 @@ CAF_TEST(an answered origination runs its flow and its record says outbound) {
   node.stop();
 }
 
+CAF_TEST(a call placed without a timeout rings for the node answer timeout) {
+  platform p;
+  std::filesystem::create_directories(p.dir() / "conf.d");
+  std::ofstream{p.dir() / "conf.d" / "answer.toml"} << "[node]\nanswer_timeout = \"17s\"\n";
+  p.start_fsemu(originate_dialplan);
+  node_daemon node{p};
+  node.start();
+  CAF_REQUIRE(node.wait_ready(20s));
+  // 7200 answers and plays a tone for 20 s: the channel is there to be asked.
+  auto defaulted = uuid_of(node.originate("--to loopback/7200 --route 1000"));
+  auto explicit_timeout = uuid_of(node.originate("--to loopback/7200 --route 1000 --timeout 9"));
+  CAF_REQUIRE(!defaulted.empty());
+  CAF_REQUIRE(!explicit_timeout.empty());
+  auto variable = [&](const std::string& uuid) {
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    std::string value;
+    while (std::chrono::steady_clock::now() < deadline) {
+      value = p.fsemu_api("api uuid_getvar " + uuid + " originate_timeout");
+      while (!value.empty() && value.back() == '\n')
+        value.pop_back();
+      if (value.find("-ERR") == std::string::npos)
+        break;
+      std::this_thread::sleep_for(100ms);
+    }
+    return value;
+  };
+  CAF_CHECK_EQUAL(variable(defaulted), "17");
+  CAF_CHECK_EQUAL(variable(explicit_timeout), "9");
+  node.stop();
+}
+
 CAF_TEST(a failed origination gets exactly one record with the cause) {
   platform p;
   p.start_fsemu(originate_dialplan);

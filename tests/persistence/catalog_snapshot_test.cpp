@@ -34,3 +34,15 @@ CAF_TEST(a catalog prompt used by a flow plays the en row or else the first lang
   CAF_CHECK_EQUAL(uris.at("menu"), "/p/en/menu.wav");
   CAF_CHECK(prompt_uris_by_name({}).empty());
 }
+
+CAF_TEST(the default language picks the row a prompt name plays) {
+  std::vector<catalog_prompt> prompts{prompt("welcome", "de", "/p/de/welcome.wav"),
+                                      prompt("welcome", "en", "/p/en/welcome.wav"),
+                                      prompt("goodbye", "en", "/p/en/goodbye.wav"),
+                                      prompt("goodbye", "fr", "/p/fr/goodbye.wav")};
+  auto uris = prompt_uris_by_name(prompts, "de");
+  CAF_CHECK_EQUAL(uris.at("welcome"), "/p/de/welcome.wav");
+  CAF_CHECK_EQUAL(uris.at("goodbye"), "/p/en/goodbye.wav");
+  auto french = prompt_uris_by_name(prompts, "fr");
+  CAF_CHECK_EQUAL(french.at("goodbye"), "/p/fr/goodbye.wav");
+}

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -87,7 +88,16 @@ struct call_setup {
   /// `connect` reply) off its socket; the epoch when unknown (a re-adopted call). The actor
   /// measures its first command's reaction time from here.
   std::chrono::steady_clock::time_point started_by_event_at{};
+  /// How long the far end of a bridge may ring before FreeSWITCH gives up with NO_ANSWER
+  /// (`node.answer_timeout`): `originate_timeout` in the bridge's dial string.
+  std::chrono::seconds answer_timeout{60};
 };
+
+/// `dial_string` with `originate_timeout=<timeout in seconds>` in its leading `{...}` block
+/// (one is added when there is none), unless that block sets `originate_timeout` already: the
+/// dial string's own choice wins. A `[leg_timeout=N]` of a leg still wins for that leg.
+[[nodiscard]] std::string with_originate_timeout(std::string_view dial_string,
+                                                 std::chrono::seconds timeout);
 
 /// Where a call is in its life.
 enum class call_phase : uint8_t {

@@ -118,6 +118,8 @@ struct node_supervisor_options {
   /// The `park_timeout` set on the channels this node originates (`node.park_timeout`): an
   /// originated channel nobody takes over is hung up by FreeSWITCH after it.
   std::chrono::seconds park_timeout{30};
+  /// How long the far end of a bridge may ring (`node.answer_timeout`), handed to every call.
+  std::chrono::seconds answer_timeout{60};
   /// The inbound ESL link (host, port, password, timeouts); the supervisor sets the events.
   esl::inbound_options esl;
   /// The io_context whose thread runs the ESL link (owned by the daemon).

@@ -49,6 +49,9 @@ struct record_writer_options {
   /// How the spool is shipped; an empty conninfo keeps records in the spool only (no database
   /// configured), which the daemon reports at start.
   persistence::record_batcher_options batcher;
+  /// Shipping threads, each with its own batcher and PostgreSQL connection
+  /// (`records.ship_connections`).
+  std::size_t ship_connections = 2;
   /// Log sink for damage found when opening the spool and for failures (one line each).
   std::function<void(const std::string&)> log_warning;
   /// Called on the writer's thread with the call UUIDs of an append group once its records are

@@ -102,7 +102,6 @@ struct outbound_settings {
 struct database_settings {
   /// libpq connection string; empty means "not configured".
   std::string conninfo;
-  std::int32_t pool_size = 4;
   std::chrono::milliseconds connect_timeout{5'000};
   friend bool operator==(const database_settings&, const database_settings&) = default;
 };
@@ -125,6 +124,8 @@ struct records_settings {
   std::chrono::milliseconds max_delay{200};
   std::chrono::milliseconds retry_max{10'000};
   std::chrono::milliseconds group_window{100};
+  /// Shipping threads, each with its own PostgreSQL connection.
+  std::int32_t ship_connections = 2;
   friend bool operator==(const records_settings&, const records_settings&) = default;
 };
 
@@ -155,8 +156,8 @@ struct scheduler_settings {
 
 /// Settings of `[ivr]`. Plain data, part of a `daemon_config`.
 struct ivr_settings {
-  /// Flow documents loaded at start in addition to the catalog in PostgreSQL.
-  std::vector<std::string> flow_files;
+  /// The language of the catalog prompt played for a prompt name that has rows in several
+  /// languages.
   std::string default_language = "en";
   friend bool operator==(const ivr_settings&, const ivr_settings&) = default;
 };

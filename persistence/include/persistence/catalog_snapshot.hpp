@@ -167,10 +167,10 @@ struct catalog_snapshot {
   friend bool operator==(const catalog_snapshot&, const catalog_snapshot&) = default;
 };
 
-/// The URI each prompt name plays, for flows that use catalog prompts by name: the `en` row's,
-/// or when a name has no `en` row, its row of the alphabetically first language. (Flows do not
-/// pick a prompt language per call yet.)
+/// The URI each prompt name plays, for flows that use catalog prompts by name: the row in
+/// `language` (callgridd passes `ivr.default_language`), or when a name has none, its row of
+/// the alphabetically first language. (Flows do not pick a prompt language per call yet.)
 [[nodiscard]] std::map<std::string, std::string, std::less<>>
-prompt_uris_by_name(const std::vector<catalog_prompt>& prompts);
+prompt_uris_by_name(const std::vector<catalog_prompt>& prompts, std::string_view language = "en");
 
 } // namespace callgrid::persistence

@@ -718,8 +718,15 @@ void switch_core::bridge(std::string_view uuid, std::string_view target,
   execute(X(), "bridge", std::string{target}, now_us, std::string{app_uuid});
   // Only loopback endpoints exist here: the bridge's far end is the A leg of a new loopback
   // pair whose B leg runs the dialplan (mod_loopback's `loopback/<dest>` as a bridge target).
+  // A dial string may start with {var=value} and [var=value] blocks (callgridd puts
+  // originate_timeout there); originate() applies them, the endpoint follows them.
+  auto endpoint = target;
+  while (!endpoint.empty() && (endpoint.front() == '{' || endpoint.front() == '[')) {
+    auto close = endpoint.find(endpoint.front() == '{' ? '}' : ']');
+    endpoint = close == std::string_view::npos ? std::string_view{} : endpoint.substr(close + 1);
+  }
   std::string reply = "-ERR CHAN_NOT_IMPLEMENTED\n";
-  if (target.starts_with("loopback/"))
+  if (endpoint.starts_with("loopback/"))
     reply = originate(std::string{target} + " &park()", now_us);
   leg* other = reply.starts_with("+OK ") ? find_live(std::string_view{reply}.substr(4, 36))
                                          : nullptr;
