@@ -1,6 +1,7 @@
 // callgridd: the callgrid daemon beside each FreeSWITCH node (role node), the cluster's
-// coordinator (role coordinator, issue 6), or both on one box (role all). This file parses the
-// command line, loads and checks the configuration, and dispatches; daemon.cpp runs a node.
+// coordinator (role coordinator), or both on one box (role all). This file parses the
+// command line, loads and checks the configuration, and dispatches; daemon.cpp runs the
+// configured role.
 
 #include <cstdio>
 #include <iostream>
