@@ -53,6 +53,9 @@ struct io_thread_scheduler::state : std::enable_shared_from_this<state> {
   bool on_own_thread = false;
   bool stopping = false;
   std::thread own_thread;
+  // The state whose run_io runs on this thread: jobs queued here wait for the loop's drain
+  // after the current handler instead of a posted one.
+  static thread_local const state* running_io;
 
   void enqueue(caf::resumable* job) {
     bool post = false;
@@ -62,7 +65,7 @@ struct io_thread_scheduler::state : std::enable_shared_from_this<state> {
       jobs.push_back(job);
       if (on_own_thread)
         notify = true;
-      else if (!drain_posted)
+      else if (running_io != this && !drain_posted)
         post = drain_posted = true;
     }
     if (post)
@@ -101,6 +104,10 @@ struct io_thread_scheduler::state : std::enable_shared_from_this<state> {
     for (int round = 0; round < drain_rounds; ++round) {
       {
         std::lock_guard guard{mutex};
+        if (jobs.empty()) {
+          drain_posted = false;
+          return;
+        }
         running.swap(jobs);
       }
       run_batch();
@@ -113,6 +120,15 @@ struct io_thread_scheduler::state : std::enable_shared_from_this<state> {
     }
     if (again)
       boost::asio::post(io, [self = shared_from_this()] { self->drain_from_io(); });
+  }
+
+  /// io_context::run, with a drain after every handler: the jobs a handler queued on this thread
+  /// run before the io_context polls the sockets again, with no handler posted for them.
+  void run_io() {
+    running_io = this;
+    while (io.run_one() > 0)
+      drain_from_io();
+    running_io = nullptr;
   }
 
   void start_own_thread() {
@@ -151,6 +167,8 @@ struct io_thread_scheduler::state : std::enable_shared_from_this<state> {
     return std::exchange(jobs, {});
   }
 };
+
+thread_local const io_thread_scheduler::state* io_thread_scheduler::state::running_io = nullptr;
 
 namespace {
 
@@ -219,6 +237,10 @@ void io_thread_scheduler::install(caf::actor_system_config& cfg) {
   cfg.module_factories.push_back([state = state_](caf::actor_system& system) {
     return static_cast<caf::actor_system::module*>(new io_coordinator{system, state});
   });
+}
+
+void io_thread_scheduler::run_io() {
+  state_->run_io();
 }
 
 void io_thread_scheduler::leave_io() {

@@ -637,13 +637,14 @@ int run_daemon(const config::daemon_config& cfg) {
   // (an epoll_ctl and one more epoll_wait each time). Other threads post as before.
   boost::asio::io_context io{1};
   auto work = boost::asio::make_work_guard(io);
-  std::thread io_thread{[&io] {
-    pthread_setname_np(pthread_self(), "cg.io"); // ESL, Redis and HTTP; named for top -H
-    io.run();
-  }};
-  // With `scheduler.policy = "io"` the actors run on io_thread too; after it stops they go on
-  // on a thread of their own until the actor system (declared below, destroyed first) ends.
+  // With `scheduler.policy = "io"` the actors run on io_thread too, after each handler that
+  // made them ready (run_io); after it stops they go on on a thread of their own until the
+  // actor system (declared below, destroyed first) ends.
   actors::io_thread_scheduler io_scheduler{io};
+  std::thread io_thread{[&io_scheduler] {
+    pthread_setname_np(pthread_self(), "cg.io"); // ESL, Redis and HTTP; named for top -H
+    io_scheduler.run_io();
+  }};
   auto stop_io = [&] {
     work.reset();
     io.stop();

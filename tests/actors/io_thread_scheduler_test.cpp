@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <pthread.h>
 
@@ -81,11 +82,11 @@ struct io_fixture {
   boost::asio::io_context io{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work
     = boost::asio::make_work_guard(io);
+  io_thread_scheduler scheduler{io};
   std::thread io_thread{[this] {
     pthread_setname_np(pthread_self(), "test.io");
-    io.run();
+    scheduler.run_io();
   }};
-  io_thread_scheduler scheduler{io};
 
   void stop_io() {
     work.reset();
@@ -206,4 +207,41 @@ CAF_TEST(an actor with a long mailbox lets the others run after max throughput m
                                            << " of the busy one's 1000 messages");
   CAF_CHECK_GREATER_OR_EQUAL(busy_handled_when_other_ran.load(), 0);
   CAF_CHECK_LESS_OR_EQUAL(busy_handled_when_other_ran.load(), 10);
+}
+
+CAF_TEST(an actor a handler wakes runs before the handlers queued after it) {
+  io_fixture fx;
+  std::mutex mutex;
+  std::vector<std::string> order;
+  auto note = [&](std::string what) {
+    std::lock_guard guard{mutex};
+    order.push_back(std::move(what));
+  };
+  {
+    caf::actor_system_config cfg;
+    fx.scheduler.install(cfg);
+    caf::actor_system system{cfg};
+    auto woken = system.spawn([&note](caf::event_based_actor* self) -> caf::behavior {
+      return {[&note, self](int) {
+        note("actor");
+        self->quit();
+      }};
+    });
+    std::promise<void> done;
+    // As an ESL read does: a handler hands mail to an actor while another handler is queued
+    // (here posted first, so a drain posted for the actor would come after it).
+    boost::asio::post(fx.io, [&] {
+      boost::asio::post(fx.io, [&] {
+        note("next handler");
+        done.set_value();
+      });
+      caf::anon_send(woken, 1);
+    });
+    CAF_REQUIRE(done.get_future().wait_for(5s) == std::future_status::ready);
+    fx.stop_io();
+  }
+  std::lock_guard guard{mutex};
+  CAF_REQUIRE_EQUAL(order.size(), 2u);
+  CAF_CHECK_EQUAL(order[0], "actor");
+  CAF_CHECK_EQUAL(order[1], "next handler");
 }

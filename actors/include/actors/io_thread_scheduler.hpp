@@ -15,10 +15,12 @@ namespace callgrid::actors {
 /// actor on the thread that read it, with no hand-off to a CAF worker thread and no wake-up of
 /// one: on this project's machines a wake-up costs tens of µs of CPU (bench/README.md).
 ///
-/// Jobs (actors with mail) wait in one queue; the first job of an empty queue posts one drain
-/// to the io_context, which runs the jobs queued at that moment and those they queue, for a few
-/// rounds (an event's hop from the supervisor to its call actor is one), and posts itself again
-/// while more wait, so socket reads and actors take turns. Actors must not block, as on any CAF
+/// Jobs (actors with mail) wait in one queue. The io_context's thread runs them itself when it
+/// runs the io_context with `run_io`: after every handler (an ESL read, a Redis reply) it runs
+/// the jobs that handler queued and those they queue, for a few rounds (an event's hop from the
+/// supervisor to its call actor is one), before the io_context polls its sockets again. A job
+/// queued by another thread posts one drain to the io_context to wake it. When jobs are still
+/// left after the rounds, a drain is posted, so socket reads and actors take turns. Actors must not block, as on any CAF
 /// scheduler; blocking actors are `caf::detached` and keep their own threads.
 ///
 /// Lifetime: construct it before the actor system and `install` it into the system's config.
@@ -33,6 +35,10 @@ public:
 
   /// Makes the actor system built from `cfg` use this scheduler (instead of sharing/stealing).
   void install(caf::actor_system_config& cfg);
+
+  /// Runs the io_context on the calling thread until it stops, as `io_context::run` does, and
+  /// after each handler the actors it made ready. callgridd's `cg.io` thread runs this.
+  void run_io();
 
   /// The io_context no longer runs (its thread was joined): run the actors on our own thread.
   void leave_io();
