@@ -30,11 +30,27 @@ build_engine_catalog(const persistence::catalog_snapshot& snapshot,
                      std::string_view prompt_language, std::vector<std::string>& problems) {
   auto catalog = std::make_shared<engine_catalog>();
   catalog->generation = snapshot.generation;
-  const auto catalog_prompts
-    = persistence::prompt_uris_by_name(snapshot.prompts, prompt_language);
+  // Catalog prompts by name, per language: the default's, and those of flows with a language
+  // of their own (falling back to the default's rows).
+  std::map<std::string, std::map<std::string, std::string, std::less<>>, std::less<>> by_language;
+  auto prompts_in = [&](std::string_view language) -> const auto& {
+    auto it = by_language.find(language);
+    if (it == by_language.end())
+      it = by_language
+             .emplace(std::string{language},
+                      persistence::prompt_uris_by_name(snapshot.prompts, language,
+                                                       prompt_language))
+             .first;
+    return it->second;
+  };
   for (const auto& stored : snapshot.flows) {
     auto source = "flow '" + stored.name + "' v" + std::to_string(stored.version);
-    auto loaded = ivr::load_flow(stored.document, source, catalog_prompts);
+    auto loaded = ivr::load_flow(stored.document, source, prompts_in(prompt_language));
+    // A flow that names its language plays that language's catalog rows: loaded once more
+    // with them (catalog reloads are rare; the flow's language is known only once parsed).
+    if (loaded.flow && !loaded.flow->language().empty()
+        && loaded.flow->language() != prompt_language)
+      loaded = ivr::load_flow(stored.document, source, prompts_in(loaded.flow->language()));
     for (const auto& d : loaded.problems)
       if (d.level == ivr::severity::error)
         problems.push_back(ivr::render(d));

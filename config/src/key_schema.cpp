@@ -422,8 +422,9 @@ const std::vector<key_spec>& table() {
     key<&dc::ivr, &ivr_settings::default_language>({
       .name = "ivr.default_language", .default_toml = R"("en")", .restart = false,
       .description = "Which row of the catalog's `prompts` table plays when a flow names a "
-                     "prompt without a URI and the name has rows in several languages: the row "
-                     "in this language, else the one with the smallest language code.",
+                     "catalog prompt that has rows in several languages and none in the flow's "
+                     "own `language`: the row in this language, else the one with the smallest "
+                     "language code.",
       .check = check_language,
     }),
 

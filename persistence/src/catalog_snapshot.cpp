@@ -34,11 +34,15 @@ const catalog_prompt* catalog_snapshot::find_prompt(std::string_view name,
 }
 
 std::map<std::string, std::string, std::less<>>
-prompt_uris_by_name(const std::vector<catalog_prompt>& prompts, std::string_view language) {
-  // Per name, the row that plays: `language` first, then the smallest language.
-  auto plays_before = [language](const catalog_prompt& a, const catalog_prompt& b) {
-    return std::pair{a.language != language, std::string_view{a.language}}
-           < std::pair{b.language != language, std::string_view{b.language}};
+prompt_uris_by_name(const std::vector<catalog_prompt>& prompts, std::string_view language,
+                    std::string_view fallback) {
+  // Per name, the row that plays: `language` first, then `fallback`, then the smallest language.
+  auto rank = [&](const catalog_prompt& p) {
+    int choice = p.language == language ? 0 : (!fallback.empty() && p.language == fallback ? 1 : 2);
+    return std::pair{choice, std::string_view{p.language}};
+  };
+  auto plays_before = [&](const catalog_prompt& a, const catalog_prompt& b) {
+    return rank(a) < rank(b);
   };
   std::map<std::string_view, const catalog_prompt*> chosen;
   for (const auto& p : prompts) {

@@ -80,3 +80,19 @@ CAF_TEST(the prompt language picks which catalog row a flow plays) {
   CAF_CHECK(std::find(uris.begin(), uris.end(), "/p/de/welcome.wav") != uris.end());
   CAF_CHECK(std::find(uris.begin(), uris.end(), "/p/en/welcome.wav") == uris.end());
 }
+
+CAF_TEST(a flow with a language of its own plays that language s catalog rows) {
+  std::vector<std::string> problems;
+  auto snapshot = snapshot_with({prompt("de", "/p/de/welcome.wav"),
+                                 prompt("en", "/p/en/welcome.wav"),
+                                 prompt("fr", "/p/fr/welcome.wav")});
+  snapshot.flows.front().document
+    = R"({"name": "welcome", "version": 1, "start": "greet", "language": "fr",
+          "nodes": {"greet": {"kind": "play", "prompt": "welcome", "next": "bye"},
+                    "bye": {"kind": "hangup"}}})";
+  auto catalog = actors::build_engine_catalog(snapshot, "de", problems);
+  CAF_REQUIRE(catalog->flows.count(1) == 1);
+  auto uris = catalog->flows.at(1)->prompt_uris();
+  CAF_CHECK(std::find(uris.begin(), uris.end(), "/p/fr/welcome.wav") != uris.end());
+  CAF_CHECK(std::find(uris.begin(), uris.end(), "/p/de/welcome.wav") == uris.end());
+}

@@ -45,4 +45,8 @@ CAF_TEST(the default language picks the row a prompt name plays) {
   CAF_CHECK_EQUAL(uris.at("goodbye"), "/p/en/goodbye.wav");
   auto french = prompt_uris_by_name(prompts, "fr");
   CAF_CHECK_EQUAL(french.at("goodbye"), "/p/fr/goodbye.wav");
+  // A flow in French with German as the default: French, else German, else the first.
+  auto french_then_german = prompt_uris_by_name(prompts, "fr", "de");
+  CAF_CHECK_EQUAL(french_then_german.at("goodbye"), "/p/fr/goodbye.wav");
+  CAF_CHECK_EQUAL(french_then_german.at("welcome"), "/p/de/welcome.wav");
 }

@@ -32,8 +32,9 @@ struct engine_catalog {
 
 /// Builds the engine's catalog from a catalog snapshot: parses and validates every flow
 /// document (prompt names checked against the snapshot's prompts), loads the time zones of the
-/// routes' windows, compiles the caller patterns. A prompt a flow names without a URI plays the
-/// catalog row in `prompt_language` (`ivr.default_language`), else its first language. Pure apart from reading zoneinfo files; runs
+/// routes' windows, compiles the caller patterns. A catalog prompt a flow names plays the row in
+/// the flow's own `language`, else in `prompt_language` (`ivr.default_language`), else in the
+/// alphabetically first language. Pure apart from reading zoneinfo files; runs
 /// on the catalog watcher's thread. What cannot be used (a flow with errors, a route with a bad
 /// pattern or zone) is left out and described in `problems`, one line each; a route whose flow
 /// was left out stays, and its calls are rejected with SERVICE_UNAVAILABLE.

@@ -20,8 +20,9 @@ namespace callgrid::actors {
 /// the jobs that handler queued and those they queue, for a few rounds (an event's hop from the
 /// supervisor to its call actor is one), before the io_context polls its sockets again. A job
 /// queued by another thread posts one drain to the io_context to wake it. When jobs are still
-/// left after the rounds, a drain is posted, so socket reads and actors take turns. Actors must not block, as on any CAF
-/// scheduler; blocking actors are `caf::detached` and keep their own threads.
+/// left after the rounds, a drain is posted, so socket reads and actors take turns. Actors must
+/// not block, as on any CAF scheduler; blocking actors are `caf::detached` and keep their own
+/// threads.
 ///
 /// Lifetime: construct it before the actor system and `install` it into the system's config.
 /// Call `leave_io` once the io_context's thread has been joined: the actors then go on on a

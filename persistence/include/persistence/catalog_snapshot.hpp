@@ -168,9 +168,11 @@ struct catalog_snapshot {
 };
 
 /// The URI each prompt name plays, for flows that use catalog prompts by name: the row in
-/// `language` (callgridd passes `ivr.default_language`), or when a name has none, its row of
-/// the alphabetically first language. (Flows do not pick a prompt language per call yet.)
+/// `language`, else in `fallback` (callgridd passes the flow's language and
+/// `ivr.default_language`), else the row of the alphabetically first language. (Flows do not
+/// pick a prompt language per call yet.)
 [[nodiscard]] std::map<std::string, std::string, std::less<>>
-prompt_uris_by_name(const std::vector<catalog_prompt>& prompts, std::string_view language = "en");
+prompt_uris_by_name(const std::vector<catalog_prompt>& prompts, std::string_view language = "en",
+                    std::string_view fallback = {});
 
 } // namespace callgrid::persistence
