@@ -69,6 +69,10 @@ const char* to_string(call_phase phase) noexcept {
 
 std::string with_originate_timeout(std::string_view dial_string, std::chrono::seconds timeout) {
   auto setting = "originate_timeout=" + std::to_string(timeout.count());
+  // `<...>` (enterprise variables) and `${...}` (expanded by FreeSWITCH, possibly into a dial
+  // string with its own block) are left as they are: their own timeout or FreeSWITCH's applies.
+  if (dial_string.starts_with('<') || dial_string.starts_with('$'))
+    return std::string{dial_string};
   if (!dial_string.starts_with('{'))
     return "{" + setting + "}" + std::string{dial_string};
   auto close = dial_string.find('}');

@@ -56,21 +56,21 @@ std::string join(const std::vector<std::string>& words, std::string_view separat
 /// still has one fails with that hint rather than a "did you mean".
 struct retired_key {
   std::string_view name;
-  std::string_view env_name;
   std::string_view hint;
 };
 constexpr std::array retired_keys{
-  retired_key{"database.pool_size", "CALLGRID_DATABASE_POOL_SIZE",
+  retired_key{"database.pool_size",
               "callgridd keeps no connection pool; the connections that ship call records are "
               "records.ship_connections"},
-  retired_key{"ivr.flow_files", "CALLGRID_IVR_FLOW_FILES",
+  retired_key{"ivr.flow_files",
               "callgridd takes its flows from the catalog in PostgreSQL only; import a flow "
               "document with `callgridctl flow import FILE`"},
 };
 
+/// The retired key `name` (dotted, or its CALLGRID_ environment variable), or null.
 const retired_key* find_retired(std::string_view name) {
   for (const auto& key : retired_keys)
-    if (key.name == name || key.env_name == name)
+    if (key.name == name || env_name(key.name) == name)
       return &key;
   return nullptr;
 }

@@ -354,6 +354,9 @@ CAF_TEST(a bridge rings for the answer timeout unless its dial string says other
                   "{originate_timeout=25,my_originate_timeout=9}user/1000");
   CAF_CHECK_EQUAL(with_originate_timeout("[leg_timeout=10]user/1000", s),
                   "{originate_timeout=25}[leg_timeout=10]user/1000");
+  CAF_CHECK_EQUAL(with_originate_timeout("${group_call(sales)}", s), "${group_call(sales)}");
+  CAF_CHECK_EQUAL(with_originate_timeout("<ignore_early_media=true>user/1000", s),
+                  "<ignore_early_media=true>user/1000");
 }
 
 CAF_TEST(the IVR waits for its own answer to complete answered) {

@@ -95,7 +95,8 @@ struct call_setup {
 
 /// `dial_string` with `originate_timeout=<timeout in seconds>` in its leading `{...}` block
 /// (one is added when there is none), unless that block sets `originate_timeout` already: the
-/// dial string's own choice wins. A `[leg_timeout=N]` of a leg still wins for that leg.
+/// dial string's own choice wins. A `[leg_timeout=N]` of a leg still wins for that leg. A dial
+/// string that starts with `<` or `${` is returned as it is.
 [[nodiscard]] std::string with_originate_timeout(std::string_view dial_string,
                                                  std::chrono::seconds timeout);
 
