@@ -175,9 +175,13 @@ call_setup make_setup(node_supervisor_state& st, std::string uuid, std::string c
   return setup;
 }
 
-/// Idle call actors kept for the next calls; more are ended. Enough for the calls that end in
-/// the moment before others start at the highest rates measured, ~1.2 KB each.
-constexpr std::size_t max_idle_call_actors = 1024;
+/// Idle call actors kept for the next calls, ~1.2 KB each: as many as the node may have calls
+/// (`node.capacity`), at least 1,024, so that in a steady state no actor ends. Each actor's end
+/// wakes CAF's clock thread (actors/README.md, "Pooled call actors").
+std::size_t max_idle_call_actors(const node_supervisor_options& options) {
+  constexpr std::size_t at_least = 1024;
+  return std::max(at_least, static_cast<std::size_t>(std::max(options.capacity, 0)));
+}
 
 } // namespace
 
@@ -1066,7 +1070,7 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
       if (call != state.calls.end() && call->second.handle == done.handle)
         state.calls.erase(call);
       state.load.live_calls = static_cast<int32_t>(state.calls.size());
-      if (state.idle_call_actors->size() < max_idle_call_actors)
+      if (state.idle_call_actors->size() < max_idle_call_actors(state.options))
         state.idle_call_actors->push_back(std::move(done.handle));
       else
         caf::anon_send_exit(done.handle, caf::exit_reason::user_shutdown);
