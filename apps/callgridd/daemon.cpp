@@ -27,7 +27,10 @@
 #include "cluster/registry_actor.hpp"
 #include "cluster/wire.hpp"
 #include "edge_writer.hpp"
+#include "config/diagnostic.hpp"
 #include "config/key_schema.hpp"
+#include "config/loader.hpp"
+#include "logging.hpp"
 #include "actors/errc.hpp"
 #include "actors/http_endpoint.hpp"
 #include "actors/io_thread_scheduler.hpp"
@@ -211,14 +214,54 @@ actors::session_journal redis_session_journal(persistence::redis_client& client,
   return journal;
 }
 
-int wait_for_stop_signal() {
+/// SIGHUP: reads the configuration again (the file, its conf.d and the environment) and applies
+/// the keys a running daemon can take (`restart = no` in the schema: `log.level`); every other
+/// changed key is named with a warning, as it takes effect at the next start. A configuration
+/// with errors changes nothing. Values are not logged: some are secrets.
+void reload_configuration(const std::filesystem::path& file, config::daemon_config& running) {
+  spdlog::info("SIGHUP: reading the configuration {} again", file.string());
+  auto result = config::load_daemon_config(file, config::process_environment());
+  for (const auto& problem : result.problems) {
+    if (problem.level == config::severity::error)
+      spdlog::error("SIGHUP: {}", config::render(problem));
+    else
+      spdlog::warn("SIGHUP: {}", config::render(problem));
+  }
+  if (!result.config) {
+    spdlog::error("SIGHUP: the configuration has errors (above); nothing was changed");
+    return;
+  }
+  auto changed = config::changed_keys(running, *result.config);
+  if (changed.empty()) {
+    spdlog::info("SIGHUP: no key changed");
+    return;
+  }
+  for (const auto& name : changed) {
+    const auto* spec = config::find_key(name);
+    if (spec->restart) {
+      spdlog::warn("SIGHUP: {} changed; it takes effect when callgridd restarts", name);
+      continue;
+    }
+    spec->store(running, spec->load(*result.config));
+    spdlog::warn("SIGHUP: {} changed; applied", name);
+  }
+  set_log_level(running.log.level);
+}
+
+/// Waits for SIGINT or SIGTERM and returns it; a SIGHUP meanwhile reloads the configuration.
+int wait_for_stop_signal(const std::filesystem::path& config_file, config::daemon_config& running) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
-  int signal = 0;
-  sigwait(&set, &signal);
-  return signal;
+  sigaddset(&set, SIGHUP);
+  for (;;) {
+    int signal = 0;
+    sigwait(&set, &signal);
+    if (signal != SIGHUP)
+      return signal;
+    reload_configuration(config_file, running);
+  }
 }
 
 /// SIGTERM drains the node before it stops (design.md section 6): FreeSWITCH stops taking
@@ -278,6 +321,7 @@ void block_stop_signals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
@@ -608,7 +652,7 @@ void tune_allocator() {
 
 } // namespace
 
-int run_daemon(const config::daemon_config& cfg) {
+int run_daemon(const config::daemon_config& cfg, const std::filesystem::path& config_file) {
   tune_allocator();
   const bool runs_node = cfg.role != config::daemon_role::coordinator;
   const bool runs_coordinator = cfg.role != config::daemon_role::node;
@@ -759,7 +803,8 @@ int run_daemon(const config::daemon_config& cfg) {
   }
 
   spdlog::info("callgridd running as {}", config::to_string(cfg.role));
-  int signal = wait_for_stop_signal();
+  auto running = cfg; // what SIGHUP compares a new reading with, and changes
+  int signal = wait_for_stop_signal(config_file, running);
   if (signal == SIGTERM && runs_node && node.supervisor)
     drain_before_stop(system, *node.supervisor, cfg.cluster.drain_deadline);
   spdlog::info("stopping: no new calls, flushing call records");

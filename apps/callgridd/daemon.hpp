@@ -1,5 +1,7 @@
 #pragma once
 
+#include <filesystem>
+
 #include "config/daemon_config.hpp"
 
 namespace callgrid::daemon {
@@ -10,13 +12,16 @@ namespace callgrid::daemon {
 /// elector and the edge writer and serves the admin API. Every role serves /metrics, /healthz and
 /// /readyz. SIGTERM drains a node first (calls finish until `cluster.drain_deadline`); SIGINT
 /// or a second SIGTERM stops at once; either way new calls stop and the record spool is
-/// flushed. Returns the process exit code: 0 after a clean stop, 1 when something needed
-/// at start failed (the message says what and which key to fix). Call from main's thread with
-/// SIGINT and SIGTERM blocked in every thread (`block_stop_signals`).
-[[nodiscard]] int run_daemon(const config::daemon_config& config);
+/// flushed. SIGHUP reads `config_file` (with conf.d and the environment) again, applies
+/// `log.level` and names every other changed key. Returns the process exit code: 0 after a
+/// clean stop, 1 when something needed at start failed (the message says what and which key to
+/// fix). Call from main's thread with SIGINT, SIGTERM and SIGHUP blocked in every thread
+/// (`block_stop_signals`).
+[[nodiscard]] int run_daemon(const config::daemon_config& config,
+                             const std::filesystem::path& config_file);
 
-/// Blocks SIGINT and SIGTERM in the calling thread (and the threads it starts later) so that
-/// `run_daemon` can wait for them with sigwait.
+/// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (and the threads it starts later) so
+/// that `run_daemon` can wait for them with sigwait.
 void block_stop_signals();
 
 } // namespace callgrid::daemon

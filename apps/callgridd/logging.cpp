@@ -112,4 +112,8 @@ void setup_logging(config::log_level level, config::log_format format) {
   spdlog::set_default_logger(std::move(logger));
 }
 
+void set_log_level(config::log_level level) {
+  spdlog::default_logger()->set_level(to_spdlog(level));
+}
+
 } // namespace callgrid::daemon

@@ -10,4 +10,7 @@ namespace callgrid::daemon {
 /// main before any other thread logs.
 void setup_logging(config::log_level level, config::log_format format);
 
+/// Changes the level of the logger `setup_logging` made (a SIGHUP with a new `log.level`).
+void set_log_level(config::log_level level);
+
 } // namespace callgrid::daemon

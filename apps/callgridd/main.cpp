@@ -130,5 +130,5 @@ int main(int argc, char** argv) {
   daemon::setup_logging(cfg->log.level, config::effective_log_format(cfg->log.format, env));
   if (print_effective)
     std::cout << config::render_effective(*cfg);
-  return daemon::run_daemon(*cfg);
+  return daemon::run_daemon(*cfg, config_file);
 }

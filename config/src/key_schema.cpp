@@ -214,19 +214,19 @@ const std::vector<key_spec>& table() {
       .check = check_sip_uri,
     }),
     key<&dc::node, &node_settings::capacity>({
-      .name = "node.capacity", .default_toml = "1000", .unit = "calls", .restart = false,
+      .name = "node.capacity", .default_toml = "1000", .unit = "calls",
       .description = "Maximum number of live calls on this node; also its dispatcher weight.",
       .min = 1, .max = 1'000'000,
     }),
     key<&dc::node, &node_settings::park_timeout>({
-      .name = "node.park_timeout", .default_toml = R"("30s")", .restart = false,
+      .name = "node.park_timeout", .default_toml = R"("30s")",
       .description = "The `park_timeout` callgridd sets on the channels it originates: one "
                      "nobody takes over is hung up by FreeSWITCH after it. Inbound channels get "
                      "theirs from the dialplan (docs/callgridd.md).",
       .min = 1 * second, .max = 1 * hour,
     }),
     key<&dc::node, &node_settings::answer_timeout>({
-      .name = "node.answer_timeout", .default_toml = R"("60s")", .restart = false,
+      .name = "node.answer_timeout", .default_toml = R"("60s")",
       .description = "How long a leg callgridd dials may ring before FreeSWITCH gives it up "
                      "with NO_ANSWER: a bridge (route or flow; `originate_timeout` in its dial "
                      "string unless the dial string sets one) and a call placed with `POST "
@@ -326,7 +326,7 @@ const std::vector<key_spec>& table() {
       .min = 1, .max = 65535,
     }),
     key<&dc::redis, &redis_settings::timeout>({
-      .name = "redis.timeout", .default_toml = R"("50ms")", .restart = false,
+      .name = "redis.timeout", .default_toml = R"("50ms")",
       .description = "Time budget of one Redis operation on the call path; when it is "
                      "exceeded the key class's failure policy applies.",
       .min = 1 * ms, .max = 10 * second,
@@ -339,19 +339,18 @@ const std::vector<key_spec>& table() {
     }),
     key<&dc::records, &records_settings::batch_size>({
       .name = "records.batch_size", .default_toml = "1000", .unit = "records",
-      .restart = false,
       .description = "Records sent to PostgreSQL in one batch.",
       .min = 1, .max = 100'000,
     }),
     key<&dc::records, &records_settings::max_delay>({
-      .name = "records.max_delay", .default_toml = R"("200ms")", .restart = false,
+      .name = "records.max_delay", .default_toml = R"("200ms")",
       .description = "Longest time a record waits for its batch to fill before it is sent. "
                      "The writer ships as soon as one of its connections is free, so records "
                      "usually wait only for the shipment before them (p99 47 ms at 1,000/s).",
       .min = 1 * ms, .max = 1 * minute,
     }),
     key<&dc::records, &records_settings::retry_max>({
-      .name = "records.retry_max", .default_toml = R"("10s")", .restart = false,
+      .name = "records.retry_max", .default_toml = R"("10s")",
       .description = "Upper bound of the retry backoff while PostgreSQL is unavailable "
                      "(records keep spooling meanwhile).",
       .min = 100 * ms, .max = 1 * hour,
@@ -420,7 +419,7 @@ const std::vector<key_spec>& table() {
     }),
 
     key<&dc::ivr, &ivr_settings::default_language>({
-      .name = "ivr.default_language", .default_toml = R"("en")", .restart = false,
+      .name = "ivr.default_language", .default_toml = R"("en")",
       .description = "Which row of the catalog's `prompts` table plays when a flow names a "
                      "catalog prompt that has rows in several languages and none in the flow's "
                      "own `language`: the row in this language, else the one with the smallest "

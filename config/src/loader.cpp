@@ -567,6 +567,14 @@ load_result parse_daemon_config(std::string_view toml_text, std::string_view fil
   return load.finish();
 }
 
+std::vector<std::string> changed_keys(const daemon_config& before, const daemon_config& after) {
+  std::vector<std::string> names;
+  for (const auto& spec : key_schema())
+    if (spec.load(before) != spec.load(after))
+      names.emplace_back(spec.name);
+  return names;
+}
+
 log_format effective_log_format(log_format configured, const environment& env) {
   if (configured != log_format::automatic)
     return configured;

@@ -140,8 +140,9 @@ FreeSWITCH's default `ClueCon` (in any case) and must have at least 12 character
 (127.0.0.0/8, `::1`, `localhost`) unless the section's `allow_remote` is true; `http.port` must
 differ from `outbound.port` when both listen on the same address.
 
-*Restart*: "yes" means callgridd reads the key only at start; "no" marks keys that are safe to
-apply to a running daemon when it reloads its configuration.
+*Restart*: "yes" means callgridd reads the key only at start; "no" means a SIGHUP applies a new
+value to the running daemon (callgridd reads the configuration again and names every changed
+key, see [callgridd.md](callgridd.md)).
 
 | Key | Type | Default | Unit | Restart | Environment variable | Description |
 |---|---|---|---|---|---|---|

@@ -81,3 +81,14 @@ CAF_TEST(a diagnostic renders as file line column severity key message and hint)
   CAF_CHECK_EQUAL(render(whole_file),
                   "/etc/callgrid/callgridd.toml: error: cannot be read: Permission denied");
 }
+
+CAF_TEST(changed keys are named in schema order) {
+  daemon_config before;
+  auto after = before;
+  CAF_CHECK(changed_keys(before, after).empty());
+  after.log.level = log_level::debug;
+  after.node.capacity = 7;
+  after.esl.password = "another-secret-value";
+  std::vector<std::string> expected{"node.capacity", "esl.password", "log.level"};
+  CAF_CHECK_EQUAL(changed_keys(before, after), expected);
+}

@@ -1,9 +1,12 @@
 #define CAF_SUITE integration.daemon
 
 #include <algorithm>
+#include <chrono>
+#include <csignal>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include <caf/test/unit_test.hpp>
 #include <sys/wait.h>
@@ -15,6 +18,7 @@
 #include "persistence/catalog_store.hpp"
 #include "persistence/errc.hpp"
 #include "persistence/schema_migrator.hpp"
+#include "platform.hpp"
 #include "services/postgres_server.hpp"
 #include "services/service_process.hpp"
 
@@ -159,4 +163,40 @@ CAF_TEST(callgridctl flow import checks catalog prompts and stores them by name)
   CAF_REQUIRE(loaded.flow != nullptr);
   auto uris = loaded.flow->prompt_uris();
   CAF_CHECK(std::find(uris.begin(), uris.end(), welcome.uri) != uris.end());
+}
+
+CAF_TEST(SIGHUP applies a new log level and names the keys that need a restart) {
+  using namespace std::chrono_literals;
+  platform p;
+  p.start_callgridd();
+  auto log_has = [&](const std::string& text, std::chrono::seconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (p.callgridd_log().find(text) != std::string::npos)
+        return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  };
+  CAF_REQUIRE(log_has("callgridd running as node", 30s));
+  std::filesystem::create_directories(p.dir() / "conf.d");
+  auto drop_in = p.dir() / "conf.d" / "reload.toml";
+  std::ofstream{drop_in} << "[log]\nlevel = \"warn\"\n[node]\ncapacity = 7\n";
+  p.signal_callgridd(SIGHUP);
+  CAF_CHECK(log_has("SIGHUP: log.level changed; applied", 10s));
+  CAF_CHECK(log_has("SIGHUP: node.capacity changed; it takes effect when callgridd restarts", 10s));
+  // A drop-in with an error changes nothing, and the daemon goes on.
+  std::ofstream{drop_in} << "[log]\nlevel = \"warn\"\n[node]\ncapacityy = 7\n";
+  p.signal_callgridd(SIGHUP);
+  CAF_CHECK(log_has("SIGHUP: the configuration has errors (above); nothing was changed", 10s));
+  auto log = p.callgridd_log();
+  CAF_CHECK(log.find("did you mean node.capacity?") != std::string::npos);
+  // The second reading's info line is not there: the level is warn now.
+  auto readings = 0;
+  for (auto at = log.find("SIGHUP: reading the configuration"); at != std::string::npos;
+       at = log.find("SIGHUP: reading the configuration", at + 1))
+    ++readings;
+  CAF_CHECK_EQUAL(readings, 1);
+  CAF_CHECK(p.metrics().find("callgrid_build_info") != std::string::npos);
+  p.stop_callgridd();
 }

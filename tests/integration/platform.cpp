@@ -1,5 +1,6 @@
 #include "platform.hpp"
 
+#include <csignal>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -157,6 +158,10 @@ void platform::stop_callgridd() {
 
 void platform::kill_callgridd() {
   callgridd_.kill_hard();
+}
+
+void platform::signal_callgridd(int signal) const {
+  ::kill(callgridd_.pid(), signal);
 }
 
 std::vector<cdr_row> platform::records() const {

@@ -85,6 +85,8 @@ public:
   void stop_callgridd();
   /// SIGKILL to callgridd, as a crash.
   void kill_callgridd();
+  /// Sends `signal` (e.g. SIGHUP) to callgridd.
+  void signal_callgridd(int signal) const;
 
   [[nodiscard]] std::vector<cdr_row> records() const;
   /// Waits until `cdr` holds at least `count` rows; returns the rows.

@@ -53,7 +53,8 @@ struct key_spec {
   std::string_view default_toml{};
   /// Unit for integers ("calls", "connections"); empty when the type says it all.
   std::string_view unit{};
-  /// True when a change takes effect only after a restart of callgridd.
+  /// True when a change takes effect only after a restart of callgridd; false when a SIGHUP
+  /// applies it to the running daemon.
   bool restart = true;
   /// What the key does, in one or two sentences.
   std::string_view description{};

@@ -43,6 +43,11 @@ struct load_result {
                                               std::string_view file_name,
                                               const environment& env);
 
+/// The dotted names of the keys whose values differ between `before` and `after`, in schema
+/// order (a SIGHUP reports them; only names, so secrets stay out of the log). Pure.
+[[nodiscard]] std::vector<std::string> changed_keys(const daemon_config& before,
+                                                    const daemon_config& after);
+
 /// Whether `render_effective` prints secrets.
 enum class secrets { masked, shown };
 
