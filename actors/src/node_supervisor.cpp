@@ -406,6 +406,8 @@ std::string originate_command(const std::string& uuid, const originate_request& 
 /// Accepts or refuses an origination; an accepted one is sent and answered at once.
 caf::result<originate_reply> originate(supervisor_pointer self, originate_request& request) {
   auto& st = self->state;
+  if (request.timeout_seconds == 0)
+    request.timeout_seconds = static_cast<int32_t>(st.options.answer_timeout.count());
   auto refuse = [&st](errc code, std::string why) -> caf::result<originate_reply> {
     st.origination_counts->refused.increment();
     spdlog::warn("originate refused: {}", why);
@@ -1061,6 +1063,13 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
     [self](load_query) { return self->state.load; },
     [self](start_drain& request) { begin_drain(self, std::move(request)); },
     [self](cancel_drain) { end_drain(self); },
+    [self](const node_settings_update& update) {
+      auto& state = self->state;
+      state.options.capacity = update.capacity;
+      state.load.capacity = update.capacity;
+      state.options.park_timeout = update.park_timeout;
+      state.options.answer_timeout = update.answer_timeout;
+    },
     [self](caf::tick_atom) { advance_drain(self); },
     [self](call_finished& done) {
       // As for a call actor's exit (the down handler), but the actor stays for the next call.

@@ -41,14 +41,12 @@ caf::error bad_body(std::string what) {
 
 } // namespace
 
-caf::expected<actors::originate_request> parse_call_request(const std::string& body,
-                                                            int32_t default_timeout_seconds) {
+caf::expected<actors::originate_request> parse_call_request(const std::string& body) {
   json doc = json::parse(body, nullptr, false);
   if (doc.is_discarded() || !doc.is_object())
     return bad_body("the body must be a JSON object such as {\"to\": \"loopback/5000\", "
                     "\"route\": \"1000\"}");
   actors::originate_request request;
-  request.timeout_seconds = default_timeout_seconds;
   for (const auto& [key, value] : doc.items()) {
     auto text = [&, &key = key, &value = value](std::string& out) -> caf::error {
       if (!value.is_string())
@@ -117,7 +115,7 @@ void serve_call_request(const call_api_options& options, const actors::http_requ
     reply(error_answer(405, "method_not_allowed", "only POST /v1/calls is served"));
     return;
   }
-  auto parsed = parse_call_request(request.body, options.default_timeout_seconds);
+  auto parsed = parse_call_request(request.body);
   if (!parsed) {
     reply(refusal(parsed.error()));
     return;

@@ -16,8 +16,6 @@ struct call_api_options {
   std::string token;
   caf::actor_system* system = nullptr;
   actors::node_supervisor_actor supervisor;
-  /// How long the far end may ring when the body has no `timeout` (`node.answer_timeout`).
-  int32_t default_timeout_seconds = 60;
 };
 
 /// Serves `POST /v1/calls` on a node daemon (docs/callgridd.md): places an outbound call.
@@ -35,8 +33,7 @@ void serve_call_request(const call_api_options& options, const actors::http_requ
                         actors::http_reply reply);
 
 /// Turns a `POST /v1/calls` body into a request for the supervisor, or says what is wrong with
-/// it; a body without `timeout` rings for `default_timeout_seconds`. Pure.
-[[nodiscard]] caf::expected<actors::originate_request>
-parse_call_request(const std::string& body, int32_t default_timeout_seconds = 60);
+/// it; a body without `timeout` leaves it 0, for the supervisor's `node.answer_timeout`. Pure.
+[[nodiscard]] caf::expected<actors::originate_request> parse_call_request(const std::string& body);
 
 } // namespace callgrid::daemon

@@ -4,7 +4,9 @@
 #include <cctype>
 #include <csignal>
 #include <malloc.h>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <chrono>
 #include <optional>
@@ -214,11 +216,17 @@ actors::session_journal redis_session_journal(persistence::redis_client& client,
   return journal;
 }
 
+/// What a SIGHUP hands the running daemon: the configuration with the new values of the keys it
+/// takes (`restart = no` in the schema).
+using apply_live_settings = std::function<void(const config::daemon_config&)>;
+
 /// SIGHUP: reads the configuration again (the file, its conf.d and the environment) and applies
-/// the keys a running daemon can take (`restart = no` in the schema: `log.level`); every other
+/// the keys a running daemon can take (`restart = no` in the schema: `log.level`,
+/// `node.capacity`, `node.park_timeout`, `node.answer_timeout`) through `apply`; every other
 /// changed key is named with a warning, as it takes effect at the next start. A configuration
 /// with errors changes nothing. Values are not logged: some are secrets.
-void reload_configuration(const std::filesystem::path& file, config::daemon_config& running) {
+void reload_configuration(const std::filesystem::path& file, config::daemon_config& running,
+                          const apply_live_settings& apply) {
   spdlog::info("SIGHUP: reading the configuration {} again", file.string());
   auto result = config::load_daemon_config(file, config::process_environment());
   for (const auto& problem : result.problems) {
@@ -245,11 +253,12 @@ void reload_configuration(const std::filesystem::path& file, config::daemon_conf
     spec->store(running, spec->load(*result.config));
     spdlog::warn("SIGHUP: {} changed; applied", name);
   }
-  set_log_level(running.log.level);
+  apply(running);
 }
 
 /// Waits for SIGINT or SIGTERM and returns it; a SIGHUP meanwhile reloads the configuration.
-int wait_for_stop_signal(const std::filesystem::path& config_file, config::daemon_config& running) {
+int wait_for_stop_signal(const std::filesystem::path& config_file, config::daemon_config& running,
+                         const apply_live_settings& apply) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
@@ -260,7 +269,7 @@ int wait_for_stop_signal(const std::filesystem::path& config_file, config::daemo
     sigwait(&set, &signal);
     if (signal != SIGHUP)
       return signal;
-    reload_configuration(config_file, running);
+    reload_configuration(config_file, running, apply);
   }
 }
 
@@ -744,8 +753,6 @@ int run_daemon(const config::daemon_config& cfg, const std::filesystem::path& co
   // POST /v1/calls on a node (call_api.hpp), guarded by the same admin token.
   call_api_options calls;
   calls.system = &system;
-  calls.default_timeout_seconds = static_cast<int32_t>(
-    std::chrono::duration_cast<std::chrono::seconds>(cfg.node.answer_timeout).count());
   if (node.supervisor) {
     calls.supervisor = *node.supervisor;
     calls.token = coordinator.admin_token;
@@ -804,7 +811,18 @@ int run_daemon(const config::daemon_config& cfg, const std::filesystem::path& co
 
   spdlog::info("callgridd running as {}", config::to_string(cfg.role));
   auto running = cfg; // what SIGHUP compares a new reading with, and changes
-  int signal = wait_for_stop_signal(config_file, running);
+  auto apply_live = [&](const config::daemon_config& live) {
+    set_log_level(live.log.level);
+    if (node.supervisor) {
+      using std::chrono::duration_cast;
+      using std::chrono::seconds;
+      caf::anon_send(*node.supervisor,
+                     actors::node_settings_update{
+                       live.node.capacity, duration_cast<seconds>(live.node.park_timeout),
+                       duration_cast<seconds>(live.node.answer_timeout)});
+    }
+  };
+  int signal = wait_for_stop_signal(config_file, running, apply_live);
   if (signal == SIGTERM && runs_node && node.supervisor)
     drain_before_stop(system, *node.supervisor, cfg.cluster.drain_deadline);
   spdlog::info("stopping: no new calls, flushing call records");

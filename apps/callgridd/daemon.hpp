@@ -12,8 +12,9 @@ namespace callgrid::daemon {
 /// elector and the edge writer and serves the admin API. Every role serves /metrics, /healthz and
 /// /readyz. SIGTERM drains a node first (calls finish until `cluster.drain_deadline`); SIGINT
 /// or a second SIGTERM stops at once; either way new calls stop and the record spool is
-/// flushed. SIGHUP reads `config_file` (with conf.d and the environment) again, applies
-/// `log.level` and names every other changed key. Returns the process exit code: 0 after a
+/// flushed. SIGHUP reads `config_file` (with conf.d and the environment) again, applies the
+/// keys marked `restart = no` (log level, node capacity and timeouts) and names every other
+/// changed key. Returns the process exit code: 0 after a
 /// clean stop, 1 when something needed at start failed (the message says what and which key to
 /// fix). Call from main's thread with SIGINT, SIGTERM and SIGHUP blocked in every thread
 /// (`block_stop_signals`).

@@ -214,19 +214,19 @@ const std::vector<key_spec>& table() {
       .check = check_sip_uri,
     }),
     key<&dc::node, &node_settings::capacity>({
-      .name = "node.capacity", .default_toml = "1000", .unit = "calls",
+      .name = "node.capacity", .default_toml = "1000", .unit = "calls", .restart = false,
       .description = "Maximum number of live calls on this node; also its dispatcher weight.",
       .min = 1, .max = 1'000'000,
     }),
     key<&dc::node, &node_settings::park_timeout>({
-      .name = "node.park_timeout", .default_toml = R"("30s")",
+      .name = "node.park_timeout", .default_toml = R"("30s")", .restart = false,
       .description = "The `park_timeout` callgridd sets on the channels it originates: one "
                      "nobody takes over is hung up by FreeSWITCH after it. Inbound channels get "
                      "theirs from the dialplan (docs/callgridd.md).",
       .min = 1 * second, .max = 1 * hour,
     }),
     key<&dc::node, &node_settings::answer_timeout>({
-      .name = "node.answer_timeout", .default_toml = R"("60s")",
+      .name = "node.answer_timeout", .default_toml = R"("60s")", .restart = false,
       .description = "How long a leg callgridd dials may ring before FreeSWITCH gives it up "
                      "with NO_ANSWER: a bridge (route or flow; `originate_timeout` in its dial "
                      "string unless the dial string sets one) and a call placed with `POST "

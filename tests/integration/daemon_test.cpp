@@ -165,7 +165,7 @@ CAF_TEST(callgridctl flow import checks catalog prompts and stores them by name)
   CAF_CHECK(std::find(uris.begin(), uris.end(), welcome.uri) != uris.end());
 }
 
-CAF_TEST(SIGHUP applies a new log level and names the keys that need a restart) {
+CAF_TEST(SIGHUP applies a new log level and capacity and names the keys that need a restart) {
   using namespace std::chrono_literals;
   platform p;
   p.start_callgridd();
@@ -181,10 +181,13 @@ CAF_TEST(SIGHUP applies a new log level and names the keys that need a restart) 
   CAF_REQUIRE(log_has("callgridd running as node", 30s));
   std::filesystem::create_directories(p.dir() / "conf.d");
   auto drop_in = p.dir() / "conf.d" / "reload.toml";
-  std::ofstream{drop_in} << "[log]\nlevel = \"warn\"\n[node]\ncapacity = 7\n";
+  std::ofstream{drop_in} << "[log]\nlevel = \"warn\"\n[node]\ncapacity = 7\n"
+                          << "[records]\nbatch_size = 500\n";
   p.signal_callgridd(SIGHUP);
   CAF_CHECK(log_has("SIGHUP: log.level changed; applied", 10s));
-  CAF_CHECK(log_has("SIGHUP: node.capacity changed; it takes effect when callgridd restarts", 10s));
+  CAF_CHECK(log_has("SIGHUP: node.capacity changed; applied", 10s));
+  CAF_CHECK(
+    log_has("SIGHUP: records.batch_size changed; it takes effect when callgridd restarts", 10s));
   // A drop-in with an error changes nothing, and the daemon goes on.
   std::ofstream{drop_in} << "[log]\nlevel = \"warn\"\n[node]\ncapacityy = 7\n";
   p.signal_callgridd(SIGHUP);

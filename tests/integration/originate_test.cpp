@@ -232,6 +232,17 @@ CAF_TEST(a call placed without a timeout rings for the node answer timeout) {
   };
   CAF_CHECK_EQUAL(variable(defaulted), "17");
   CAF_CHECK_EQUAL(variable(explicit_timeout), "9");
+  // A SIGHUP applies a new answer timeout to the calls placed after it.
+  std::ofstream{p.dir() / "conf.d" / "answer.toml"} << "[node]\nanswer_timeout = \"23s\"\n";
+  node.signal(SIGHUP);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (p.callgridd_log().find("SIGHUP: node.answer_timeout changed; applied")
+           == std::string::npos
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(100ms);
+  auto after_reload = uuid_of(node.originate("--to loopback/7200 --route 1000"));
+  CAF_REQUIRE(!after_reload.empty());
+  CAF_CHECK_EQUAL(variable(after_reload), "23");
   node.stop();
 }
 

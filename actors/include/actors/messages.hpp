@@ -5,6 +5,7 @@
 // they are local-only (CAF_ALLOW_UNSAFE_MESSAGE_TYPE); the cluster's remote messages (issue 6)
 // get a type-ID block and serialization of their own.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -151,6 +152,16 @@ struct cancel_drain {
   friend bool operator==(const cancel_drain&, const cancel_drain&) = default;
 };
 
+/// New values of the node settings a running supervisor takes (a SIGHUP changed them):
+/// `node.capacity` (load reports, refusals, the idle actor pool), `node.park_timeout` (new
+/// originations) and `node.answer_timeout` (new calls' bridges, new originations' default).
+struct node_settings_update {
+  int32_t capacity = 0;
+  std::chrono::seconds park_timeout{30};
+  std::chrono::seconds answer_timeout{60};
+  friend bool operator==(const node_settings_update&, const node_settings_update&) = default;
+};
+
 /// Ask the node supervisor to place an outbound call (`bgapi originate`). The channel runs
 /// `route_number`'s route (looked up in the route table as an inbound call to that number
 /// would be) or the flow named `flow_name` once it answers; exactly one of the two is given.
@@ -167,8 +178,9 @@ struct originate_request {
   std::string flow_name;
   /// Channel variables set on the new channel (name, value).
   std::vector<std::pair<std::string, std::string>> variables;
-  /// How long the far end may ring, in seconds (`originate_timeout`).
-  int32_t timeout_seconds = 60;
+  /// How long the far end may ring, in seconds (`originate_timeout`); 0: the node's
+  /// `node.answer_timeout`.
+  int32_t timeout_seconds = 0;
   /// The campaign the attempt belongs to ("" for a call placed by an operator).
   std::string campaign;
   friend bool operator==(const originate_request&, const originate_request&) = default;
@@ -198,5 +210,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::load_query)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::node_load)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::start_drain)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::cancel_drain)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::node_settings_update)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::originate_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::originate_reply)

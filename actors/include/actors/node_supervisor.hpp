@@ -104,6 +104,7 @@ using node_supervisor_actor
                      caf::reacts_to<catalog_update>,
                      caf::replies_to<load_query>::with<node_load>,
                      caf::reacts_to<start_drain>, caf::reacts_to<cancel_drain>,
+                     caf::reacts_to<node_settings_update>,
                      caf::reacts_to<caf::tick_atom>,
                      caf::replies_to<originate_request>::with<originate_reply>,
                      caf::reacts_to<origination_failed>, caf::reacts_to<origination_expired>,
