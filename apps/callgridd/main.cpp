@@ -96,7 +96,10 @@ int main(int argc, char** argv) {
   bool migrate_check = false;
   migrate->add_flag("--check", migrate_check,
                     "Only check: exit 0 when the schema is current, 1 when it is too old or too new");
-  app.footer("Exit codes: 0 done or stopped cleanly; 1 configuration, schema or start-up failure "
+  app.footer("Signals: SIGTERM drains a node, then stops (a second SIGTERM or SIGINT stops at "
+             "once); SIGHUP reads the configuration again and applies log.level, node.capacity, "
+             "node.park_timeout and node.answer_timeout (docs/callgridd.md).\n"
+             "Exit codes: 0 done or stopped cleanly; 1 configuration, schema or start-up failure "
              "(the message names the key to fix); 2 usage error.");
   try {
     app.parse(argc, argv);
