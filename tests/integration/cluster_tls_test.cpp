@@ -106,7 +106,10 @@ CAF_TEST(a node with a certificate from the cluster CA is admitted over TLS and 
   foreign.start(coordinator.node_cluster_section("60s")
                 + tls_keys(other_ca, "node-foreign", both_cas));
   // Both keep trying every second; give them several rounds. The coordinator says why: the
-  // foreign certificate does not verify, and the plain node does not speak TLS at all.
+  // foreign certificate does not verify, and the plain node does not speak TLS at all. In one
+  // CI run (and three local runs right after it) the plain node's "wrong version number" came
+  // only 22 s after it started; most likely its CAF client waits for the server to speak
+  // first, as the TLS server does, until something times out. Not pinned down.
   bool refusals_logged = eventually(
     [&] {
       auto log = coordinator.log();
@@ -114,7 +117,7 @@ CAF_TEST(a node with a certificate from the cluster CA is admitted over TLS and 
              && log.find("certificate verify failed") != std::string::npos
              && log.find("wrong version number") != std::string::npos;
     },
-    20s);
+    45s);
   std::this_thread::sleep_for(3s);
   auto log = coordinator.log();
   if (!refusals_logged)
