@@ -1,5 +1,7 @@
 #include "actors/io_thread_scheduler.hpp"
 
+#include "esl/write_batch.hpp"
+
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -126,8 +128,13 @@ struct io_thread_scheduler::state : std::enable_shared_from_this<state> {
   /// run before the io_context polls the sockets again, with no handler posted for them.
   void run_io() {
     running_io = this;
-    while (io.run_one() > 0)
+    for (;;) {
+      // The ESL commands the handler and its actors send leave together at the end.
+      esl::write_batch batch;
+      if (io.run_one() == 0)
+        break;
       drain_from_io();
+    }
     running_io = nullptr;
   }
 

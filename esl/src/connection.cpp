@@ -76,6 +76,7 @@ void connection::send(command cmd, reply_handler on_reply) {
   int write_errno = 0;
   bool start_async_write = false;
   bool arm_watchdog = false;
+  bool hold = false;
   {
     std::lock_guard lock{mutex_};
     const auto& wire = cmd.wire();
@@ -95,9 +96,13 @@ void connection::send(command cmd, reply_handler on_reply) {
                                                               + options_.reply_timeout});
       arm_watchdog = !watchdog_armed_;
       watchdog_armed_ = true;
-      if (write_in_flight_) {
+      if (write_in_flight_ || held_by_batch_) {
         queued_ += wire;
         ++queued_commands_;
+      } else if (write_batch::open()) {
+        queued_ += wire;
+        ++queued_commands_;
+        held_by_batch_ = hold = true;
       } else if (auto written = write_now(wire); written < 0) {
         write_errno = errno;
       } else {
@@ -121,6 +126,8 @@ void connection::send(command cmd, reply_handler on_reply) {
     refuse(std::move(on_reply), std::move(refused));
     return;
   }
+  if (hold)
+    write_batch::hold(shared_from_this());
   if (arm_watchdog)
     asio::post(strand_, [self = shared_from_this()] { self->arm_reply_watchdog(); });
   if (start_async_write)
@@ -155,6 +162,54 @@ long connection::write_now(std::string_view wire) noexcept {
     return -1;
   }
   return static_cast<long>(done);
+}
+
+void connection::flush_held() noexcept {
+  int write_errno = 0;
+  bool start_async_write = false;
+  bool close_now = false;
+  {
+    std::lock_guard lock{mutex_};
+    held_by_batch_ = false;
+    if (closed_ || write_in_flight_ || queued_.empty())
+      return;
+    if (auto written = write_now(queued_); written < 0) {
+      write_errno = errno;
+    } else {
+      counters_->bytes_sent.fetch_add(static_cast<std::size_t>(written),
+                                      std::memory_order_relaxed);
+      if (static_cast<std::size_t>(written) == queued_.size()) {
+        counters_->commands_sent.fetch_add(queued_commands_, std::memory_order_relaxed);
+        counters_->write_batches.fetch_add(1, std::memory_order_relaxed);
+        queued_.clear();
+        queued_commands_ = 0;
+        close_now = close_when_written_;
+      } else {
+        // The socket buffer is full: the rest goes out from the strand when it drains.
+        queued_.erase(0, static_cast<std::size_t>(written));
+        write_in_flight_ = true;
+        start_async_write = true;
+      }
+    }
+  }
+  try {
+    if (start_async_write)
+      asio::post(strand_, [self = shared_from_this()] { self->start_write(); });
+    if (close_now)
+      asio::post(strand_, [self = shared_from_this()] {
+        self->shut_down(caf::make_error(errc::disconnected, "closed by this side"));
+      });
+    if (write_errno != 0) {
+      counters_->io_errors.fetch_add(1, std::memory_order_relaxed);
+      asio::post(strand_, [self = shared_from_this(), write_errno] {
+        self->shut_down(caf::make_error(errc::disconnected, "write to " + self->peer_
+                                                              + " failed: "
+                                                              + std::strerror(write_errno)));
+      });
+    }
+  } catch (...) {
+    // Only an allocation can fail here; the reply watchdog then closes the link.
+  }
 }
 
 void connection::refuse(reply_handler on_reply, caf::error reason) {
@@ -375,6 +430,33 @@ void connection::shut_down(caf::error reason) {
   if (auto on_close = std::move(on_close_))
     on_close(reason);
   on_frame_ = nullptr;
+}
+
+namespace {
+
+thread_local write_batch* open_batch = nullptr;
+
+} // namespace
+
+write_batch::write_batch() noexcept : outermost_(open_batch == nullptr) {
+  if (outermost_)
+    open_batch = this;
+}
+
+write_batch::~write_batch() {
+  if (!outermost_)
+    return;
+  open_batch = nullptr; // what a flush might send is written at once
+  for (auto& link : held_)
+    link->flush_held();
+}
+
+bool write_batch::open() noexcept {
+  return open_batch != nullptr;
+}
+
+void write_batch::hold(std::shared_ptr<connection> link) {
+  open_batch->held_.push_back(std::move(link));
 }
 
 } // namespace callgrid::esl

@@ -209,6 +209,52 @@ CAF_TEST(commands sent from several threads at once arrive whole and in order pe
   CAF_CHECK(peer->finish().empty());
 }
 
+CAF_TEST(commands sent inside a write batch leave together in one write when it ends) {
+  std::vector<peer_step> steps{peer_step::send(auth_request), peer_step::expect("auth ClueCon\n\n"),
+                               peer_step::send(accepted)};
+  auto echo = [](const std::string& wire) {
+    auto text = wire.substr(0, wire.find('\n'));
+    return api_response(text.starts_with("api echo ") ? text.substr(9) : "-ERR " + text);
+  };
+  for (int i = 0; i < 4; ++i)
+    steps.push_back(peer_step::reply_to(echo));
+  steps.push_back(peer_step::await_close());
+  auto peer = scripted_peer::listen({steps});
+  inbound_options options;
+  options.subscribe_background_jobs = false;
+  auto client = make_client(peer->port(), options);
+  client->start();
+  CAF_REQUIRE(wait_state(link_state::ready));
+  const auto batches_before = client->counters().write_batches.load();
+  const auto commands_before = client->counters().commands_sent.load();
+  collected<std::string> replies;
+  auto keep_reply = [&replies](caf::expected<frame> reply) {
+    replies.add(reply ? std::string{reply->body()} : "failed");
+  };
+  {
+    write_batch batch;
+    CAF_CHECK(write_batch::open());
+    {
+      write_batch nested; // defers to the outer batch
+      client->send(*command::api("echo one"), keep_reply);
+    }
+    client->send(*command::api("echo two"), keep_reply);
+    client->send(*command::api("echo three"), keep_reply);
+    // Another thread's command queues behind the held ones instead of overtaking them.
+    std::thread other{[&] { client->send(*command::api("echo four"), keep_reply); }};
+    other.join();
+    // Held back: nothing has reached the peer, so nothing was answered.
+    CAF_CHECK(!replies.wait_size(1, 200ms));
+  }
+  CAF_CHECK(!write_batch::open());
+  CAF_REQUIRE(replies.wait_size(4));
+  CAF_CHECK_EQUAL(replies.snapshot(), (std::vector<std::string>{"one", "two", "three", "four"}));
+  CAF_CHECK_EQUAL(client->counters().write_batches.load() - batches_before, 1u);
+  CAF_CHECK_EQUAL(client->counters().commands_sent.load() - commands_before, 4u);
+  client->stop();
+  CAF_CHECK(peer->finish().empty());
+}
+
 CAF_TEST(a wrong password is reported as such and not retried forever) {
   auto recorded = test_support::load_capture("01b_auth_handshake_bad_password");
   auto steps = test_support::steps_from_capture(recorded);

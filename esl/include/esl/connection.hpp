@@ -19,6 +19,7 @@
 #include "esl/connection_counters.hpp"
 #include "esl/frame.hpp"
 #include "esl/frame_parser.hpp"
+#include "esl/write_batch.hpp"
 
 namespace callgrid::esl {
 
@@ -43,7 +44,8 @@ struct connection_options {
 /// must not block. `send` may be called from any thread and writes on the caller's thread when
 /// nothing is queued (one non-blocking send(2), no hand-over to the I/O thread: the hand-over
 /// cost a thread wake-up per command); what the socket does not take at once is queued and
-/// written from the strand. The write side and the reply queue are guarded by one mutex.
+/// written from the strand. Inside a `write_batch` the write waits for the batch's end. The
+/// write side and the reply queue are guarded by one mutex.
 /// Fails by closing: a socket error, a corrupt stream or a reply timeout closes the link, fails
 /// every waiting command with errc::disconnected and calls the close handler once.
 class connection : public std::enable_shared_from_this<connection> {
@@ -96,6 +98,8 @@ public:
   [[nodiscard]] strand_type executor() const { return strand_; }
 
 private:
+  friend class write_batch;
+
   struct waiting_reply {
     reply_handler handler;
     std::chrono::steady_clock::time_point deadline;
@@ -110,6 +114,8 @@ private:
   /// Hands `reason` to `on_reply` on the strand.
   void refuse(reply_handler on_reply, caf::error reason);
   void start_write();
+  /// Writes what a write_batch held back (called when the batch ends, on its thread).
+  void flush_held() noexcept;
   void start_read();
   void on_read(std::size_t bytes);
   void dispatch(frame&& f);
@@ -130,9 +136,10 @@ private:
 
   /// Guards the write side (the socket's writes and its close) and the reply queue.
   std::mutex mutex_;
-  std::string queued_;   // bytes waiting behind an async write in flight
+  std::string queued_;   // bytes waiting behind an async write in flight, or held by a batch
   std::size_t queued_commands_ = 0;
   bool write_in_flight_ = false;
+  bool held_by_batch_ = false; // queued_ waits for a write_batch to end
   bool watchdog_armed_ = false;
   bool close_when_written_ = false;
   bool closed_ = false; // written under mutex_ on the strand; the strand reads it without
