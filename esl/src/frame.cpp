@@ -1,5 +1,10 @@
 #include "esl/frame.hpp"
 
+#include <array>
+#include <bit>
+#include <vector>
+
+#include "internal/frame_block.hpp"
 #include "internal/text.hpp"
 
 namespace callgrid::esl {
@@ -14,7 +19,87 @@ std::optional<std::string_view> find_in(std::span<const header_field> fields,
   return std::nullopt;
 }
 
+/// Per thread, a few free blocks of each power-of-two size from 1 KiB to 64 KiB. A frame's
+/// block is taken from the thread that parses it and given back to the thread that drops it;
+/// in callgridd both are usually the I/O thread. At most `blocks_per_class` blocks are kept per
+/// class (about 1 MiB per thread in all); frames above 64 KiB use the heap directly.
+class frame_block_cache {
+public:
+  static constexpr std::size_t smallest_shift = 10;
+  static constexpr std::size_t classes = 7; // 1 KiB .. 64 KiB
+  static constexpr std::size_t blocks_per_class = 8;
+
+  frame_block_cache() {
+    for (auto& free : free_)
+      free.reserve(blocks_per_class); // give_back never allocates
+  }
+
+  ~frame_block_cache() {
+    destroyed = true;
+    for (auto& free : free_)
+      for (auto* block : free)
+        delete[] block;
+  }
+
+  /// A block of at least `bytes`, and its size class (0: not cached).
+  std::pair<char*, std::uint8_t> take(std::size_t bytes) {
+    auto size_class = class_of(bytes);
+    if (size_class == 0)
+      return {new char[bytes == 0 ? 1 : bytes], 0};
+    auto& free = free_[size_class - 1];
+    if (!free.empty()) {
+      auto* block = free.back();
+      free.pop_back();
+      return {block, size_class};
+    }
+    return {new char[size_of(size_class)], size_class};
+  }
+
+  void give_back(char* block, std::uint8_t size_class) noexcept {
+    auto& free = free_[size_class - 1];
+    if (free.size() < blocks_per_class)
+      free.push_back(block);
+    else
+      delete[] block;
+  }
+
+  /// Set when this thread's cache is gone (thread exit): later frames go to the heap.
+  static thread_local bool destroyed;
+
+private:
+  static std::uint8_t class_of(std::size_t bytes) noexcept {
+    if (bytes > size_of(classes))
+      return 0;
+    auto rounded = std::bit_ceil(std::max<std::size_t>(bytes, 1));
+    auto shift = static_cast<std::size_t>(std::countr_zero(rounded));
+    return static_cast<std::uint8_t>(shift <= smallest_shift ? 1 : shift - smallest_shift + 1);
+  }
+  static std::size_t size_of(std::size_t size_class) noexcept {
+    return std::size_t{1} << (smallest_shift + size_class - 1);
+  }
+
+  std::array<std::vector<char*>, classes> free_;
+};
+
+thread_local bool frame_block_cache::destroyed = false;
+
+frame_block_cache& thread_block_cache() {
+  thread_local frame_block_cache cache;
+  return cache;
+}
+
 } // namespace
+
+std::pair<char*, std::uint8_t> internal::take_frame_block(std::size_t bytes) {
+  return thread_block_cache().take(bytes);
+}
+
+void frame_block_release::operator()(char* block) const noexcept {
+  if (size_class == 0 || frame_block_cache::destroyed)
+    delete[] block;
+  else
+    thread_block_cache().give_back(block, size_class);
+}
 
 const char* to_string(content_type type) noexcept {
   switch (type) {

@@ -10,6 +10,7 @@
 #include "esl/percent_codec.hpp"
 #include "internal/decode_scratch.hpp"
 #include "internal/flat_json.hpp"
+#include "internal/frame_block.hpp"
 #include "internal/line_scanner.hpp"
 #include "internal/text.hpp"
 
@@ -362,7 +363,8 @@ void frame_builder::materialize(frame& out) {
   auto table_bytes = count * sizeof(header_field);
   auto raw_bytes = header_text_.size() + body_.size();
   auto total = table_bytes + raw_bytes + scratch_.decoded.size();
-  out.block_.reset(new char[total == 0 ? 1 : total]);
+  auto [block, size_class] = internal::take_frame_block(total);
+  out.block_ = std::unique_ptr<char[], frame_block_release>{block, {size_class}};
   char* base = out.block_.get();
   char* raw = base + table_bytes;
   char* decoded = raw + raw_bytes;

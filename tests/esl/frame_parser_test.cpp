@@ -3,6 +3,7 @@
 #include <caf/test/unit_test.hpp>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "capture_transcript.hpp"
@@ -203,6 +204,39 @@ CAF_TEST(frames survive moves and the parser reusing its buffer) {
   frame moved = std::move(first);
   CAF_CHECK_EQUAL(str(moved.body()), "first");
   CAF_CHECK_EQUAL(str(second.body()), "second");
+}
+
+CAF_TEST(a dropped frame leaves its block for the next frame parsed on the thread) {
+  frame_parser parser;
+  auto api = [](const std::string& body) {
+    return "Content-Type: api/response\nContent-Length: " + std::to_string(body.size())
+           + "\n\n" + body;
+  };
+  const char* first_block = nullptr;
+  {
+    frame first;
+    parser.feed(api(std::string(3000, 'a')));
+    CAF_REQUIRE(esl::testing::got_frame(parser.next(first)));
+    first_block = first.body().data();
+  }
+  frame second;
+  parser.feed(api(std::string(2900, 'b')));
+  CAF_REQUIRE(esl::testing::got_frame(parser.next(second)));
+  CAF_CHECK_EQUAL(static_cast<const void*>(second.body().data()),
+                  static_cast<const void*>(first_block));
+  CAF_CHECK_EQUAL(str(second.body()), std::string(2900, 'b'));
+  // A frame dropped on another thread goes to that thread's cache; one above the cached sizes
+  // goes to the heap. Both stay intact until dropped.
+  frame big;
+  parser.feed(api(std::string(200'000, 'c')));
+  CAF_REQUIRE(esl::testing::got_frame(parser.next(big)));
+  CAF_CHECK_EQUAL(big.body().size(), 200'000u);
+  std::thread other{[moved = std::move(second), huge = std::move(big)]() mutable {
+    CAF_CHECK_EQUAL(moved.body().front(), 'b');
+    CAF_CHECK_EQUAL(huge.body().back(), 'c');
+    frame dropped = std::move(moved);
+  }};
+  other.join();
 }
 
 CAF_TEST(reads can land straight in the parser buffer) {
