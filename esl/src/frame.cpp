@@ -21,13 +21,15 @@ std::optional<std::string_view> find_in(std::span<const header_field> fields,
 
 /// Per thread, a few free blocks of each power-of-two size from 1 KiB to 64 KiB. A frame's
 /// block is taken from the thread that parses it and given back to the thread that drops it;
-/// in callgridd both are usually the I/O thread. At most `blocks_per_class` blocks are kept per
-/// class (about 1 MiB per thread in all); frames above 64 KiB use the heap directly.
+/// in callgridd both are usually the I/O thread. One 64 KiB read holds a dozen 5 KB events,
+/// all parsed before the actors drop any, so a class keeps up to `blocks_per_class` blocks,
+/// and all classes together at most `max_cached_bytes`; frames above 64 KiB use the heap.
 class frame_block_cache {
 public:
   static constexpr std::size_t smallest_shift = 10;
   static constexpr std::size_t classes = 7; // 1 KiB .. 64 KiB
-  static constexpr std::size_t blocks_per_class = 8;
+  static constexpr std::size_t blocks_per_class = 64;
+  static constexpr std::size_t max_cached_bytes = 2 * 1024 * 1024;
 
   frame_block_cache() {
     for (auto& free : free_)
@@ -50,6 +52,7 @@ public:
     if (!free.empty()) {
       auto* block = free.back();
       free.pop_back();
+      cached_bytes_ -= size_of(size_class);
       return {block, size_class};
     }
     return {new char[size_of(size_class)], size_class};
@@ -57,10 +60,13 @@ public:
 
   void give_back(char* block, std::uint8_t size_class) noexcept {
     auto& free = free_[size_class - 1];
-    if (free.size() < blocks_per_class)
+    auto bytes = size_of(size_class);
+    if (free.size() < blocks_per_class && cached_bytes_ + bytes <= max_cached_bytes) {
       free.push_back(block);
-    else
+      cached_bytes_ += bytes;
+    } else {
       delete[] block;
+    }
   }
 
   /// Set when this thread's cache is gone (thread exit): later frames go to the heap.
@@ -79,6 +85,7 @@ private:
   }
 
   std::array<std::vector<char*>, classes> free_;
+  std::size_t cached_bytes_ = 0;
 };
 
 thread_local bool frame_block_cache::destroyed = false;
