@@ -1,12 +1,16 @@
 #include "daemon.hpp"
 
 #include <pthread.h>
+#include <atomic>
 #include <cctype>
+#include <cstdint>
 #include <csignal>
 #include <malloc.h>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
+#include <memory>
 #include <mutex>
 #include <chrono>
 #include <optional>
@@ -155,62 +159,68 @@ void register_hot_state_metrics(actors::metrics_registry& metrics,
 void ignore_reply(caf::expected<persistence::redis_reply>) {
 }
 
-/// The node's session journal in Redis: `cg:session:<uuid>` holds a call's snapshot (expiring
-/// after `ttl`, longer than any call), `cg:node_sessions:<node>` the set of this node's calls.
-/// Best-effort like every session snapshot (docs/hot-state.md): a failed write is counted by the
-/// client and costs, at worst, the record of a call that ends while callgridd is down.
+/// The node's session journal in Redis: the hash `cg:journal:<node>` maps each call in progress
+/// (its UUID) to its snapshot: one HSET per call start, one HDEL per append group of the record
+/// writer. The hash expires `ttl` after it was last renewed (at every drop, and at a save when
+/// `renew_every` has passed since), so the journal of a node that never comes back does not stay
+/// forever. Best-effort like every session snapshot (docs/hot-state.md): a failed write is
+/// counted by the client and costs, at worst, the record of a call that ends while callgridd is
+/// down.
 actors::session_journal redis_session_journal(persistence::redis_client& client,
                                               const std::string& node,
                                               std::chrono::milliseconds ttl) {
-  auto set_key = "cg:node_sessions:" + node;
+  using std::chrono::steady_clock;
+  constexpr auto renew_every = std::chrono::seconds{60};
+  auto key = "cg:journal:" + node;
   auto ttl_text = std::to_string(ttl.count());
-  actors::session_journal journal;
-  // Each is one hand-over to the Redis client's thread: a wake-up of that thread per call
-  // start and per append group, not per command.
-  journal.save = [&client, set_key, ttl_text](const std::string& uuid, std::string snapshot) {
-    client.commands({{"SET", "cg:session:" + uuid, std::move(snapshot), "PX", ttl_text},
-                     {"SADD", set_key, uuid}},
-                    ignore_reply);
+  // When the TTL was last renewed (steady clock, ms); saves come from any actor's thread.
+  auto renewed_at = std::make_shared<std::atomic<std::int64_t>>(
+    std::numeric_limits<std::int64_t>::min() / 2); // the first save renews
+  auto now_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+             steady_clock::now().time_since_epoch())
+      .count();
   };
-  journal.drop = [&client, set_key](const std::vector<std::string>& uuids) {
+  auto renew_due = [renewed_at, now_ms, renew_every] {
+    auto now = now_ms();
+    auto last = renewed_at->load(std::memory_order_relaxed);
+    return now - last >= std::chrono::milliseconds{renew_every}.count()
+           && renewed_at->compare_exchange_strong(last, now, std::memory_order_relaxed);
+  };
+  actors::session_journal journal;
+  // Each is one hand-over to the Redis client's strand: a wake-up of that thread per call
+  // start and per append group, not per command.
+  journal.save = [&client, key, ttl_text, renew_due](const std::string& uuid,
+                                                     std::string snapshot) {
+    if (renew_due())
+      client.commands({{"HSET", key, uuid, std::move(snapshot)}, {"PEXPIRE", key, ttl_text}},
+                      ignore_reply);
+    else
+      client.command({"HSET", key, uuid, std::move(snapshot)}, ignore_reply);
+  };
+  journal.drop = [&client, key, ttl_text, renewed_at, now_ms](
+                   const std::vector<std::string>& uuids) {
     if (uuids.empty())
       return;
-    std::vector<std::string> del{"DEL"};
-    std::vector<std::string> srem{"SREM", set_key};
-    for (const auto& uuid : uuids) {
-      del.push_back("cg:session:" + uuid);
-      srem.push_back(uuid);
-    }
-    client.commands({std::move(del), std::move(srem)}, ignore_reply);
+    std::vector<std::string> hdel;
+    hdel.reserve(uuids.size() + 2);
+    hdel.push_back("HDEL");
+    hdel.push_back(key);
+    hdel.insert(hdel.end(), uuids.begin(), uuids.end());
+    renewed_at->store(now_ms(), std::memory_order_relaxed);
+    client.commands({std::move(hdel), {"PEXPIRE", key, ttl_text}}, ignore_reply);
   };
-  journal.list = [&client, set_key](
+  journal.list = [&client, key](
                    std::function<void(std::vector<std::pair<std::string, std::string>>)> done) {
-    client.command({"SMEMBERS", set_key}, [&client, set_key, done = std::move(done)](
-                                            caf::expected<persistence::redis_reply> members) {
-      if (!members || members->type != persistence::redis_reply_type::array
-          || members->elements.empty()) {
-        done({});
-        return;
+    client.command({"HGETALL", key}, [done = std::move(done)](
+                                       caf::expected<persistence::redis_reply> all) {
+      std::vector<std::pair<std::string, std::string>> entries;
+      if (all && all->type == persistence::redis_reply_type::array) {
+        const auto& fields = all->elements;
+        for (std::size_t i = 0; i + 1 < fields.size(); i += 2)
+          entries.emplace_back(fields[i].text, fields[i + 1].text);
       }
-      std::vector<std::string> uuids;
-      std::vector<std::string> mget{"MGET"};
-      for (const auto& m : members->elements) {
-        uuids.push_back(m.text);
-        mget.push_back("cg:session:" + m.text);
-      }
-      client.command(std::move(mget), [&client, set_key, uuids, done](
-                                        caf::expected<persistence::redis_reply> values) {
-        std::vector<std::pair<std::string, std::string>> entries;
-        if (values && values->type == persistence::redis_reply_type::array) {
-          for (std::size_t i = 0; i < uuids.size() && i < values->elements.size(); ++i) {
-            if (values->elements[i].is_nil())
-              client.command({"SREM", set_key, uuids[i]}, ignore_reply); // expired snapshot
-            else
-              entries.emplace_back(uuids[i], values->elements[i].text);
-          }
-        }
-        done(std::move(entries));
-      });
+      done(std::move(entries));
     });
   };
   return journal;

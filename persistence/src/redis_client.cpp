@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <map>
+#include <deque>
 #include <optional>
 #include <random>
 #include <utility>
@@ -53,7 +53,10 @@ redis_reply convert(const redisReply& r) {
 /// Everything of a client lives here, shared with the asynchronous operations in flight. All
 /// members without `std::atomic` are touched only on `strand`.
 struct redis_client::impl : std::enable_shared_from_this<impl> {
+  /// A command waiting for its reply. Replies come in command order, and timeouts take the
+  /// oldest first, so `pending` is a queue ordered by id.
   struct pending_command {
+    uint64_t id;
     redis_reply_handler handler;
     clock_type::time_point deadline;
     std::string name;
@@ -318,10 +321,9 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
                                args[0] + ": the connection is closing"));
       return;
     }
-    pending.emplace_hint(pending.end(), id,
-                         pending_command{std::move(handler),
-                                         clock_type::now() + options.command_timeout,
-                                         std::move(args[0])});
+    pending.push_back(pending_command{id, std::move(handler),
+                                      clock_type::now() + options.command_timeout,
+                                      std::move(args[0])});
     sent.fetch_add(1, std::memory_order_relaxed);
     in_flight.store(pending.size(), std::memory_order_relaxed);
     arm_timeout();
@@ -336,17 +338,16 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   }
 
   void complete(uint64_t id, const redisReply* reply) {
-    auto i = pending.find(id);
-    if (i == pending.end()) {
+    if (pending.empty() || pending.front().id != id) { // its command timed out
       if (reply != nullptr) {
         late_replies.fetch_add(1, std::memory_order_relaxed);
         last_heard = clock_type::now();
       }
       return;
     }
-    auto handler = std::move(i->second.handler);
-    auto name = std::move(i->second.name);
-    pending.erase(i);
+    auto handler = std::move(pending.front().handler);
+    auto name = std::move(pending.front().name);
+    pending.pop_front();
     in_flight.store(pending.size(), std::memory_order_relaxed);
     if (reply == nullptr) {
       unavailable.fetch_add(1, std::memory_order_relaxed);
@@ -367,7 +368,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
     if (timeout_armed || pending.empty())
       return;
     timeout_armed = true;
-    timeout_timer.expires_at(pending.begin()->second.deadline);
+    timeout_timer.expires_at(pending.front().deadline);
     timeout_timer.async_wait([self = shared_from_this()](auto ec) {
       self->timeout_armed = false;
       if (ec)
@@ -379,11 +380,11 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
 
   void expire(clock_type::time_point now) {
     bool expired_any = false;
-    while (!pending.empty() && pending.begin()->second.deadline <= now) {
+    while (!pending.empty() && pending.front().deadline <= now) {
       expired_any = true;
-      auto handler = std::move(pending.begin()->second.handler);
-      auto name = std::move(pending.begin()->second.name);
-      pending.erase(pending.begin());
+      auto handler = std::move(pending.front().handler);
+      auto name = std::move(pending.front().name);
+      pending.pop_front();
       in_flight.store(pending.size(), std::memory_order_relaxed);
       timeouts.fetch_add(1, std::memory_order_relaxed);
       handler(make_redis_error(redis_errc::redis_timeout,
@@ -404,9 +405,9 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
 
   void fail_all(redis_errc code, const std::string& why) {
     while (!pending.empty()) {
-      auto handler = std::move(pending.begin()->second.handler);
-      auto name = std::move(pending.begin()->second.name);
-      pending.erase(pending.begin());
+      auto handler = std::move(pending.front().handler);
+      auto name = std::move(pending.front().name);
+      pending.pop_front();
       unavailable.fetch_add(1, std::memory_order_relaxed);
       handler(make_redis_error(code, name + ": " + why + " (" + address() + ")"));
     }
@@ -438,7 +439,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   uint32_t failed_attempts = 0;
   uint64_t next_id = 1;
   clock_type::time_point last_heard;
-  std::map<uint64_t, pending_command> pending;
+  std::deque<pending_command> pending;
   std::vector<const char*> argv;
   std::vector<size_t> lengths;
 

@@ -125,6 +125,11 @@ CAF_TEST(after callgridd is killed hard every call has its record) {
          && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(100ms);
   CAF_REQUIRE(p.metrics().find("callgrid_live_calls 200") != std::string::npos);
+  // The session journal holds every live call, and expires if the node never comes back.
+  const std::string journal = "cg:journal:node-it";
+  CAF_CHECK_EQUAL(p.redis_command({"HLEN", journal}), "200");
+  auto ttl_ms = std::atoll(p.redis_command({"PTTL", journal}).c_str());
+  CAF_CHECK(ttl_ms > 11 * 3600 * 1000LL);
   p.kill_callgridd();
   // Restart once the short calls are gone from FreeSWITCH (its listing lags; wait a bit more).
   auto channels = [&p] {
@@ -158,6 +163,11 @@ CAF_TEST(after callgridd is killed hard every call has its record) {
   CAF_MESSAGE(page.substr(page.find("callgrid_calls_adopted_total "), 40));
   CAF_MESSAGE(page.substr(page.find("callgrid_live_calls "), 30));
   CAF_CHECK(page.find("callgrid_calls_recorded_after_restart_total 100\n") != std::string::npos);
+  // Every call's record is durable, so the journal has let go of every call.
+  deadline = std::chrono::steady_clock::now() + 10s;
+  while (p.redis_command({"HLEN", journal}) != "0" && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(100ms);
+  CAF_CHECK_EQUAL(p.redis_command({"HLEN", journal}), "0");
   p.stop_callgridd();
 }
 

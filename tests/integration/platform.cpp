@@ -212,6 +212,38 @@ std::string platform::metrics() const {
   return read_file(out);
 }
 
+std::string platform::redis_command(const std::vector<std::string>& args) const {
+  auto* conn = redisConnect("127.0.0.1", redis.port());
+  if (conn == nullptr || conn->err != 0) {
+    redisFree(conn);
+    return "ERR: cannot connect to Redis";
+  }
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lengths;
+  for (const auto& arg : args) {
+    argv.push_back(arg.data());
+    lengths.push_back(arg.size());
+  }
+  auto* reply = static_cast<redisReply*>(
+    redisCommandArgv(conn, static_cast<int>(args.size()), argv.data(), lengths.data()));
+  std::string text;
+  if (reply == nullptr) {
+    text = "ERR: no reply";
+  } else if (reply->type == REDIS_REPLY_INTEGER) {
+    text = std::to_string(reply->integer);
+  } else if (reply->type == REDIS_REPLY_ERROR) {
+    text = "ERR: " + std::string{reply->str, reply->len};
+  } else if (reply->type == REDIS_REPLY_ARRAY) {
+    for (std::size_t i = 0; i < reply->elements; ++i)
+      text += std::string{reply->element[i]->str, reply->element[i]->len} + "\n";
+  } else if (reply->str != nullptr) {
+    text.assign(reply->str, reply->len);
+  }
+  freeReplyObject(reply);
+  redisFree(conn);
+  return text;
+}
+
 std::string platform::fsemu_log() const {
   return tail_file(dir_.path() / "fsemu.log", 60);
 }

@@ -96,6 +96,9 @@ public:
   [[nodiscard]] std::string fsemu_api(const std::string& command) const;
   /// callgridd's /metrics page.
   [[nodiscard]] std::string metrics() const;
+  /// Runs one command on the platform's Redis; the reply as text: an integer's digits, a
+  /// string as is, an array's elements one per line, an error as "ERR: " and its text.
+  [[nodiscard]] std::string redis_command(const std::vector<std::string>& args) const;
 
   [[nodiscard]] const std::filesystem::path& dir() const noexcept { return dir_.path(); }
   [[nodiscard]] std::string fsemu_log() const;
