@@ -132,14 +132,16 @@ void connection::send(command cmd, reply_handler on_reply) {
     asio::post(strand_, [self = shared_from_this()] { self->arm_reply_watchdog(); });
   if (start_async_write)
     asio::post(strand_, [self = shared_from_this()] { self->start_write(); });
-  if (write_errno != 0) {
-    counters_->io_errors.fetch_add(1, std::memory_order_relaxed);
-    asio::post(strand_, [self = shared_from_this(), write_errno] {
-      self->shut_down(caf::make_error(errc::disconnected, "write to " + self->peer_
-                                                            + " failed: "
-                                                            + std::strerror(write_errno)));
-    });
-  }
+  if (write_errno != 0)
+    fail_write(write_errno);
+}
+
+void connection::fail_write(int write_errno) {
+  counters_->io_errors.fetch_add(1, std::memory_order_relaxed);
+  asio::post(strand_, [self = shared_from_this(), write_errno] {
+    self->shut_down(caf::make_error(errc::disconnected, "write to " + self->peer_ + " failed: "
+                                                          + std::strerror(write_errno)));
+  });
 }
 
 void connection::send(command cmd) {
@@ -199,14 +201,8 @@ void connection::flush_held() noexcept {
       asio::post(strand_, [self = shared_from_this()] {
         self->shut_down(caf::make_error(errc::disconnected, "closed by this side"));
       });
-    if (write_errno != 0) {
-      counters_->io_errors.fetch_add(1, std::memory_order_relaxed);
-      asio::post(strand_, [self = shared_from_this(), write_errno] {
-        self->shut_down(caf::make_error(errc::disconnected, "write to " + self->peer_
-                                                              + " failed: "
-                                                              + std::strerror(write_errno)));
-      });
-    }
+    if (write_errno != 0)
+      fail_write(write_errno);
   } catch (...) {
     // Only an allocation can fail here; the reply watchdog then closes the link.
   }

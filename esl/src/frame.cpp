@@ -31,17 +31,20 @@ constexpr bool sanitized_build = false;
 constexpr bool sanitized_build = false;
 #endif
 
-/// Per thread, a few free blocks of each power-of-two size from 1 KiB to 64 KiB. A frame's
+/// Per thread, a few free blocks of each power-of-two size from 2 KiB to 64 KiB. A frame's
 /// block is taken from the thread that parses it and given back to the thread that drops it;
 /// in callgridd both are usually the I/O thread. One 64 KiB read holds a dozen 5 KB events,
 /// all parsed before the actors drop any, so a class keeps up to `blocks_per_class` blocks,
-/// and all classes together at most `max_cached_bytes`; frames above 64 KiB use the heap. Under
+/// and all classes together at most `max_cached_bytes`. Frames above 64 KiB use the heap, and so
+/// do those of at most 1 KiB (a command reply): glibc keeps such sizes per thread already, and
+/// rounding them up would waste memory where frames are kept. Under
 /// AddressSanitizer (the fuzz build) every block comes from the heap, so that a use after free
 /// is still caught.
 class frame_block_cache {
 public:
-  static constexpr std::size_t smallest_shift = 10;
-  static constexpr std::size_t classes = 7; // 1 KiB .. 64 KiB
+  static constexpr std::size_t heap_at_most = 1024;
+  static constexpr std::size_t smallest_shift = 11;
+  static constexpr std::size_t classes = 6; // 2 KiB .. 64 KiB
   static constexpr std::size_t blocks_per_class = 64;
   static constexpr std::size_t max_cached_bytes = 2 * 1024 * 1024;
 
@@ -88,9 +91,9 @@ public:
 
 private:
   static std::uint8_t class_of(std::size_t bytes) noexcept {
-    if (bytes > size_of(classes))
+    if (bytes <= heap_at_most || bytes > size_of(classes))
       return 0;
-    auto rounded = std::bit_ceil(std::max<std::size_t>(bytes, 1));
+    auto rounded = std::bit_ceil(bytes);
     auto shift = static_cast<std::size_t>(std::countr_zero(rounded));
     return static_cast<std::uint8_t>(shift <= smallest_shift ? 1 : shift - smallest_shift + 1);
   }

@@ -111,6 +111,8 @@ private:
   /// Writes as much of `wire` as the socket takes now; returns the bytes written, or -1 with
   /// errno set. Called with mutex_ held.
   [[nodiscard]] long write_now(std::string_view wire) noexcept;
+  /// Counts a failed write and closes the link from the strand.
+  void fail_write(int write_errno);
   /// Hands `reason` to `on_reply` on the strand.
   void refuse(reply_handler on_reply, caf::error reason);
   void start_write();
