@@ -61,8 +61,9 @@ struct frame_block_release {
 /// One complete ESL frame: its outer headers, its body and, for events and the outbound
 /// `connect` reply, the decoded event fields. Produced by `frame_parser`.
 ///
-/// A frame owns all its bytes in a single heap block (reused from a per-thread cache), so moving it is cheap and every
-/// `string_view` it hands out stays valid for as long as the frame lives (moves included).
+/// A frame owns all its bytes in a single heap block (often reused from a per-thread cache), so
+/// moving it is cheap and every `string_view` it hands out stays valid for as long as the frame
+/// lives (moves included).
 /// Immutable once built; safe to read from several threads.
 class frame {
 public:
