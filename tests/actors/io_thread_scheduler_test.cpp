@@ -2,9 +2,11 @@
 
 // The scheduler that runs CAF's actors on the io_context's thread: actors run there (and only
 // there) while the io_context runs, timers still fire, and after the io thread is joined the
-// actors go on on a thread of their own, so the actor system still shuts down.
+// actors go on on a thread of their own, so the actor system still shuts down. Each handler and
+// the actors it wakes run inside an esl::write_batch.
 
 #include "actors/io_thread_scheduler.hpp"
+#include "esl/write_batch.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -244,4 +246,33 @@ CAF_TEST(an actor a handler wakes runs before the handlers queued after it) {
   CAF_REQUIRE_EQUAL(order.size(), 2u);
   CAF_CHECK_EQUAL(order[0], "actor");
   CAF_CHECK_EQUAL(order[1], "next handler");
+}
+
+CAF_TEST(io handlers and the actors they wake send their ESL commands in one write batch) {
+  io_fixture fx;
+  std::atomic<int> batch_in_handler{-1};
+  std::atomic<int> batch_in_actor{-1};
+  {
+    caf::actor_system_config cfg;
+    fx.scheduler.install(cfg);
+    caf::actor_system system{cfg};
+    std::promise<void> done;
+    auto woken = system.spawn([&](caf::event_based_actor* self) -> caf::behavior {
+      return {[&, self](int) {
+        batch_in_actor = callgrid::esl::write_batch::open() ? 1 : 0;
+        done.set_value();
+        self->quit();
+      }};
+    });
+    boost::asio::post(fx.io, [&] {
+      batch_in_handler = callgrid::esl::write_batch::open() ? 1 : 0;
+      caf::anon_send(woken, 1);
+    });
+    CAF_REQUIRE(done.get_future().wait_for(5s) == std::future_status::ready);
+    fx.stop_io();
+  }
+  // Commands sent there leave together when the handler's turn ends (esl::write_batch).
+  CAF_CHECK_EQUAL(batch_in_handler.load(), 1);
+  CAF_CHECK_EQUAL(batch_in_actor.load(), 1);
+  CAF_CHECK(!callgrid::esl::write_batch::open());
 }
