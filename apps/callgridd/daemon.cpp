@@ -188,8 +188,8 @@ actors::session_journal redis_session_journal(persistence::redis_client& client,
            && renewed_at->compare_exchange_strong(last, now, std::memory_order_relaxed);
   };
   actors::session_journal journal;
-  // Each is one hand-over to the Redis client's strand: a wake-up of that thread per call
-  // start and per append group, not per command.
+  // Each is one hand-over to the Redis client's strand (one posted handler) per call start and
+  // per append group, not per command.
   journal.save = [&client, key, ttl_text, renew_due](const std::string& uuid,
                                                      std::string snapshot) {
     if (renew_due())

@@ -431,6 +431,8 @@ void connection::shut_down(caf::error reason) {
 namespace {
 
 thread_local write_batch* open_batch = nullptr;
+// The links the open batch holds; kept per thread, so that a batch costs no allocation.
+thread_local std::vector<std::shared_ptr<connection>> held_links;
 
 } // namespace
 
@@ -443,8 +445,12 @@ write_batch::~write_batch() {
   if (!outermost_)
     return;
   open_batch = nullptr; // what a flush might send is written at once
-  for (auto& link : held_)
+  auto links = std::move(held_links);
+  held_links.clear();
+  for (auto& link : links)
     link->flush_held();
+  links.clear();
+  held_links.swap(links); // keeps the capacity for the next batch
 }
 
 bool write_batch::open() noexcept {
@@ -452,7 +458,7 @@ bool write_batch::open() noexcept {
 }
 
 void write_batch::hold(std::shared_ptr<connection> link) {
-  open_batch->held_.push_back(std::move(link));
+  held_links.push_back(std::move(link));
 }
 
 } // namespace callgrid::esl

@@ -234,8 +234,11 @@ std::string platform::redis_command(const std::vector<std::string>& args) const 
   } else if (reply->type == REDIS_REPLY_ERROR) {
     text = "ERR: " + std::string{reply->str, reply->len};
   } else if (reply->type == REDIS_REPLY_ARRAY) {
-    for (std::size_t i = 0; i < reply->elements; ++i)
-      text += std::string{reply->element[i]->str, reply->element[i]->len} + "\n";
+    for (std::size_t i = 0; i < reply->elements; ++i) {
+      const auto* element = reply->element[i];
+      text += (element->str != nullptr ? std::string{element->str, element->len} : "(nil)")
+              + "\n";
+    }
   } else if (reply->str != nullptr) {
     text.assign(reply->str, reply->len);
   }

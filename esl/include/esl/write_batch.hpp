@@ -1,7 +1,6 @@
 #pragma once
 
 #include <memory>
-#include <vector>
 
 namespace callgrid::esl {
 
@@ -31,7 +30,6 @@ private:
   static void hold(std::shared_ptr<connection> link);
 
   bool outermost_;
-  std::vector<std::shared_ptr<connection>> held_;
 };
 
 } // namespace callgrid::esl
