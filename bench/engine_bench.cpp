@@ -170,19 +170,29 @@ options parse(int argc, char** argv) {
   return o;
 }
 
-/// Context switches of each thread of `pid`, summed by thread name (/proc/PID/task/*/comm):
-/// voluntary ones are the thread going to sleep, so each is (about) one wake-up later.
-std::map<std::string, std::int64_t> switches_by_thread(pid_t pid) {
-  std::map<std::string, std::int64_t> out;
+/// User + system CPU seconds in a /proc stat file (0 when unreadable).
+double cpu_seconds_in(const fs::path& stat_path);
+
+/// What each thread of `pid` has used so far, summed by thread name (/proc/PID/task/*/comm).
+struct thread_usage {
+  /// Voluntary context switches: the thread going to sleep, so each is (about) one wake-up.
+  std::int64_t sleeps = 0;
+  double cpu_seconds = 0;
+};
+
+std::map<std::string, thread_usage> usage_by_thread(pid_t pid) {
+  std::map<std::string, thread_usage> out;
   std::error_code ec;
   for (const auto& task : fs::directory_iterator{"/proc/" + std::to_string(pid) + "/task", ec}) {
     std::ifstream comm_in{task.path() / "comm"};
     std::string name;
     std::getline(comm_in, name);
+    auto& usage = out[name];
+    usage.cpu_seconds += cpu_seconds_in(task.path() / "stat");
     std::ifstream status{task.path() / "status"};
     for (std::string line; std::getline(status, line);)
       if (line.rfind("voluntary_ctxt_switches:", 0) == 0)
-        out[name] += std::stoll(line.substr(line.find(':') + 1));
+        usage.sleeps += std::stoll(line.substr(line.find(':') + 1));
   }
   return out;
 }
@@ -210,9 +220,8 @@ double percentile(std::vector<std::int64_t>& v, double p) {
   return static_cast<double>(v[std::clamp<std::size_t>(rank, 1, v.size()) - 1]);
 }
 
-/// User + system CPU seconds of `pid` so far (0 when unreadable).
-double cpu_seconds(pid_t pid) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+double cpu_seconds_in(const fs::path& stat_path) {
+  std::ifstream in{stat_path};
   std::string all{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
   auto paren = all.rfind(')');
   if (paren == std::string::npos)
@@ -225,6 +234,11 @@ double cpu_seconds(pid_t pid) {
     if (i == 14 || i == 15)
       ticks += std::stod(field);
   return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+/// User + system CPU seconds of `pid` so far (0 when unreadable).
+double cpu_seconds(pid_t pid) {
+  return cpu_seconds_in("/proc/" + std::to_string(pid) + "/stat");
 }
 
 /// VmRSS of `pid` in bytes (0 when unreadable).
@@ -658,7 +672,7 @@ run_result engine_run(const bench_env& env, bool peer, const std::string& load, 
       throw std::runtime_error("callgridd did not get ready; see " + peer_log.string());
   }
   double cpu_start = cpu_seconds(controller.pid());
-  auto switches_start = switches_by_thread(controller.pid());
+  auto threads_start = usage_by_thread(controller.pid());
   double fsemu_cpu_start = cpu_seconds(fsemu.pid());
   if (clock_type::now() - launched > 2500ms)
     log("warning: " + who + " got ready less than 0.5 s before the callers started");
@@ -687,14 +701,19 @@ run_result engine_run(const bench_env& env, bool peer, const std::string& load, 
   }
   r.cpu_seconds = cpu_seconds(controller.pid()) - cpu_start;
   json wakeups = json::object();
+  json thread_cpu = json::object();
   double wakeups_total = 0;
-  for (auto& [name, count] : switches_by_thread(controller.pid())) {
-    auto per_call = static_cast<double>(count - switches_start[name]) / std::max(total, 1);
+  auto calls = static_cast<double>(std::max(total, 1));
+  for (auto& [name, usage] : usage_by_thread(controller.pid())) {
+    auto per_call = static_cast<double>(usage.sleeps - threads_start[name].sleeps) / calls;
     wakeups_total += per_call;
     wakeups[name] = rounded(per_call, 2);
+    auto cpu_s = usage.cpu_seconds - threads_start[name].cpu_seconds;
+    thread_cpu[name] = rounded(cpu_s * 1e6 / calls, 1);
   }
   wakeups["all"] = rounded(wakeups_total, 2);
   r.detail["sleeps_per_call_by_thread"] = wakeups;
+  r.detail["cpu_us_per_call_by_thread"] = thread_cpu;
   r.fsemu_cpu_seconds = cpu_seconds(fsemu.pid()) - fsemu_cpu_start;
   if (peer) {
     controller.stop(SIGTERM, 5s);
@@ -739,7 +758,8 @@ run_result engine_run(const bench_env& env, bool peer, const std::string& load, 
       + std::to_string(r.seconds) + " s, " + std::to_string(r.calls_per_s()) + " calls/s, cpu "
       + std::to_string(r.cpu_seconds) + " s (" + std::to_string(r.cpu_us_per_call())
       + " us/call), fsemu cpu " + std::to_string(r.fsemu_cpu_seconds) + " s, sleeps per call "
-      + r.detail["sleeps_per_call_by_thread"].dump()
+      + r.detail["sleeps_per_call_by_thread"].dump() + ", cpu us per call "
+      + r.detail["cpu_us_per_call_by_thread"].dump()
       + (r.reaction_buckets.empty()
            ? std::string{}
            : ", event->command in callgridd p99 <= "

@@ -231,7 +231,9 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   static void on_add_write(void* data) {
     if (auto* self = static_cast<impl*>(data)) {
       self->want_write = true;
-      self->arm_write();
+      // Inside a write, the caller of redisAsyncHandleWrite decides what comes next.
+      if (!self->writing)
+        self->arm_write(self->connected_to_server());
     }
   }
   static void on_del_write(void* data) {
@@ -247,7 +249,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   /// waits complete with operation_aborted and see a new generation.
   void release_socket() {
     ++generation;
-    want_read = want_write = read_armed = write_armed = false;
+    want_read = want_write = read_armed = write_armed = writing = false;
     if (socket) {
       boost::system::error_code ignored;
       socket->cancel(ignored);
@@ -274,22 +276,40 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
                        }));
   }
 
-  void arm_write() {
+  /// Whether hiredis has finished connecting (before that, a write must wait for writability:
+  /// that is how a non-blocking connect reports its result).
+  bool connected_to_server() const noexcept {
+    return ctx != nullptr && (ctx->c.flags & REDIS_CONNECTED) != 0;
+  }
+
+  /// Gets hiredis' output written. Once connected, the socket nearly always has room, so the
+  /// write is tried at once (`try_now`: posted, so that every command queued by the running
+  /// handler leaves in the same write). Waiting for writability first would cost an epoll_ctl
+  /// and a trip through the reactor per write. The connect, and a write the socket did not take
+  /// whole, wait for writability.
+  void arm_write(bool try_now) {
     if (write_armed || !socket)
       return;
     write_armed = true;
-    socket->async_wait(asio::posix::stream_descriptor::wait_write,
-                       asio::bind_executor(strand, [self = shared_from_this(),
-                                                    gen = generation](auto ec) {
-                         if (gen != self->generation)
-                           return;
-                         self->write_armed = false;
-                         if (ec || self->ctx == nullptr || !self->want_write)
-                           return;
-                         redisAsyncHandleWrite(self->ctx);
-                         if (gen == self->generation && self->ctx != nullptr && self->want_write)
-                           self->arm_write();
-                       }));
+    auto on_writable = [self = shared_from_this(), gen = generation](auto ec) {
+      if (gen != self->generation)
+        return;
+      self->write_armed = false;
+      if (ec || self->ctx == nullptr || !self->want_write)
+        return;
+      self->writing = true;
+      redisAsyncHandleWrite(self->ctx);
+      self->writing = false;
+      if (gen == self->generation && self->ctx != nullptr && self->want_write)
+        self->arm_write(false);
+    };
+    if (try_now)
+      asio::post(strand, [on_writable = std::move(on_writable)] {
+        on_writable(boost::system::error_code{});
+      });
+    else
+      socket->async_wait(asio::posix::stream_descriptor::wait_write,
+                         asio::bind_executor(strand, std::move(on_writable)));
   }
 
   // -- commands ------------------------------------------------------------------------------
@@ -436,6 +456,8 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   bool want_write = false;
   bool read_armed = false;
   bool write_armed = false;
+  /// Inside redisAsyncHandleWrite (its add-write callback must not arm another write then).
+  bool writing = false;
   uint32_t failed_attempts = 0;
   uint64_t next_id = 1;
   clock_type::time_point last_heard;

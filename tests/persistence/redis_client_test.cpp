@@ -150,6 +150,23 @@ CAF_TEST(ten thousand pipelined commands are all answered in order) {
   CAF_CHECK_EQUAL(stats.timeouts, 0u);
 }
 
+CAF_TEST(a command larger than the socket takes at once still goes out whole) {
+  // 16 MiB is more than a loopback socket buffers: the client's first write is cut short and
+  // the rest must wait for the socket to drain (the path besides the immediate write).
+  std::string big(16u << 20, 'x');
+  for (std::size_t i = 0; i < big.size(); i += 4096)
+    big[i] = static_cast<char>('a' + (i / 4096) % 26);
+  auto set = run(*client, {"SET", "big", big});
+  CAF_REQUIRE(set);
+  CAF_CHECK(set->is_ok());
+  auto get = run(*client, {"GET", "big"});
+  CAF_REQUIRE(get);
+  CAF_CHECK(get->text == big);
+  auto after = run(*client, {"PING"});
+  CAF_REQUIRE(after);
+  CAF_CHECK_EQUAL(after->text, "PONG");
+}
+
 CAF_TEST(a command without a reply in time fails with a timeout and its late reply is dropped) {
   auto fast = make_client(200ms);
   auto pause = run(*client, {"CLIENT", "PAUSE", "1000", "ALL"});
