@@ -5,6 +5,7 @@
 #include <charconv>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <sstream>
 #include <string_view>
 #include <unordered_map>
@@ -20,6 +21,7 @@
 
 #include "actors/channel_link.hpp"
 #include "actors/errc.hpp"
+#include "actors/event_batcher.hpp"
 #include "actors/metrics_registry.hpp"
 #include "actors/prompt_check.hpp"
 #include "esl/command.hpp"
@@ -631,6 +633,35 @@ void note_unowned_channel(node_supervisor_state& st, const esl::frame& ev) {
     st.born_unowned.emplace(ev.unique_id());
 }
 
+/// Hands one event of the inbound link to whoever it is for: a CHANNEL_PARK starts a call, a
+/// HEARTBEAT or BACKGROUND_JOB is the supervisor's, any other goes to the call actor owning its
+/// Unique-ID.
+void route_event(supervisor_pointer self, std::shared_ptr<const esl::frame> frame) {
+  auto& state = self->state;
+  auto name = frame->event_name();
+  if (name == "CHANNEL_PARK") {
+    on_park(self, std::move(frame));
+    return;
+  }
+  if (name == "HEARTBEAT") {
+    on_heartbeat(state, *frame);
+    return;
+  }
+  if (name == "BACKGROUND_JOB") {
+    on_background_job(self, *frame);
+    return;
+  }
+  auto it = state.calls.find(frame->unique_id());
+  if (it == state.calls.end() || it->second.mode != persistence::esl_mode::inbound) {
+    if (it == state.calls.end()) {
+      state.metrics->unowned_events.increment();
+      note_unowned_channel(state, *frame);
+    }
+    return;
+  }
+  self->send(it->second.handle, esl_event{std::move(frame)});
+}
+
 /// Re-adopts parked channels nobody owns, tells owned ones the link is back, and ends the calls
 /// whose channels are gone.
 void reconcile(supervisor_pointer self, const channel_listing& listing) {
@@ -910,14 +941,14 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
     esl_options.events.push_back(name);
   esl_options.filters = node_supervisor_filters(esl_options.subscribe_background_jobs);
   caf::actor handle = caf::actor_cast<caf::actor>(self);
+  auto batcher = event_batcher::make(*st.options.io, handle);
   st.client = esl::inbound_client::make(
     *st.options.io, std::move(esl_options),
     {.on_event =
-       [handle](esl::frame&& f) {
-         caf::anon_send(handle, esl_event{std::make_shared<const esl::frame>(std::move(f))});
-       },
+       [batcher](esl::frame&& f) { batcher->add(std::move(f)); },
      .on_state =
-       [handle](esl::link_state state, const caf::error& why) {
+       [handle, batcher](esl::link_state state, const caf::error& why) {
+         batcher->flush();
          caf::anon_send(handle, link_status{state == esl::link_state::ready,
                                             why ? esl::render_error(why) : std::string{}});
        }});
@@ -952,38 +983,30 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
     state.load.live_calls = static_cast<int32_t>(state.calls.size());
   });
   return {
-    [self](esl_event& ev) {
+    [self](esl_events& batch) {
       auto& state = self->state;
-      state.metrics->events.increment();
-      // How far behind FreeSWITCH's clock the event reaches us (both clocks are this host's).
-      if (auto stamp = to_int(ev.frame->field("Event-Date-Timestamp").value_or("0")); stamp > 0) {
-        auto lag = static_cast<double>(wall_clock_us() - stamp) / 1e6;
-        state.metrics->event_lag.set(lag);
-        if (lag > 1.0)
-          state.metrics->late_events.increment();
-      }
-      auto name = ev.frame->event_name();
-      if (name == "CHANNEL_PARK") {
-        on_park(self, std::move(ev.frame));
+      if (batch.frames.empty())
         return;
+      state.metrics->events.increment(batch.frames.size());
+      // How far behind FreeSWITCH's clock the events reach us (both clocks are this host's).
+      // The events of one read arrive together and were stamped in order, so the first is the
+      // latest: only when it is late can any of them be.
+      auto now_us = wall_clock_us();
+      auto lag_of = [now_us](const esl::frame& frame) -> std::optional<double> {
+        auto stamp = to_int(frame.field("Event-Date-Timestamp").value_or("0"));
+        if (stamp <= 0)
+          return std::nullopt;
+        return static_cast<double>(now_us - stamp) / 1e6;
+      };
+      if (auto first_lag = lag_of(*batch.frames.front()); first_lag && *first_lag > 1.0) {
+        for (const auto& frame : batch.frames)
+          if (auto lag = lag_of(*frame); lag && *lag > 1.0)
+            state.metrics->late_events.increment();
       }
-      if (name == "HEARTBEAT") {
-        on_heartbeat(state, *ev.frame);
-        return;
-      }
-      if (name == "BACKGROUND_JOB") {
-        on_background_job(self, *ev.frame);
-        return;
-      }
-      auto it = state.calls.find(ev.frame->unique_id());
-      if (it == state.calls.end() || it->second.mode != persistence::esl_mode::inbound) {
-        if (it == state.calls.end()) {
-          state.metrics->unowned_events.increment();
-          note_unowned_channel(state, *ev.frame);
-        }
-        return;
-      }
-      self->send(it->second.handle, std::move(ev));
+      if (auto lag = lag_of(*batch.frames.back()))
+        state.metrics->event_lag.set(*lag);
+      for (auto& frame : batch.frames)
+        route_event(self, std::move(frame));
     },
     [self](link_status& status) {
       auto& state = self->state;

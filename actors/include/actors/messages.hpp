@@ -31,6 +31,13 @@ struct esl_event {
   friend bool operator==(const esl_event& a, const esl_event& b) { return a.frame == b.frame; }
 };
 
+/// The events of one read on the inbound link, in order, for the node supervisor (one message
+/// per read instead of one per event: `event_batcher`).
+struct esl_events {
+  std::vector<std::shared_ptr<const esl::frame>> frames;
+  friend bool operator==(const esl_events& a, const esl_events& b) { return a.frames == b.frames; }
+};
+
 /// A call's timer expired (the id the call's IVR chose). `serial` says which of the calls its
 /// (pooled) call actor hosted armed it; an expiry from an earlier call is ignored.
 struct call_timer {
@@ -197,6 +204,7 @@ struct originate_reply {
 } // namespace callgrid::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::esl_event)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::esl_events)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::call_timer)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::lookup_answer)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(callgrid::actors::end_call)

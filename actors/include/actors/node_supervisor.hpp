@@ -96,7 +96,7 @@ namespace callgrid::actors {
 /// reports `-ERR CAUSE` gets one record with that cause. Channels found bridged or transferred
 /// after a restart are adopted by call actors that only wait for their hangup.
 using node_supervisor_actor
-  = caf::typed_actor<caf::reacts_to<esl_event>, caf::reacts_to<link_status>,
+  = caf::typed_actor<caf::reacts_to<esl_events>, caf::reacts_to<link_status>,
                      caf::reacts_to<channel_listing>, caf::reacts_to<relist_channels>,
                      caf::reacts_to<freeswitch_status>,
                      caf::reacts_to<journal_entries>,
