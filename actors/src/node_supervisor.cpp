@@ -941,7 +941,7 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
     esl_options.events.push_back(name);
   esl_options.filters = node_supervisor_filters(esl_options.subscribe_background_jobs);
   caf::actor handle = caf::actor_cast<caf::actor>(self);
-  auto batcher = event_batcher::make(*st.options.io, handle);
+  auto batcher = std::make_shared<event_batcher>(handle);
   st.client = esl::inbound_client::make(
     *st.options.io, std::move(esl_options),
     {.on_event =
@@ -951,7 +951,8 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
          batcher->flush();
          caf::anon_send(handle, link_status{state == esl::link_state::ready,
                                             why ? esl::render_error(why) : std::string{}});
-       }});
+       },
+     .on_read_end = [batcher] { batcher->flush(); }});
   st.client->start();
   self->attach_functor([client = st.client] { client->stop(); });
   st.prompts = spawn_prompt_checker(self->system(),

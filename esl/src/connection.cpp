@@ -62,11 +62,14 @@ connection::connection(asio::ip::tcp::socket socket, strand_type strand,
 
 connection::~connection() = default;
 
-void connection::start(frame_handler on_frame, close_handler on_close) {
+void connection::start(frame_handler on_frame, close_handler on_close,
+                       read_end_handler on_read_end) {
   asio::post(strand_, [self = shared_from_this(), on_frame = std::move(on_frame),
-                       on_close = std::move(on_close)]() mutable {
+                       on_close = std::move(on_close),
+                       on_read_end = std::move(on_read_end)]() mutable {
     self->on_frame_ = std::move(on_frame);
     self->on_close_ = std::move(on_close);
+    self->on_read_end_ = std::move(on_read_end);
     self->start_read();
   });
 }
@@ -330,6 +333,10 @@ void connection::on_read(std::size_t bytes) {
     f.set_received_at(received_at);
     dispatch(std::move(f));
   }
+  if (closed_)
+    return;
+  if (on_read_end_)
+    on_read_end_();
   start_read();
 }
 
@@ -426,6 +433,7 @@ void connection::shut_down(caf::error reason) {
   if (auto on_close = std::move(on_close_))
     on_close(reason);
   on_frame_ = nullptr;
+  on_read_end_ = nullptr;
 }
 
 namespace {

@@ -176,6 +176,10 @@ void inbound_client::on_connected(asio::ip::tcp::socket socket) {
       auto self = weak.lock();
       if (self && self->link_ == link)
         self->link_lost(reason);
+    },
+    [weak] {
+      if (auto self = weak.lock(); self && self->handlers_.on_read_end)
+        self->handlers_.on_read_end();
     });
 }
 

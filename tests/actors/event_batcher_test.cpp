@@ -1,8 +1,8 @@
 #define CAF_SUITE actors.event_batcher
 
 // The node supervisor gets the events of one read on its ESL link as one message: the batcher
-// gathers what the read's handler adds and sends it when the handler is done, in order, and a
-// flush (before a link state) sends at once.
+// gathers what the link adds and sends it, in order, when the link flushes it (at the end of
+// the read, and before a state change).
 
 #include "actors/event_batcher.hpp"
 
@@ -10,8 +10,6 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
@@ -41,37 +39,21 @@ std::vector<std::string> next_batch(caf::scoped_actor& test) {
 
 } // namespace
 
-CAF_TEST(the events added by one handler reach the supervisor as one message in order) {
+CAF_TEST(the events added before a flush reach the supervisor as one message in order) {
   caf::actor_system_config config;
   caf::actor_system system{config};
   caf::scoped_actor test{system};
-  boost::asio::io_context io{1};
-  auto batcher = event_batcher::make(io, caf::actor{test});
-  boost::asio::post(io, [&] {
-    for (const char* id : {"a", "b", "c"})
-      batcher->add(json_event(id, "CHANNEL_EXECUTE_COMPLETE", {}));
-  });
-  io.run();
+  event_batcher batcher{caf::actor{test}};
+  for (const char* id : {"a", "b", "c"})
+    batcher.add(json_event(id, "CHANNEL_EXECUTE_COMPLETE", {}));
+  test->receive([](esl_events&) { CAF_FAIL("a batch left before the flush"); },
+                caf::after(50ms) >> [] {});
+  batcher.flush();
   CAF_CHECK_EQUAL(next_batch(test), (std::vector<std::string>{"a", "b", "c"}));
-  // A later read's events make the next batch.
-  boost::asio::post(io, [&] { batcher->add(json_event("d", "CHANNEL_HANGUP_COMPLETE", {})); });
-  io.restart();
-  io.run();
+  batcher.add(json_event("d", "CHANNEL_HANGUP_COMPLETE", {}));
+  batcher.flush();
   CAF_CHECK_EQUAL(next_batch(test), (std::vector<std::string>{"d"}));
-  test->receive([](esl_events&) { CAF_FAIL("a third batch came"); }, caf::after(50ms) >> [] {});
-}
-
-CAF_TEST(a flush sends the gathered events at once and the posted flush then sends nothing) {
-  caf::actor_system_config config;
-  caf::actor_system system{config};
-  caf::scoped_actor test{system};
-  boost::asio::io_context io{1};
-  auto batcher = event_batcher::make(io, caf::actor{test});
-  batcher->add(json_event("e", "CHANNEL_PARK", {}));
-  batcher->add(json_event("f", "CHANNEL_ANSWER", {}));
-  batcher->flush();
-  CAF_CHECK_EQUAL(next_batch(test), (std::vector<std::string>{"e", "f"}));
-  io.run();
-  test->receive([](esl_events&) { CAF_FAIL("the posted flush sent an empty batch"); },
+  batcher.flush();
+  test->receive([](esl_events&) { CAF_FAIL("a flush with nothing gathered sent a batch"); },
                 caf::after(50ms) >> [] {});
 }

@@ -1,5 +1,6 @@
 #define CAF_SUITE esl.inbound_client
 
+#include <algorithm>
 #include <caf/test/unit_test.hpp>
 
 #include <string>
@@ -58,6 +59,8 @@ struct fixture {
   ~fixture() { runner.stop(); }
   collected<seen_frame> events;
   collected<seen_state> states;
+  /// Every callback in order: an event's name, "read end", or "state".
+  collected<std::string> callbacks;
 
   std::shared_ptr<inbound_client> make_client(std::uint16_t port, inbound_options options = {}) {
     options.port = port;
@@ -67,13 +70,19 @@ struct fixture {
     options.backoff_max = 200ms;
     options.connect_timeout = 2s;
     return inbound_client::make(runner.io(), options,
-                                {.on_event = [this](frame&& f) { events.add(keep(f)); },
+                                {.on_event =
+                                   [this](frame&& f) {
+                                     callbacks.add(std::string{f.event_name()});
+                                     events.add(keep(f));
+                                   },
                                  .on_state =
                                    [this](link_state state, const caf::error& why) {
+                                     callbacks.add("state");
                                      // caf::error::code() on an empty error crashes in 0.17.6.
                                      states.add({state, why ? static_cast<errc>(why.code()) : errc::none,
                                                  why ? render_error(why) : std::string{}});
-                                   }});
+                                   },
+                                 .on_read_end = [this] { callbacks.add("read end"); }});
   }
 
   bool wait_state(link_state wanted, std::chrono::milliseconds timeout = 5s) {
@@ -141,6 +150,23 @@ CAF_TEST(a replay of a whole call matches every reply to its command) {
   CAF_CHECK(peer->finish().empty());
   CAF_CHECK(wait_state(link_state::stopped));
   CAF_CHECK_EQUAL(client->counters().events_received.load(), recorded_events);
+  // Each read's events are followed by its "read end", and before the link goes down.
+  auto sequence = callbacks.snapshot();
+  std::size_t events_seen = 0;
+  bool awaiting_read_end = false;
+  for (const auto& entry : sequence) {
+    if (entry == "read end") {
+      awaiting_read_end = false;
+    } else if (entry == "state") {
+      CAF_CHECK(!awaiting_read_end);
+    } else {
+      ++events_seen;
+      awaiting_read_end = true;
+    }
+  }
+  CAF_CHECK_EQUAL(events_seen, recorded_events);
+  CAF_CHECK(!awaiting_read_end);
+  CAF_CHECK(std::count(sequence.begin(), sequence.end(), "read end") >= 1);
   // Nothing queued behind a slow socket: every command left in its own write on the thread
   // that sent it (connection::send), none through the strand.
   CAF_CHECK(client->counters().commands_sent.load() >= commands);

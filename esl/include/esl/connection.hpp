@@ -56,6 +56,8 @@ public:
   using frame_handler = std::function<void(frame&&)>;
   /// Receives the reason the link closed (errc::disconnected for a clean EOF).
   using close_handler = std::function<void(const caf::error&)>;
+  /// Runs after the frames of one socket read went to their handlers, before the next read.
+  using read_end_handler = std::function<void()>;
 
   /// The strand type every handler of a connection runs on.
   using strand_type = boost::asio::strand<boost::asio::any_io_executor>;
@@ -71,8 +73,10 @@ public:
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
-  /// Starts reading. Frames that are not replies go to `on_frame`; `on_close` runs once.
-  void start(frame_handler on_frame, close_handler on_close);
+  /// Starts reading. Frames that are not replies go to `on_frame`; `on_close` runs once;
+  /// `on_read_end` (may be empty) after each read's frames, so that an owner can pass on what
+  /// `on_frame` gathered in one go.
+  void start(frame_handler on_frame, close_handler on_close, read_end_handler on_read_end = {});
 
   /// Writes `cmd` (or queues it behind earlier ones); `on_reply` gets its reply frame or an
   /// error (queue full, link down, timeout), always on the strand. Thread-safe; commands
@@ -134,6 +138,7 @@ private:
   frame_parser parser_;
   frame_handler on_frame_;
   close_handler on_close_;
+  read_end_handler on_read_end_;
   std::string writing_; // strand only: the bytes of the async write in flight
 
   /// Guards the write side (the socket's writes and its close) and the reply queue.

@@ -95,6 +95,10 @@ public:
     std::function<void(frame&&)> on_event;
     /// Each state change, with the error that caused it (none for `ready`).
     std::function<void(link_state, const caf::error&)> on_state;
+    /// After the events of one socket read went to `on_event`, before the next read: where an
+    /// owner passes on, in one go, what `on_event` gathered (the node supervisor gets a read's
+    /// events as one message).
+    std::function<void()> on_read_end = {};
   };
 
   /// Receives an api command's output, or errc::command_failed carrying a "-ERR ..." reply.
