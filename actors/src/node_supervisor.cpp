@@ -125,6 +125,9 @@ struct node_supervisor_state {
   std::unordered_set<std::string> adopted_unconfirmed;
   /// Whether the session journal's leftovers were reconciled (once, after the first start).
   bool journal_reconciled = false;
+  /// While the events of one read are handled: the journal entries of the calls they started,
+  /// saved together when the read is done (one Redis command instead of one per call).
+  std::optional<std::vector<std::pair<std::string, std::string>>> journal_batch;
   /// Channels FreeSWITCH listed at that time.
   std::unordered_set<std::string> listed_at_start;
   /// Listings reconciled since the link last became ready.
@@ -241,8 +244,12 @@ void start_call(supervisor_pointer self, call_setup setup, std::shared_ptr<chann
   else
     spdlog::info("call {}: {} -> {} on route '{}' ({} mode)", uuid, setup.caller, setup.callee,
                  setup.matched_route->name, persistence::to_string(mode));
-  if (st.options.journal.save)
-    st.options.journal.save(uuid, session_snapshot(setup));
+  if (st.options.journal.save) {
+    if (st.journal_batch)
+      st.journal_batch->emplace_back(uuid, session_snapshot(setup));
+    else
+      st.options.journal.save({{uuid, session_snapshot(setup)}});
+  }
   // Inbound calls reuse an idle actor when there is one. Outbound-mode actors are bound to
   // their socket, whose late frames could reach a reused actor, so they are not pooled.
   const bool pooled = mode == persistence::esl_mode::inbound;
@@ -1006,8 +1013,15 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
       }
       if (auto lag = lag_of(*batch.frames.back()))
         state.metrics->event_lag.set(*lag);
+      // Journal entries are saved before this handler returns, so before any command of
+      // the calls they describe can leave (those wait for the end of the I/O thread's turn).
+      state.journal_batch.emplace();
       for (auto& frame : batch.frames)
         route_event(self, std::move(frame));
+      auto started = std::move(*state.journal_batch);
+      state.journal_batch.reset();
+      if (!started.empty())
+        state.options.journal.save(std::move(started));
     },
     [self](link_status& status) {
       auto& state = self->state;

@@ -160,8 +160,8 @@ void ignore_reply(caf::expected<persistence::redis_reply>) {
 }
 
 /// The node's session journal in Redis: the hash `cg:journal:<node>` maps each call in progress
-/// (its UUID) to its snapshot: one HSET per call start, one HDEL per append group of the record
-/// writer. The hash expires `ttl` after it was last renewed (at every drop, and at a save when
+/// (its UUID) to its snapshot: one HSET per save (the calls started by one read's events), one
+/// HDEL per append group of the record writer. The hash expires `ttl` after it was last renewed (at every drop, and at a save when
 /// `renew_every` has passed since), so the journal of a node that never comes back does not stay
 /// forever. Best-effort like every session snapshot (docs/hot-state.md): a failed write is
 /// counted by the client and costs, at worst, the record of a call that ends while callgridd is
@@ -190,13 +190,22 @@ actors::session_journal redis_session_journal(persistence::redis_client& client,
   actors::session_journal journal;
   // Each is one hand-over to the Redis client's strand (one posted handler) per call start and
   // per append group, not per command.
-  journal.save = [&client, key, ttl_text, renew_due](const std::string& uuid,
-                                                     std::string snapshot) {
+  journal.save = [&client, key, ttl_text, renew_due](
+                   std::vector<std::pair<std::string, std::string>> entries) {
+    if (entries.empty())
+      return;
+    std::vector<std::string> hset;
+    hset.reserve(2 + 2 * entries.size());
+    hset.push_back("HSET");
+    hset.push_back(key);
+    for (auto& [uuid, snapshot] : entries) {
+      hset.push_back(std::move(uuid));
+      hset.push_back(std::move(snapshot));
+    }
     if (renew_due())
-      client.commands({{"HSET", key, uuid, std::move(snapshot)}, {"PEXPIRE", key, ttl_text}},
-                      ignore_reply);
+      client.commands({std::move(hset), {"PEXPIRE", key, ttl_text}}, ignore_reply);
     else
-      client.command({"HSET", key, uuid, std::move(snapshot)}, ignore_reply);
+      client.command(std::move(hset), ignore_reply);
   };
   journal.drop = [&client, key, ttl_text, renewed_at, now_ms](
                    const std::vector<std::string>& uuids) {

@@ -14,8 +14,9 @@ namespace callgrid::actors {
 /// call's record is durable in the spool (`record_writer_options::on_durable`); at start the
 /// supervisor lists the entries left over.
 struct session_journal {
-  /// Notes call `uuid` with its snapshot (a JSON object written by the supervisor).
-  std::function<void(const std::string& uuid, std::string snapshot)> save;
+  /// Notes the calls `entries` (uuid, snapshot: a JSON object written by the supervisor). The
+  /// supervisor saves the calls that the events of one read started at once.
+  std::function<void(std::vector<std::pair<std::string, std::string>> entries)> save;
   /// Forgets the calls `uuids` (the record writer drops a whole append group at once).
   std::function<void(const std::vector<std::string>& uuids)> drop;
   /// Lists the entries of this node: (uuid, snapshot) pairs; an empty list when the store is
