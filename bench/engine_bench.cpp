@@ -31,10 +31,12 @@
 //          [--repeat R] [--calls N] [--peer-calls N] [--rate R] [--concurrency C]
 //          [--latency-rate R] [--latency-s S] [--prompt-ms MS] [--memory-calls N]
 //          [--memory-rate R] [--threads T] [--policy io|sharing|stealing] [--timeout-s S]
-//          [--only-ours] [--loads throughput,latency]
+//          [--only-ours] [--loads throughput,latency] [--callers-after-s S]
 // --only-ours (for profiling) runs callgridd only and prints no result lines, just the per-run
 // log lines on stderr; --loads picks the loads. Every callgridd run logs its threads' sleeps
 // (voluntary context switches) per call, by thread name: each is about one wake-up.
+// --callers-after-s (default 3) is how long after fsemu's start its callers begin; raise it
+// for a callgridd that starts slowly, e.g. under valgrind (--callgridd may be a wrapper script).
 
 #include <algorithm>
 #include <atomic>
@@ -116,6 +118,7 @@ struct options {
   std::string policy = "io";
   int timeout_s = 120;
   bool only_ours = false;        // profiling: callgridd runs only, no peer, no result lines
+  int callers_after_s = 3;
   std::string loads = "throughput,latency";
 };
 
@@ -150,6 +153,7 @@ options parse(int argc, char** argv) {
     else if (a == "--policy") o.policy = value(i);
     else if (a == "--timeout-s") o.timeout_s = std::stoi(value(i));
     else if (a == "--only-ours") o.only_ours = true;
+    else if (a == "--callers-after-s") o.callers_after_s = std::stoi(value(i));
     else if (a == "--loads") o.loads = value(i);
     else
       throw std::runtime_error("unknown option " + std::string{a}
@@ -165,7 +169,8 @@ options parse(int argc, char** argv) {
   if (o.mode == "engine" && o.peer_script.empty())
     throw std::runtime_error("--peer is required for --mode engine");
   if (o.repeat < 1 || o.calls < 1 || o.peer_calls < 1 || o.rate < 1 || o.concurrency < 1 || o.latency_rate < 1
-      || o.latency_s < 1 || o.memory_calls < 1 || o.memory_rate < 1 || o.prompt_ms < 1)
+      || o.latency_s < 1 || o.memory_calls < 1 || o.memory_rate < 1 || o.prompt_ms < 1
+      || o.callers_after_s < 1)
     throw std::runtime_error("counts, rates and times must be positive");
   return o;
 }
@@ -578,7 +583,8 @@ public:
       << "[prompts]\ndefault = \"" << o_.prompt_ms << "ms\"\n"
       << "[[callers]]\nname = \"bench\"\ndestination = \"" << destination << "\"\n"
       << "rate = " << rate << "\nconcurrency = " << concurrency << "\ntotal = " << total << "\n"
-      << "answer_timeout = \"30s\"\nwait_timeout = \"120s\"\nstart_after = \"3s\"\n"
+      << "answer_timeout = \"30s\"\nwait_timeout = \"120s\"\n"
+      << "start_after = \"" << o_.callers_after_s << "s\"\n"
       << "variables = { park_timeout = 900 }\n"
       << "[[callers.scripts]]\nname = \"bench\"\nsteps = " << script << "\n";
     write_file(path, t.str());
@@ -668,13 +674,13 @@ run_result engine_run(const bench_env& env, bool peer, const std::string& load, 
     controller = env.start("controller-" + tag,
                            {fs::absolute(o.callgridd).string(), "--config", config.string()});
     if (!wait_for([&] { return http_get(http_port, "/readyz").rfind("HTTP/1.1 200", 0) == 0; },
-                  10s, 50ms))
+                  std::chrono::seconds(std::max(10, o.callers_after_s + 5)), 50ms))
       throw std::runtime_error("callgridd did not get ready; see " + peer_log.string());
   }
   double cpu_start = cpu_seconds(controller.pid());
   auto threads_start = usage_by_thread(controller.pid());
   double fsemu_cpu_start = cpu_seconds(fsemu.pid());
-  if (clock_type::now() - launched > 2500ms)
+  if (clock_type::now() - launched > std::chrono::milliseconds(o.callers_after_s * 1000 - 500))
     log("warning: " + who + " got ready less than 0.5 s before the callers started");
 
   // fsemu writes the summary when its last caller is done; it keeps running so that the

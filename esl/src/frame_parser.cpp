@@ -123,7 +123,7 @@ private:
   /// The text `ref` names, while the wire bytes are still in the stream buffer.
   std::string_view view(const text_ref& ref) const noexcept {
     if (ref.decoded)
-      return std::string_view{scratch_.decoded}.substr(ref.offset, ref.length);
+      return decoded_text().substr(ref.offset, ref.length);
     return ref.offset < header_text_.size()
              ? header_text_.substr(ref.offset, ref.length)
              : body_.substr(ref.offset - header_text_.size(), ref.length);
@@ -135,22 +135,29 @@ private:
                     static_cast<std::uint32_t>(length), false};
   }
 
-  /// Makes room in the scratch for decoding up to `bytes` of values (decoding never grows a
-  /// value), so that each value is decoded without resizing; end_decoding() trims it.
-  void begin_decoding(std::size_t bytes) {
-    decoded_end_ = scratch_.decoded.size();
-    scratch_.decoded.resize(decoded_end_ + bytes);
+  /// The decoded copies of values so far: percent-decoded ones (plain events, the `connect`
+  /// reply) or JSON-unescaped ones; a frame has one kind or the other.
+  std::string_view decoded_text() const noexcept {
+    return percent_decoding_ ? std::string_view{scratch_.percent_decoded.data(), decoded_end_}
+                             : std::string_view{scratch_.decoded};
   }
-  void end_decoding() { scratch_.decoded.resize(decoded_end_); }
 
-  /// The value of a field, percent-decoded into the scratch if it needs it (between
-  /// begin_decoding and end_decoding).
+  /// Makes room in the scratch for percent-decoding up to `bytes` of values (decoding never
+  /// grows a value), so that each value is decoded without resizing.
+  void begin_decoding(std::size_t bytes) {
+    percent_decoding_ = true;
+    decoded_end_ = 0;
+    scratch_.percent_decoded.reserve(bytes);
+  }
+
+  /// The value of a field, percent-decoded into the scratch if it needs it (after
+  /// begin_decoding).
   text_ref decoded_value(text_ref raw, bool has_percent) {
     if (!has_percent)
       return raw;
     auto encoded = view(raw);
     auto first = decoded_end_;
-    auto length = percent_decode(encoded, scratch_.decoded.data() + first);
+    auto length = percent_decode(encoded, scratch_.percent_decoded.data() + first);
     decoded_end_ += length;
     return text_ref{static_cast<std::uint32_t>(first), static_cast<std::uint32_t>(length), true};
   }
@@ -167,6 +174,7 @@ private:
   internal::decode_scratch& scratch_;
   std::size_t outer_count_ = 0;
   std::size_t decoded_end_ = 0;
+  bool percent_decoding_ = false;
   text_ref command_line_;
   text_ref event_body_;
   content_type type_ = content_type::unknown;
@@ -245,7 +253,6 @@ caf::error frame_builder::read_plain_event() {
     scratch_.fields.push_back({name, value});
     return true;
   });
-  end_decoding();
   if (err)
     return err;
   auto available = body_.size() - std::min(rest, body_.size());
@@ -313,7 +320,6 @@ void frame_builder::read_channel_data() {
     bool has_percent = raw.find('%') != std::string_view::npos;
     scratch_.fields.push_back({field.name, decoded_value(field.value, has_percent)});
   }
-  end_decoding();
 }
 
 caf::error frame_builder::build(stream_direction direction, simdjson::dom::parser& json,
@@ -362,7 +368,8 @@ void frame_builder::materialize(frame& out) {
   auto count = scratch_.fields.size();
   auto table_bytes = count * sizeof(header_field);
   auto raw_bytes = header_text_.size() + body_.size();
-  auto total = table_bytes + raw_bytes + scratch_.decoded.size();
+  auto decoded_bytes = decoded_text();
+  auto total = table_bytes + raw_bytes + decoded_bytes.size();
   auto [block, size_class] = internal::take_frame_block(total);
   out.block_ = std::unique_ptr<char[], frame_block_release>{block, {size_class}};
   char* base = out.block_.get();
@@ -372,8 +379,8 @@ void frame_builder::materialize(frame& out) {
     std::memcpy(raw, header_text_.data(), header_text_.size());
   if (!body_.empty())
     std::memcpy(raw + header_text_.size(), body_.data(), body_.size());
-  if (!scratch_.decoded.empty())
-    std::memcpy(decoded, scratch_.decoded.data(), scratch_.decoded.size());
+  if (!decoded_bytes.empty())
+    std::memcpy(decoded, decoded_bytes.data(), decoded_bytes.size());
   auto resolve = [&](const text_ref& ref) {
     return std::string_view{(ref.decoded ? decoded : raw) + ref.offset, ref.length};
   };
