@@ -1006,13 +1006,15 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
           return std::nullopt;
         return static_cast<double>(now_us - stamp) / 1e6;
       };
-      if (auto first_lag = lag_of(*batch.frames.front()); first_lag && *first_lag > 1.0) {
+      auto first_lag = lag_of(*batch.frames.front());
+      if (first_lag && *first_lag > 1.0) {
         for (const auto& frame : batch.frames)
           if (auto lag = lag_of(*frame); lag && *lag > 1.0)
             state.metrics->late_events.increment();
       }
-      if (auto lag = lag_of(*batch.frames.back()))
-        state.metrics->event_lag.set(*lag);
+      auto last_lag = batch.frames.size() == 1 ? first_lag : lag_of(*batch.frames.back());
+      if (last_lag)
+        state.metrics->event_lag.set(*last_lag);
       // Journal entries are saved before this handler returns, so before any command of
       // the calls they describe can leave (those wait for the end of the I/O thread's turn).
       state.journal_batch.emplace();
