@@ -55,6 +55,29 @@ CAF_TEST(plain event values are percent-decoded and names are kept) {
   CAF_CHECK(!create.field("No-Such-Header"));
 }
 
+CAF_TEST(a plain event names its Event-Name Unique-ID and Job-UUID as its fields say) {
+  std::size_t plain = 0;
+  for (const auto& f : frames_of("04_call_plain_events")) {
+    if (f.type() != content_type::event_plain)
+      continue;
+    ++plain;
+    CAF_CHECK_EQUAL(str(f.event_name()), str(f.field("Event-Name").value_or("")));
+    CAF_CHECK_EQUAL(str(f.unique_id()), str(f.field("Unique-ID").value_or("")));
+    CAF_CHECK_EQUAL(str(f.job_uuid()), str(f.field("Job-UUID").value_or("")));
+  }
+  CAF_CHECK(plain > 10);
+  // Decoded like every value; a line that only starts like one of the names is not it.
+  std::string body = "Event-Name: CUSTOM\nUnique-IDs: no\nUnique-ID: abc%2Ddef\n"
+                     "Job-UUIDx: no\nJob-UUID: j%201\n\n";
+  auto parsed = parse_all("Content-Length: " + std::to_string(body.size())
+                          + "\nContent-Type: text/event-plain\n\n" + body);
+  CAF_REQUIRE(parsed);
+  CAF_REQUIRE_EQUAL(parsed->size(), 1u);
+  CAF_CHECK_EQUAL(str(parsed->front().event_name()), "CUSTOM");
+  CAF_CHECK_EQUAL(str(parsed->front().unique_id()), "abc-def");
+  CAF_CHECK_EQUAL(str(parsed->front().job_uuid()), "j 1");
+}
+
 CAF_TEST(values with many escapes decode at every position in the stream) {
   // The scanner looks at 16 bytes at a time and skips a line's '%' after its first one; shift
   // the same lines through every alignment, with '%' in names, dense escapes and bare '%'.
