@@ -177,11 +177,6 @@ private:
   bool percent_decoding_ = false;
   text_ref command_line_;
   text_ref event_body_;
-  /// Event-Name, Unique-ID and Job-UUID, when read_plain_event noted them (`identities_noted_`).
-  text_ref event_name_;
-  text_ref unique_id_;
-  text_ref job_uuid_;
-  bool identities_noted_ = false;
   content_type type_ = content_type::unknown;
 };
 
@@ -243,29 +238,10 @@ caf::error frame_builder::read_plain_event() {
     auto value_end = line.end;
     if (value_end > value_begin && body_[value_end - 1] == '\r')
       --value_end;
-    auto name_length = line.colon - line.begin;
-    auto name = body_ref(line.begin, name_length);
+    auto name = body_ref(line.begin, line.colon - line.begin);
     auto value = decoded_value(body_ref(value_begin, value_end - value_begin), line.has_percent);
-    // The fields every frame names are noted here, so that materialize() need not look for
-    // them among a few hundred (the last of each counts, as it does there).
-    switch (name_length) {
-      case 10:
-        if (body_.substr(line.begin, name_length) == "Event-Name")
-          event_name_ = value;
-        break;
-      case 9:
-        if (body_.substr(line.begin, name_length) == "Unique-ID")
-          unique_id_ = value;
-        break;
-      case 8:
-        if (body_.substr(line.begin, name_length) == "Job-UUID")
-          job_uuid_ = value;
-        break;
-      default:
-        break;
-    }
-    if (name_length == content_length_name.size()
-        && body_.substr(line.begin, name_length) == content_length_name) {
+    if (line.colon - line.begin == content_length_name.size()
+        && body_.substr(line.begin, line.colon - line.begin) == content_length_name) {
       auto length = parse_content_length(view(value), body_.size(), errc::malformed_event,
                                          "an event body");
       if (!length) {
@@ -286,7 +262,6 @@ caf::error frame_builder::read_plain_event() {
                            "event declares a body of " + std::to_string(length)
                              + " bytes but only " + std::to_string(available) + " follow");
   event_body_ = body_ref(rest, length);
-  identities_noted_ = true;
   return {};
 }
 
@@ -422,20 +397,14 @@ void frame_builder::materialize(frame& out) {
   out.event_body_ = resolve(event_body_);
   out.command_line_ = resolve(command_line_);
   out.content_type_text_ = out.header("Content-Type").value_or(std::string_view{});
-  if (identities_noted_) {
-    out.event_name_ = resolve(event_name_);
-    out.unique_id_ = resolve(unique_id_);
-    out.job_uuid_ = resolve(job_uuid_);
-  } else {
-    for (const auto& field : out.fields_) {
-      const auto& name = field.name;
-      if (name.size() == 10 && name == "Event-Name")
-        out.event_name_ = field.value;
-      else if (name.size() == 9 && name == "Unique-ID")
-        out.unique_id_ = field.value;
-      else if (name.size() == 8 && name == "Job-UUID")
-        out.job_uuid_ = field.value;
-    }
+  for (const auto& field : out.fields_) {
+    const auto& name = field.name;
+    if (name.size() == 10 && name == "Event-Name")
+      out.event_name_ = field.value;
+    else if (name.size() == 9 && name == "Unique-ID")
+      out.unique_id_ = field.value;
+    else if (name.size() == 8 && name == "Job-UUID")
+      out.job_uuid_ = field.value;
   }
   if (type_ == content_type::command_reply) {
     out.reply_text_ = out.header("Reply-Text").value_or(std::string_view{});
