@@ -215,7 +215,6 @@ caf::error frame_builder::read_outer(stream_direction direction) {
 
 caf::error frame_builder::read_plain_event() {
   caf::error err;
-  std::size_t line_number = 0;
   std::size_t rest = body_.size();
   std::optional<std::size_t> inner_length;
   begin_decoding(body_.size());
@@ -224,9 +223,10 @@ caf::error frame_builder::read_plain_event() {
       rest = line.end + 1; // the blank line ends the event's headers; its body follows
       return false;
     }
-    ++line_number;
-    auto text = body_.substr(line.begin, line.end - line.begin);
     if (line.colon == internal::npos || line.colon == line.begin) {
+      // Rare: the line's number and text are worked out only here.
+      auto line_number = 1 + std::count(body_.begin(), body_.begin() + line.begin, '\n');
+      auto text = body_.substr(line.begin, line.end - line.begin);
       err = caf::make_error(errc::malformed_event,
                             "text/event-plain line " + std::to_string(line_number) + " "
                               + quoted_excerpt(text) + " has no 'Name: value' shape");
@@ -241,7 +241,8 @@ caf::error frame_builder::read_plain_event() {
     auto name = body_ref(line.begin, line.colon - line.begin);
     auto value = decoded_value(body_ref(value_begin, value_end - value_begin), line.has_percent);
     if (line.colon - line.begin == content_length_name.size()
-        && body_.substr(line.begin, line.colon - line.begin) == content_length_name) {
+        && std::string_view{body_.data() + line.begin, content_length_name.size()}
+             == content_length_name) {
       auto length = parse_content_length(view(value), body_.size(), errc::malformed_event,
                                          "an event body");
       if (!length) {

@@ -96,6 +96,17 @@ CAF_TEST(a plain event announcing more body than it has is an error) {
             == errc::malformed_event);
 }
 
+CAF_TEST(a plain event line without a colon is an error that names the line) {
+  std::string body = "Event-Name: CUSTOM\nUnique-ID: abc\nno colon here\n\n";
+  auto result = parse_all("Content-Type: text/event-plain\nContent-Length: "
+                          + std::to_string(body.size()) + "\n\n" + body);
+  CAF_REQUIRE(!result);
+  CAF_CHECK(code_of(result.error()) == errc::malformed_event);
+  auto text = render_error(result.error());
+  CAF_CHECK(text.find("line 3 ") != std::string::npos);
+  CAF_CHECK(text.find("no colon here") != std::string::npos);
+}
+
 CAF_TEST(a 1 GiB header block fails early and keeps memory bounded) {
   frame_parser parser;
   std::string chunk;
