@@ -177,6 +177,8 @@ private:
   bool percent_decoding_ = false;
   text_ref command_line_;
   text_ref event_body_;
+  /// Which outer header is the first Content-Type (`npos`: none, or not looked for).
+  std::size_t content_type_index_ = internal::npos;
   content_type type_ = content_type::unknown;
 };
 
@@ -336,10 +338,14 @@ caf::error frame_builder::build(stream_direction direction, simdjson::dom::parse
     bool has_event_name = false;
     for (std::size_t i = 0; i < outer_count_; ++i) {
       auto name = view(scratch_.fields[i].name);
-      if (type_text.empty() && internal::iequals(name, "Content-Type"))
-        type_text = view(scratch_.fields[i].value);
-      else if (name == "Event-Name")
+      if (internal::iequals(name, "Content-Type")) {
+        if (content_type_index_ == internal::npos)
+          content_type_index_ = i;
+        if (type_text.empty())
+          type_text = view(scratch_.fields[i].value);
+      } else if (name == "Event-Name") {
         has_event_name = true;
+      }
     }
     type_ = internal::classify(type_text);
     if (type_ == content_type::command_reply && has_event_name)
@@ -382,8 +388,9 @@ void frame_builder::materialize(frame& out) {
     std::memcpy(raw + header_text_.size(), body_.data(), body_.size());
   if (!decoded_bytes.empty())
     std::memcpy(decoded, decoded_bytes.data(), decoded_bytes.size());
-  auto resolve = [&](const text_ref& ref) {
-    return std::string_view{(ref.decoded ? decoded : raw) + ref.offset, ref.length};
+  const char* const bases[2] = {raw, decoded}; // by text_ref::decoded, without a branch
+  auto resolve = [&bases](const text_ref& ref) {
+    return std::string_view{bases[ref.decoded ? 1 : 0] + ref.offset, ref.length};
   };
   auto* table = reinterpret_cast<header_field*>(base);
   for (std::size_t i = 0; i < count; ++i) {
@@ -397,15 +404,27 @@ void frame_builder::materialize(frame& out) {
   out.fields_ = std::span<const header_field>{table + outer_count_, count - outer_count_};
   out.event_body_ = resolve(event_body_);
   out.command_line_ = resolve(command_line_);
-  out.content_type_text_ = out.header("Content-Type").value_or(std::string_view{});
+  out.content_type_text_ = content_type_index_ != internal::npos
+                             ? table[content_type_index_].value
+                             : out.header("Content-Type").value_or(std::string_view{});
   for (const auto& field : out.fields_) {
     const auto& name = field.name;
-    if (name.size() == 10 && name == "Event-Name")
-      out.event_name_ = field.value;
-    else if (name.size() == 9 && name == "Unique-ID")
-      out.unique_id_ = field.value;
-    else if (name.size() == 8 && name == "Job-UUID")
-      out.job_uuid_ = field.value;
+    switch (name.size()) {
+      case 10:
+        if (name == "Event-Name")
+          out.event_name_ = field.value;
+        break;
+      case 9:
+        if (name == "Unique-ID")
+          out.unique_id_ = field.value;
+        break;
+      case 8:
+        if (name == "Job-UUID")
+          out.job_uuid_ = field.value;
+        break;
+      default:
+        break;
+    }
   }
   if (type_ == content_type::command_reply) {
     out.reply_text_ = out.header("Reply-Text").value_or(std::string_view{});
