@@ -296,14 +296,18 @@ void call_state::absorb_final_event(const esl::frame& event) {
   static constexpr auto slot_by_length = [] {
     std::array<int, longest + 1> by_length{};
     by_length.fill(-1);
-    for (std::size_t i = 0; i < slots; ++i) {
-      // Two names of one length would need more than one compare per field.
-      if (names[i].size() > longest || by_length[names[i].size()] != -1)
-        throw "absorb_final_event: the names' lengths must be distinct and at most 28";
+    for (std::size_t i = 0; i < slots; ++i)
       by_length[names[i].size()] = static_cast<int>(i);
-    }
     return by_length;
   }();
+  static_assert(
+    [] {
+      for (std::size_t i = 0; i < slots; ++i)
+        if (slot_by_length[names[i].size()] != static_cast<int>(i))
+          return false;
+      return true;
+    }(),
+    "each name needs a length of its own (at most `longest`): one compare per field");
   std::array<std::optional<std::string_view>, slots> found;
   for (const auto& field : event.event_fields()) {
     if (field.name.size() > longest)

@@ -161,8 +161,8 @@ void ignore_reply(caf::expected<persistence::redis_reply>) {
 
 /// The node's session journal in Redis: the hash `cg:journal:<node>` maps each call in progress
 /// (its UUID) to its snapshot: one HSET per save (the calls started by one read's events), one
-/// HDEL per append group of the record writer. The hash expires `ttl` after it was last renewed (at every drop, and at a save when
-/// `renew_every` has passed since), so the journal of a node that never comes back does not stay
+/// HDEL per append group of the record writer. The hash expires `ttl` after it was last renewed
+/// (at every drop, and at a save when `renew_every` has passed since), so the journal of a node that never comes back does not stay
 /// forever. Best-effort like every session snapshot (docs/hot-state.md): a failed write is
 /// counted by the client and costs, at worst, the record of a call that ends while callgridd is
 /// down.
@@ -188,8 +188,8 @@ actors::session_journal redis_session_journal(persistence::redis_client& client,
            && renewed_at->compare_exchange_strong(last, now, std::memory_order_relaxed);
   };
   actors::session_journal journal;
-  // Each is one hand-over to the Redis client's strand (one posted handler) per call start and
-  // per append group, not per command.
+  // Each is one hand-over to the Redis client's strand (one posted handler) per save and per
+  // append group, not per command.
   journal.save = [&client, key, ttl_text, renew_due](
                    std::vector<std::pair<std::string, std::string>> entries) {
     if (entries.empty())
