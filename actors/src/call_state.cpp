@@ -279,9 +279,8 @@ void call_state::note_hangup(const esl::frame& event, std::vector<call_action>& 
 }
 
 void call_state::absorb_final_event(const esl::frame& event) {
-  // The final event has a few hundred fields, most of its variables: one pass picks the seven
-  // this needs (the first of each, as field() would) instead of one scan per name. Their
-  // names differ in length, so a field's length says which one it could be.
+  // The final event has a few hundred fields, most of them variables: one pass picks the
+  // seven this needs, without decoding the rest (esl::frame::find_fields).
   enum slot { cause, answered, created, hung_up, mduration, billmsec, term_status, slots };
   static constexpr std::array<std::string_view, slots> names{
     "Hangup-Cause",
@@ -292,33 +291,8 @@ void call_state::absorb_final_event(const esl::frame& event) {
     "variable_billmsec",
     "variable_sip_term_status",
   };
-  static constexpr std::size_t longest = 28;
-  static constexpr auto slot_by_length = [] {
-    std::array<int, longest + 1> by_length{};
-    by_length.fill(-1);
-    for (std::size_t i = 0; i < slots; ++i)
-      by_length[names[i].size()] = static_cast<int>(i);
-    return by_length;
-  }();
-  static_assert(
-    [] {
-      for (std::size_t i = 0; i < slots; ++i)
-        if (slot_by_length[names[i].size()] != static_cast<int>(i))
-          return false;
-      return true;
-    }(),
-    "each name needs a length of its own (at most `longest`): one compare per field");
   std::array<std::optional<std::string_view>, slots> found;
-  for (const auto& field : event.event_fields()) {
-    if (field.name.size() > longest)
-      continue;
-    auto candidate = slot_by_length[field.name.size()];
-    if (candidate < 0)
-      continue;
-    auto i = static_cast<std::size_t>(candidate);
-    if (!found[i] && field.name == names[i])
-      found[i] = field.value;
-  }
+  event.find_fields(names, found);
   auto as_int = [&](slot which) { return text_as_int(found[which]); };
   if (found[cause])
     hangup_cause_ = std::string{*found[cause]};

@@ -1,6 +1,7 @@
 #include "actors/node_supervisor.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <chrono>
@@ -553,26 +554,30 @@ void on_park(supervisor_pointer self, std::shared_ptr<const esl::frame> ev) {
       self->send(it->second.handle, esl_event{std::move(ev)});
     return;
   }
+  // The six fields a park is judged by, read in one pass over the event.
+  enum park_field { application, created, answer_state, direction, caller, destination, count };
+  static constexpr std::array<std::string_view, count> names{
+    "variable_current_application", "Caller-Channel-Created-Time", "Answer-State",
+    "Call-Direction", "Caller-Caller-ID-Number", "Caller-Destination-Number"};
+  std::array<std::optional<std::string_view>, count> found;
+  ev->find_fields(names, found);
+  auto text = [&found](park_field which) { return found[which].value_or(std::string_view{}); };
   // A channel running `socket` parks too; its own socket brings it to us (outbound mode).
-  if (ev->field("variable_current_application") == std::optional<std::string_view>{"socket"})
+  if (found[application] == std::optional<std::string_view>{"socket"})
     return;
-  if (auto setup = take_origination(st, uuid,
-                                    to_int(ev->field("Caller-Channel-Created-Time").value_or("0")),
-                                    ev->field("Answer-State")
-                                      == std::optional<std::string_view>{"answered"})) {
+  auto created_us = to_int(found[created].value_or("0"));
+  bool answered = found[answer_state] == std::optional<std::string_view>{"answered"};
+  if (auto setup = take_origination(st, uuid, created_us, answered)) {
     setup->started_by_event_at = ev->received_at();
     start_call(self, std::move(*setup), make_inbound_link(st.client, uuid));
     return;
   }
   // An outbound leg that is not one of our originations is not ours: the peer of a bridge to a
   // loopback endpoint, or a channel another ESL client originated with &park().
-  if (ev->field("Call-Direction") == std::optional<std::string_view>{"outbound"})
+  if (found[direction] == std::optional<std::string_view>{"outbound"})
     return;
-  auto setup = make_setup(st, uuid, std::string{ev->field("Caller-Caller-ID-Number").value_or("")},
-                          std::string{ev->field("Caller-Destination-Number").value_or("")},
-                          to_int(ev->field("Caller-Channel-Created-Time").value_or("0")),
-                          ev->field("Answer-State") == std::optional<std::string_view>{"answered"},
-                          persistence::esl_mode::inbound);
+  auto setup = make_setup(st, uuid, std::string{text(caller)}, std::string{text(destination)},
+                          created_us, answered, persistence::esl_mode::inbound);
   setup.started_by_event_at = ev->received_at();
   start_call(self, std::move(setup), make_inbound_link(st.client, uuid));
 }

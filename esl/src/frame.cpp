@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "internal/frame_block.hpp"
+#include "internal/plain_event.hpp"
 #include "internal/text.hpp"
 
 namespace callgrid::esl {
@@ -142,12 +143,68 @@ const char* to_string(content_type type) noexcept {
   return "unknown";
 }
 
+const internal::decoded_fields*
+internal::decoded_fields_slot::publish(decoded_fields* fields) const noexcept {
+  decoded_fields* expected = nullptr;
+  if (fields_.compare_exchange_strong(expected, fields, std::memory_order_acq_rel,
+                                      std::memory_order_acquire))
+    return fields;
+  release_decoded_fields(fields);
+  return expected;
+}
+
+void internal::decoded_fields_slot::reset(decoded_fields* fields) noexcept {
+  release_decoded_fields(fields_.exchange(fields, std::memory_order_acq_rel));
+}
+
+const internal::decoded_fields& frame::decoded() const {
+  if (const auto* fields = decoded_.get())
+    return *fields;
+  // Two threads may race to decode: both do, and the first to publish wins.
+  return *decoded_.publish(internal::decode_plain_fields(plain_lines_));
+}
+
 std::optional<std::string_view> frame::header(std::string_view name) const noexcept {
   return find_in(headers_, name);
 }
 
-std::optional<std::string_view> frame::field(std::string_view name) const noexcept {
-  return find_in(fields_, name);
+std::span<const header_field> frame::event_fields() const {
+  if (plain_lines_.empty())
+    return fields_;
+  return decoded().fields;
+}
+
+std::optional<std::string_view> frame::field(std::string_view name) const {
+  std::optional<std::string_view> found;
+  find_fields(std::span<const std::string_view>{&name, 1}, std::span{&found, 1});
+  return found;
+}
+
+void frame::find_fields(std::span<const std::string_view> names,
+                        std::span<std::optional<std::string_view>> found) const {
+  auto from_table = [&](std::span<const header_field> table) {
+    for (std::size_t i = 0; i < names.size(); ++i)
+      found[i] = find_in(table, names[i]);
+  };
+  if (plain_lines_.empty())
+    return from_table(fields_);
+  if (const auto* fields = decoded_.get())
+    return from_table(fields->fields);
+  constexpr std::size_t on_stack = 16;
+  std::optional<internal::raw_value> raw_on_stack[on_stack];
+  std::vector<std::optional<internal::raw_value>> raw_on_heap;
+  std::span<std::optional<internal::raw_value>> raw{raw_on_stack,
+                                                     std::min(names.size(), on_stack)};
+  if (names.size() > on_stack) {
+    raw_on_heap.resize(names.size());
+    raw = raw_on_heap;
+  }
+  internal::find_plain_fields(plain_lines_, names, raw);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (raw[i] && raw[i]->has_percent)
+      return from_table(decoded().fields); // a value to decode: decode them all, once
+    found[i] = raw[i] ? std::optional{raw[i]->text} : std::nullopt;
+  }
 }
 
 } // namespace callgrid::esl

@@ -1,6 +1,7 @@
 #include "esl/frame_parser.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <string>
 
@@ -12,6 +13,8 @@
 #include "internal/flat_json.hpp"
 #include "internal/frame_block.hpp"
 #include "internal/line_scanner.hpp"
+#include "internal/line_walk.hpp"
+#include "internal/plain_event.hpp"
 #include "internal/text.hpp"
 
 namespace callgrid::esl {
@@ -162,11 +165,27 @@ private:
     return text_ref{static_cast<std::uint32_t>(first), static_cast<std::uint32_t>(length), true};
   }
 
+  /// The fields a plain event is routed by, noted while it is checked.
+  enum class routing_field : std::uint8_t { event_name, unique_id, job_uuid };
+  static constexpr std::size_t routing_fields = 3;
+
   caf::error read_outer(stream_direction direction);
   caf::error read_plain_event();
+  caf::error malformed_plain_line(std::size_t begin, std::size_t end) const;
+  /// For a line of the event called exactly Content-Length, the length it gives; nothing for
+  /// other lines of that name length.
+  caf::expected<std::optional<std::size_t>> inner_content_length(std::size_t begin,
+                                                                 std::size_t colon,
+                                                                 std::size_t end) const;
+  void note_routing_field(routing_field which, std::string_view name, std::size_t begin,
+                          std::size_t colon, std::size_t end);
   caf::error read_json_event(simdjson::dom::parser& json);
   void read_channel_data();
   void materialize(frame& out);
+  template <class Resolve>
+  void materialize_plain(frame& out, const Resolve& resolve);
+  /// Sets the frame's event name, Unique-ID and Job-UUID from the first fields so named.
+  static void note_routing_fields(frame& out, std::span<const header_field> fields);
 
   std::string_view header_text_;
   std::string_view body_;
@@ -177,6 +196,11 @@ private:
   bool percent_decoding_ = false;
   text_ref command_line_;
   text_ref event_body_;
+  /// A plain event: where its field lines end in the body, where its routing fields' values
+  /// are, and whether one of them needs decoding.
+  std::size_t plain_lines_end_ = 0;
+  std::array<std::optional<text_ref>, routing_fields> routing_{};
+  bool decode_plain_now_ = false;
   /// Which outer header is the first Content-Type (`npos`: none, or not looked for).
   std::size_t content_type_index_ = internal::npos;
   content_type type_ = content_type::unknown;
@@ -216,44 +240,38 @@ caf::error frame_builder::read_outer(stream_direction direction) {
 }
 
 caf::error frame_builder::read_plain_event() {
+  // One cheap walk over the lines: each must be "Name: value"; a blank line ends them and an
+  // inner Content-Length says how much body follows. Values are not decoded here (see
+  // `frame`): only the three names every reader needs are noted.
   caf::error err;
   std::size_t rest = body_.size();
   std::optional<std::size_t> inner_length;
-  begin_decoding(body_.size());
-  internal::scan_lines(body_, [&](const internal::scanned_line& line) {
-    if (line.begin == line.end && line.terminated) {
-      rest = line.end + 1; // the blank line ends the event's headers; its body follows
+  plain_lines_end_ = body_.size();
+  internal::walk_lines(body_, [&](std::size_t begin, std::size_t colon, std::size_t end) {
+    if (begin == end) { // a blank line (only a terminated line can be empty)
+      plain_lines_end_ = begin;
+      rest = end + 1;
       return false;
     }
-    if (line.colon == internal::npos || line.colon == line.begin) {
-      // Rare: the line's number and text are worked out only here.
-      auto line_number = 1 + std::count(body_.begin(), body_.begin() + line.begin, '\n');
-      auto text = body_.substr(line.begin, line.end - line.begin);
-      err = caf::make_error(errc::malformed_event,
-                            "text/event-plain line " + std::to_string(line_number) + " "
-                              + quoted_excerpt(text) + " has no 'Name: value' shape");
+    if (colon == internal::npos || colon == begin) {
+      err = malformed_plain_line(begin, end);
       return false;
     }
-    auto value_begin = line.colon + 1;
-    if (value_begin < line.end && body_[value_begin] == ' ')
-      ++value_begin;
-    auto value_end = line.end;
-    if (value_end > value_begin && body_[value_end - 1] == '\r')
-      --value_end;
-    auto name = body_ref(line.begin, line.colon - line.begin);
-    auto value = decoded_value(body_ref(value_begin, value_end - value_begin), line.has_percent);
-    if (line.colon - line.begin == content_length_name.size()
-        && std::string_view{body_.data() + line.begin, content_length_name.size()}
-             == content_length_name) {
-      auto length = parse_content_length(view(value), body_.size(), errc::malformed_event,
-                                         "an event body");
-      if (!length) {
-        err = std::move(length.error());
-        return false;
-      }
-      inner_length = *length;
+    switch (colon - begin) {
+      case content_length_name.size():
+        if (auto length = inner_content_length(begin, colon, end)) {
+          if (*length)
+            inner_length = **length;
+        } else {
+          err = std::move(length.error());
+          return false;
+        }
+        break;
+      case 10: note_routing_field(routing_field::event_name, "Event-Name", begin, colon, end); break;
+      case 9: note_routing_field(routing_field::unique_id, "Unique-ID", begin, colon, end); break;
+      case 8: note_routing_field(routing_field::job_uuid, "Job-UUID", begin, colon, end); break;
+      default: break;
     }
-    scratch_.fields.push_back({name, value});
     return true;
   });
   if (err)
@@ -266,6 +284,42 @@ caf::error frame_builder::read_plain_event() {
                              + " bytes but only " + std::to_string(available) + " follow");
   event_body_ = body_ref(rest, length);
   return {};
+}
+
+caf::error frame_builder::malformed_plain_line(std::size_t begin, std::size_t end) const {
+  // Rare: the line's number is worked out only here.
+  auto line_number = 1 + std::count(body_.begin(), body_.begin() + begin, '\n');
+  return caf::make_error(errc::malformed_event,
+                         "text/event-plain line " + std::to_string(line_number) + " "
+                           + quoted_excerpt(body_.substr(begin, end - begin))
+                           + " has no 'Name: value' shape");
+}
+
+caf::expected<std::optional<std::size_t>>
+frame_builder::inner_content_length(std::size_t begin, std::size_t colon, std::size_t end) const {
+  if (body_.substr(begin, colon - begin) != content_length_name)
+    return std::optional<std::size_t>{};
+  auto value = internal::line_value(body_, colon, end);
+  std::string decoded;
+  if (value.find('%') != std::string_view::npos) {
+    decoded = percent_decode(value);
+    value = decoded;
+  }
+  auto length = parse_content_length(value, body_.size(), errc::malformed_event, "an event body");
+  if (!length)
+    return std::move(length.error());
+  return std::optional<std::size_t>{*length};
+}
+
+void frame_builder::note_routing_field(routing_field which, std::string_view name,
+                                       std::size_t begin, std::size_t colon, std::size_t end) {
+  auto& ref = routing_[static_cast<std::size_t>(which)];
+  if (ref || body_.substr(begin, colon - begin) != name)
+    return; // the first one counts, as for field()
+  auto value = internal::line_value(body_, colon, end);
+  if (value.find('%') != std::string_view::npos)
+    decode_plain_now_ = true; // rare: the routing fields come from the decoded table
+  ref = body_ref(static_cast<std::size_t>(value.data() - body_.data()), value.size());
 }
 
 caf::error frame_builder::read_json_event(simdjson::dom::parser& json) {
@@ -407,30 +461,63 @@ void frame_builder::materialize(frame& out) {
   out.content_type_text_ = content_type_index_ != internal::npos
                              ? table[content_type_index_].value
                              : out.header("Content-Type").value_or(std::string_view{});
-  for (const auto& field : out.fields_) {
-    const auto& name = field.name;
-    switch (name.size()) {
-      case 10:
-        if (name == "Event-Name")
-          out.event_name_ = field.value;
-        break;
-      case 9:
-        if (name == "Unique-ID")
-          out.unique_id_ = field.value;
-        break;
-      case 8:
-        if (name == "Job-UUID")
-          out.job_uuid_ = field.value;
-        break;
-      default:
-        break;
-    }
-  }
+  if (type_ == content_type::event_plain)
+    materialize_plain(out, resolve);
+  else
+    note_routing_fields(out, out.fields_);
   if (type_ == content_type::command_reply) {
     out.reply_text_ = out.header("Reply-Text").value_or(std::string_view{});
     out.job_uuid_ = out.header("Job-UUID").value_or(std::string_view{});
   } else if (type_ == content_type::channel_data) {
     out.reply_text_ = out.field("Reply-Text").value_or(std::string_view{});
+  }
+}
+
+template <class Resolve>
+void frame_builder::materialize_plain(frame& out, const Resolve& resolve) {
+  out.plain_lines_ = resolve(body_ref(0, plain_lines_end_));
+  if (decode_plain_now_) {
+    const auto& decoded = *out.decoded_.publish(internal::decode_plain_fields(out.plain_lines_));
+    note_routing_fields(out, decoded.fields);
+    return;
+  }
+  auto value = [&](routing_field which) {
+    const auto& ref = routing_[static_cast<std::size_t>(which)];
+    return ref ? resolve(*ref) : std::string_view{};
+  };
+  out.event_name_ = value(routing_field::event_name);
+  out.unique_id_ = value(routing_field::unique_id);
+  out.job_uuid_ = value(routing_field::job_uuid);
+}
+
+void frame_builder::note_routing_fields(frame& out, std::span<const header_field> fields) {
+  bool have_name = false;
+  bool have_id = false;
+  bool have_job = false;
+  auto note = [](bool& have, std::string_view& into, std::string_view value) {
+    if (!have) {
+      into = value;
+      have = true;
+    }
+  };
+  for (const auto& field : fields) {
+    const auto& name = field.name;
+    switch (name.size()) {
+      case 10:
+        if (name == "Event-Name")
+          note(have_name, out.event_name_, field.value);
+        break;
+      case 9:
+        if (name == "Unique-ID")
+          note(have_id, out.unique_id_, field.value);
+        break;
+      case 8:
+        if (name == "Job-UUID")
+          note(have_job, out.job_uuid_, field.value);
+        break;
+      default:
+        break;
+    }
   }
 }
 

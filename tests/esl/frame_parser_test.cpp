@@ -2,11 +2,16 @@
 
 #include <caf/test/unit_test.hpp>
 
+#include <array>
+#include <functional>
+#include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "capture_transcript.hpp"
+#include "esl/ascii.hpp"
 #include "esl/frame_parser.hpp"
 #include "esl/percent_codec.hpp"
 #include "frame_test_helpers.hpp"
@@ -324,5 +329,116 @@ CAF_TEST(json that is not an object or has a bad escape is an error) {
     auto frames = parse_all("Content-Length: " + std::to_string(bad.size())
                             + "\nContent-Type: text/event-json\n\n" + bad);
     CAF_CHECK(!frames);
+  }
+}
+
+// -- a plain event's values are decoded when read ---------------------------------------------
+
+namespace {
+
+/// The first field called `name` in `fields`, compared as field() compares names.
+std::optional<std::string_view> first_in(std::span<const header_field> fields,
+                                         std::string_view name) {
+  for (const auto& f : fields)
+    if (esl::iequals(f.name, name))
+      return f.value;
+  return std::nullopt;
+}
+
+} // namespace
+
+CAF_TEST(a lookup before decoding answers as the decoded table does for every field) {
+  // Two parses of each capture: one is looked up field by field with nothing decoded yet (a
+  // value with an escape decodes the table), the other decodes its table first.
+  for (const auto* name : {"04_call_plain_events", "07_inbound_sendmsg_execute"}) {
+    auto looked_up = frames_of(name);
+    auto decoded = frames_of(name);
+    std::size_t compared = 0;
+    for (std::size_t i = 0; i < decoded.size(); ++i) {
+      if (decoded[i].type() != content_type::event_plain)
+        continue;
+      auto table = decoded[i].event_fields();
+      CAF_REQUIRE(!table.empty());
+      for (const auto& field : table) {
+        auto got = looked_up[i].field(field.name);
+        CAF_REQUIRE(got);
+        CAF_CHECK_EQUAL(str(*got), str(*first_in(table, field.name)));
+        ++compared;
+      }
+      CAF_CHECK(!looked_up[i].field("No-Such-Field"));
+    }
+    CAF_CHECK(compared > 500);
+  }
+}
+
+CAF_TEST(find_fields answers several names in one pass as field does) {
+  std::string body = "Event-Name: CUSTOM\nAnswer-State: ringing\nanswer-state: second\n"
+                     "Caller-Caller-ID-Number: %2B15551234\nEmpty:\nUnique-ID: u-1\n\n";
+  auto wire = "Content-Length: " + std::to_string(body.size())
+              + "\nContent-Type: text/event-plain\n\n" + body;
+  const std::array<std::string_view, 5> names{"ANSWER-STATE", "Unique-ID", "Missing", "Empty",
+                                              "Event-Name"};
+  // Plain values only: answered from the wire lines.
+  {
+    auto parsed = parse_all(wire);
+    CAF_REQUIRE(parsed);
+    std::array<std::optional<std::string_view>, 5> found;
+    parsed->front().find_fields(names, found);
+    CAF_CHECK_EQUAL(str(found[0].value_or("-")), "ringing"); // the first, any case
+    CAF_CHECK_EQUAL(str(found[1].value_or("-")), "u-1");
+    CAF_CHECK(!found[2]);
+    CAF_CHECK(found[3] && found[3]->empty());
+    CAF_CHECK_EQUAL(str(found[4].value_or("-")), "CUSTOM");
+  }
+  // A value with an escape: decoded, and the others still right.
+  {
+    auto parsed = parse_all(wire);
+    CAF_REQUIRE(parsed);
+    const std::array<std::string_view, 2> with_escape{"Caller-Caller-ID-Number", "Unique-ID"};
+    std::array<std::optional<std::string_view>, 2> found;
+    parsed->front().find_fields(with_escape, found);
+    CAF_CHECK_EQUAL(str(found[0].value_or("-")), "+15551234");
+    CAF_CHECK_EQUAL(str(found[1].value_or("-")), "u-1");
+    CAF_CHECK_EQUAL(parsed->front().event_fields().size(), 6u);
+  }
+}
+
+CAF_TEST(the routing fields are the first lines so named and are decoded if escaped) {
+  std::string body = "Event-Name: FIRST\nEvent-Name: SECOND\nUnique-ID: a%2Db\n\n";
+  auto parsed = parse_all("Content-Length: " + std::to_string(body.size())
+                          + "\nContent-Type: text/event-plain\n\n" + body);
+  CAF_REQUIRE(parsed);
+  CAF_CHECK_EQUAL(str(parsed->front().event_name()), "FIRST");
+  CAF_CHECK_EQUAL(str(parsed->front().unique_id()), "a-b");
+  CAF_CHECK_EQUAL(str(parsed->front().field("Event-Name").value_or("")), "FIRST");
+}
+
+CAF_TEST(decoded fields survive a move of the frame and readers on several threads agree) {
+  auto frames = frames_of("04_call_plain_events");
+  std::vector<frame> events;
+  for (auto& f : frames)
+    if (f.type() == content_type::event_plain)
+      events.push_back(std::move(f));
+  CAF_REQUIRE(events.size() > 10);
+  // Decoded before the move: the table moves with the frame.
+  auto before = events[0].event_fields();
+  frame moved = std::move(events[0]);
+  CAF_CHECK(moved.event_fields().data() == before.data());
+  CAF_CHECK_EQUAL(str(*moved.field("Event-Name")), str(moved.event_name()));
+  // Several threads decode the same frames at once: each frame ends with one table that all
+  // of them see.
+  std::vector<const header_field*> seen_a(events.size());
+  std::vector<const header_field*> seen_b(events.size());
+  auto read_all = [&events](std::vector<const header_field*>& seen) {
+    for (std::size_t i = 1; i < events.size(); ++i)
+      seen[i] = events[i].event_fields().data();
+  };
+  std::thread a{read_all, std::ref(seen_a)};
+  std::thread b{read_all, std::ref(seen_b)};
+  a.join();
+  b.join();
+  for (std::size_t i = 1; i < events.size(); ++i) {
+    CAF_CHECK(seen_a[i] == seen_b[i]);
+    CAF_CHECK(seen_a[i] == events[i].event_fields().data());
   }
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -9,6 +10,41 @@
 #include <string_view>
 
 namespace callgrid::esl {
+
+namespace internal {
+struct decoded_fields;
+
+/// Owns the decoded fields of a plain event, once they are decoded: set at most once, by
+/// whichever reader decodes first (an atomic compare-and-swap), and moved like a unique_ptr.
+class decoded_fields_slot {
+public:
+  decoded_fields_slot() = default;
+  decoded_fields_slot(decoded_fields_slot&& other) noexcept : fields_(other.take()) {}
+  decoded_fields_slot& operator=(decoded_fields_slot&& other) noexcept {
+    if (this != &other)
+      reset(other.take());
+    return *this;
+  }
+  decoded_fields_slot(const decoded_fields_slot&) = delete;
+  decoded_fields_slot& operator=(const decoded_fields_slot&) = delete;
+  ~decoded_fields_slot() { reset(nullptr); }
+
+  /// The decoded fields, or null while nobody has decoded them.
+  [[nodiscard]] const decoded_fields* get() const noexcept {
+    return fields_.load(std::memory_order_acquire);
+  }
+
+  /// Stores `fields` unless another reader stored its own first, in which case `fields` is
+  /// freed. Returns the fields that stay.
+  const decoded_fields* publish(decoded_fields* fields) const noexcept;
+
+private:
+  decoded_fields* take() noexcept { return fields_.exchange(nullptr, std::memory_order_acq_rel); }
+  void reset(decoded_fields* fields) noexcept;
+
+  mutable std::atomic<decoded_fields*> fields_{nullptr};
+};
+} // namespace internal
 
 /// What a frame is, decided from its Content-Type header (and, for the outbound `connect`
 /// reply, from the event it carries in its header block).
@@ -96,11 +132,17 @@ public:
   }
 
   /// The event's fields in order, values decoded (percent-decoding for plain events and the
-  /// `connect` reply, JSON unescaping for JSON events). Duplicate names are kept.
-  [[nodiscard]] std::span<const header_field> event_fields() const noexcept { return fields_; }
+  /// `connect` reply, JSON unescaping for JSON events). Duplicate names are kept. For a plain
+  /// event the first call decodes the table (an allocation).
+  [[nodiscard]] std::span<const header_field> event_fields() const;
 
-  /// The first event field called `name` (ASCII case-insensitive), if any.
-  [[nodiscard]] std::optional<std::string_view> field(std::string_view name) const noexcept;
+  /// The first event field called `name` (ASCII case-insensitive), if any, decoded.
+  [[nodiscard]] std::optional<std::string_view> field(std::string_view name) const;
+
+  /// Looks up several fields in one pass over the event: `found[i]` becomes `field(names[i])`.
+  /// `found` must have a slot per name. For reading a handful of fields of a large event.
+  void find_fields(std::span<const std::string_view> names,
+                   std::span<std::optional<std::string_view>> found) const;
 
   /// The event's own body, e.g. the result text of a BACKGROUND_JOB ("_body" in JSON).
   [[nodiscard]] std::string_view event_body() const noexcept { return event_body_; }
@@ -135,7 +177,14 @@ public:
 private:
   friend class frame_builder;
 
+  /// The decoded fields of a plain event, decoding them on the first call.
+  const internal::decoded_fields& decoded() const;
+
   std::unique_ptr<char[], frame_block_release> block_;
+  /// A plain event's field lines as sent (in `block_`), decoded on demand into `decoded_`;
+  /// empty for other frames, whose `fields_` are decoded when parsed.
+  std::string_view plain_lines_;
+  internal::decoded_fields_slot decoded_;
   std::span<const header_field> headers_;
   std::span<const header_field> fields_;
   std::string_view content_type_text_;
