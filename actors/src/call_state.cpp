@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <span>
 
 #include "esl/frame.hpp"
 
@@ -18,10 +19,6 @@ std::optional<int64_t> text_as_int(std::optional<std::string_view> text) {
   if (ec != std::errc{} || end != text->data() + text->size())
     return std::nullopt;
   return value;
-}
-
-std::optional<int64_t> field_as_int(const esl::frame& event, std::string_view name) {
-  return text_as_int(event.field(name));
 }
 
 int64_t now_us() {
@@ -225,31 +222,41 @@ void call_state::on_event(const esl::frame& event, std::vector<call_action>& out
     return;
   }
   auto name = event.event_name();
+  // What an event is read for, found in one pass over it (esl::frame::find_fields): every
+  // event's Answer-State, an answer's time, and an application's UUID when one completes.
+  enum slot { answer_state, answered_time, app_uuid, slots };
+  static constexpr std::array<std::string_view, slots> names{
+    "Answer-State", "Caller-Channel-Answered-Time", "Application-UUID"};
+  bool is_answer = name == "CHANNEL_ANSWER";
+  bool is_completion = name == "CHANNEL_EXECUTE_COMPLETE";
+  std::size_t wanted = is_completion ? 3 : is_answer ? 2 : 1;
+  std::array<std::optional<std::string_view>, slots> found;
+  event.find_fields(std::span{names}.first(wanted), std::span{found}.first(wanted));
+  auto answered_at = [&found] { return text_as_int(found[answered_time]); };
   // The inbound link does not subscribe to CHANNEL_HANGUP (one event less per call): the first
   // event that says `Answer-State: hangup` (the interrupted application's completion, at the
   // latest CHANNEL_HANGUP_COMPLETE) tells the call that its channel is gone. That comes before
   // the event itself is applied: a prompt cut short by the hangup did not finish for the IVR.
   if (name == "CHANNEL_HANGUP" || name == "CHANNEL_HANGUP_COMPLETE"
-      || event.field("Answer-State") == std::optional<std::string_view>{"hangup"})
+      || found[answer_state] == std::optional<std::string_view>{"hangup"})
     note_hangup(event, out);
-  if (name == "CHANNEL_ANSWER") {
-    answered_us_ = field_as_int(event, "Caller-Channel-Answered-Time");
+  if (is_answer) {
+    answered_us_ = answered_at();
     if (phase_ == call_phase::answering)
       begin_action(out);
-  } else if (name == "CHANNEL_EXECUTE_COMPLETE") {
-    auto app_uuid = event.field("Application-UUID");
-    if (!app_uuid)
+  } else if (is_completion) {
+    if (!found[app_uuid])
       return;
-    if (phase_ == call_phase::answering && *app_uuid == answer_app_uuid_) {
+    if (phase_ == call_phase::answering && *found[app_uuid] == answer_app_uuid_) {
       // The answer's completion says whether it worked (as CHANNEL_ANSWER does, when it is
       // subscribed and comes first). If it did not, the hangup events follow.
-      if (event.field("Answer-State") == std::optional<std::string_view>{"answered"}) {
-        answered_us_ = field_as_int(event, "Caller-Channel-Answered-Time");
+      if (found[answer_state] == std::optional<std::string_view>{"answered"}) {
+        answered_us_ = answered_at();
         begin_action(out);
       }
       return;
     }
-    auto it = std::find(playing_.begin(), playing_.end(), *app_uuid);
+    auto it = std::find(playing_.begin(), playing_.end(), *found[app_uuid]);
     if (it != playing_.end()) {
       playing_.erase(it);
       feed_ivr(ivr::prompt_finished{}, out);

@@ -1,5 +1,6 @@
 #include "internal/plain_event.hpp"
 
+#include <cstdint>
 #include <cstring>
 #include <new>
 
@@ -69,10 +70,23 @@ void find_plain_fields(std::string_view lines, std::span<const std::string_view>
     slot.reset();
   if (missing == 0)
     return;
+  // Most lines have a name of a length none of `names` has: one bit test skips them.
+  constexpr std::size_t mask_bits = 64;
+  std::uint64_t wanted_lengths = 0;
+  bool wants_long_names = false;
+  for (auto name : names) {
+    if (name.size() < mask_bits)
+      wanted_lengths |= std::uint64_t{1} << name.size();
+    else
+      wants_long_names = true;
+  }
   walk_lines(lines, [&](std::size_t begin, std::size_t colon, std::size_t end) {
     if (colon == npos || colon == begin)
       return true;
-    auto name = lines.substr(begin, colon - begin);
+    auto length = colon - begin;
+    if (length < mask_bits ? (wanted_lengths >> length & 1) == 0 : !wants_long_names)
+      return true;
+    auto name = lines.substr(begin, length);
     for (std::size_t i = 0; i < names.size(); ++i) {
       if (found[i] || !iequals(name, names[i]))
         continue;
