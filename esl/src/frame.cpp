@@ -199,7 +199,7 @@ void frame::find_fields(std::span<const std::string_view> names,
     raw_on_heap.resize(names.size());
     raw = raw_on_heap;
   }
-  internal::find_plain_fields(plain_lines_, names, raw);
+  internal::find_plain_fields(plain_lines_, {plain_index_, plain_line_count_}, names, raw);
   for (std::size_t i = 0; i < names.size(); ++i) {
     if (raw[i] && raw[i]->has_percent)
       return from_table(decoded().fields); // a value to decode: decode them all, once

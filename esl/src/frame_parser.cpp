@@ -257,6 +257,8 @@ caf::error frame_builder::read_plain_event() {
       err = malformed_plain_line(begin, end);
       return false;
     }
+    scratch_.lines.push_back(
+      {static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(colon)});
     switch (colon - begin) {
       case content_length_name.size():
         if (auto length = inner_content_length(begin, colon, end)) {
@@ -382,6 +384,7 @@ void frame_builder::read_channel_data() {
 caf::error frame_builder::build(stream_direction direction, simdjson::dom::parser& json,
                                 frame& out) {
   scratch_.fields.clear();
+  scratch_.lines.clear();
   scratch_.decoded.clear();
   if (auto err = read_outer(direction))
     return err;
@@ -426,22 +429,30 @@ caf::error frame_builder::build(stream_direction direction, simdjson::dom::parse
 }
 
 void frame_builder::materialize(frame& out) {
+  // One block: the field table, a plain event's line index, the wire bytes, decoded values.
+  static_assert(sizeof(header_field) % alignof(internal::line_ref) == 0);
   auto count = scratch_.fields.size();
   auto table_bytes = count * sizeof(header_field);
+  auto index_bytes = scratch_.lines.size() * sizeof(internal::line_ref);
   auto raw_bytes = header_text_.size() + body_.size();
   auto decoded_bytes = decoded_text();
-  auto total = table_bytes + raw_bytes + decoded_bytes.size();
+  auto total = table_bytes + index_bytes + raw_bytes + decoded_bytes.size();
   auto [block, size_class] = internal::take_frame_block(total);
   out.block_ = std::unique_ptr<char[], frame_block_release>{block, {size_class}};
   char* base = out.block_.get();
-  char* raw = base + table_bytes;
+  auto* index = reinterpret_cast<internal::line_ref*>(base + table_bytes);
+  char* raw = base + table_bytes + index_bytes;
   char* decoded = raw + raw_bytes;
+  if (index_bytes != 0)
+    std::memcpy(index, scratch_.lines.data(), index_bytes);
   if (!header_text_.empty())
     std::memcpy(raw, header_text_.data(), header_text_.size());
   if (!body_.empty())
     std::memcpy(raw + header_text_.size(), body_.data(), body_.size());
   if (!decoded_bytes.empty())
     std::memcpy(decoded, decoded_bytes.data(), decoded_bytes.size());
+  out.plain_index_ = index;
+  out.plain_line_count_ = scratch_.lines.size();
   const char* const bases[2] = {raw, decoded}; // by text_ref::decoded, without a branch
   auto resolve = [&bases](const text_ref& ref) {
     return std::string_view{bases[ref.decoded ? 1 : 0] + ref.offset, ref.length};

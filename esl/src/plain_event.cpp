@@ -1,5 +1,7 @@
 #include "internal/plain_event.hpp"
 
+#include <array>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <new>
@@ -63,39 +65,79 @@ void release_decoded_fields(decoded_fields* fields) noexcept {
   ::operator delete(static_cast<void*>(fields));
 }
 
-void find_plain_fields(std::string_view lines, std::span<const std::string_view> names,
+namespace {
+
+/// Whether `name` could equal `wanted` ignoring ASCII case, from their last (up to) eight bytes:
+/// setting bit 5 of every byte maps both cases of a letter to one value, so bytes that differ
+/// after it differ in any case. Most names a lookup passes share their length with the one it
+/// wants and many share a prefix ("variable_"), few their end. Both have the same size.
+bool may_equal(std::string_view name, std::string_view wanted) noexcept {
+  constexpr std::uint64_t case_bits = 0x2020202020202020ULL;
+  if (name.size() < 8)
+    return true;
+  std::uint64_t a = 0;
+  std::uint64_t b = 0;
+  std::memcpy(&a, name.data() + name.size() - 8, 8);
+  std::memcpy(&b, wanted.data() + wanted.size() - 8, 8);
+  return (a | case_bits) == (b | case_bits);
+}
+
+} // namespace
+
+void find_plain_fields(std::string_view lines, std::span<const line_ref> index,
+                       std::span<const std::string_view> names,
                        std::span<std::optional<raw_value>> found) noexcept {
   std::size_t missing = names.size();
   for (auto& slot : found)
     slot.reset();
   if (missing == 0)
     return;
-  // Most lines have a name of a length none of `names` has: one bit test skips them.
+  // Most lines have a name of a length none of `names` has: one bit test skips them. The
+  // others are compared only with the names of their length (the first 16 names by a mask of
+  // them per length, any further ones one by one).
   constexpr std::size_t mask_bits = 64;
+  constexpr std::size_t by_mask = 16;
   std::uint64_t wanted_lengths = 0;
-  bool wants_long_names = false;
-  for (auto name : names) {
-    if (name.size() < mask_bits)
-      wanted_lengths |= std::uint64_t{1} << name.size();
-    else
-      wants_long_names = true;
+  std::array<std::uint16_t, mask_bits> names_of_length{};
+  bool other_names = names.size() > by_mask;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    auto length = names[i].size();
+    if (length >= mask_bits) {
+      other_names = true;
+    } else {
+      wanted_lengths |= std::uint64_t{1} << length;
+      if (i < by_mask)
+        names_of_length[length] |= static_cast<std::uint16_t>(1u << i);
+    }
   }
-  walk_lines(lines, [&](std::size_t begin, std::size_t colon, std::size_t end) {
-    if (colon == npos || colon == begin)
-      return true;
-    auto length = colon - begin;
-    if (length < mask_bits ? (wanted_lengths >> length & 1) == 0 : !wants_long_names)
-      return true;
+  // The last line ends at the end of the lines (less its '\n', if it has one).
+  auto lines_end = !lines.empty() && lines.back() == '\n' ? lines.size() - 1 : lines.size();
+  for (std::size_t at = 0; at < index.size(); ++at) {
+    std::size_t begin = index[at].begin;
+    std::size_t colon = index[at].colon;
+    std::size_t length = colon - begin;
+    if (!other_names && (length >= mask_bits || (wanted_lengths >> length & 1) == 0))
+      continue;
     auto name = lines.substr(begin, length);
-    for (std::size_t i = 0; i < names.size(); ++i) {
-      if (found[i] || !iequals(name, names[i]))
-        continue;
+    auto take = [&](std::size_t i) {
+      if (found[i] || name.size() != names[i].size() || !may_equal(name, names[i])
+          || (name != names[i] && !iequals(name, names[i])))
+        return;
+      auto end = at + 1 < index.size() ? index[at + 1].begin - 1 : lines_end;
       auto value = line_value(lines, colon, end);
       found[i] = raw_value{value, std::memchr(value.data(), '%', value.size()) != nullptr};
       --missing;
-    }
-    return missing != 0;
-  });
+    };
+    if (length < mask_bits)
+      for (unsigned mask = names_of_length[length]; mask != 0; mask &= mask - 1)
+        take(static_cast<std::size_t>(std::countr_zero(mask)));
+    if (other_names)
+      for (std::size_t i = 0; i < names.size(); ++i)
+        if (i >= by_mask || names[i].size() >= mask_bits)
+          take(i);
+    if (missing == 0)
+      return;
+  }
 }
 
 } // namespace callgrid::esl::internal

@@ -403,6 +403,32 @@ CAF_TEST(find_fields answers several names in one pass as field does) {
   }
 }
 
+CAF_TEST(find_fields takes any number of names of any length) {
+  // More names than the lookup sorts by length, and names longer than 63 bytes.
+  std::string long_name(70, 'L');
+  std::string body = "Event-Name: CUSTOM\n";
+  std::vector<std::string> wanted;
+  for (int i = 0; i < 20; ++i) {
+    wanted.push_back("Field-" + std::to_string(i));
+    body += wanted.back() + ": v" + std::to_string(i) + "\n";
+  }
+  body += long_name + ": long\n\n";
+  wanted.insert(wanted.begin() + 3, long_name);
+  auto parsed = parse_all("Content-Length: " + std::to_string(body.size())
+                          + "\nContent-Type: text/event-plain\n\n" + body);
+  CAF_REQUIRE(parsed);
+  std::vector<std::string_view> names(wanted.begin(), wanted.end());
+  names.push_back("Missing");
+  std::vector<std::optional<std::string_view>> found(names.size());
+  parsed->front().find_fields(names, found);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    auto expected = first_in(parsed->front().event_fields(), names[i]);
+    CAF_CHECK_EQUAL(str(found[i].value_or("-")), str(expected.value_or("-")));
+  }
+  CAF_CHECK_EQUAL(str(found[3].value_or("-")), "long");
+  CAF_CHECK(!found.back());
+}
+
 CAF_TEST(the routing fields are the first lines so named and are decoded if escaped) {
   std::string body = "Event-Name: FIRST\nEvent-Name: SECOND\nUnique-ID: a%2Db\n\n";
   auto parsed = parse_all("Content-Length: " + std::to_string(body.size())

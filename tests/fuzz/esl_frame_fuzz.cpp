@@ -3,17 +3,37 @@
 //
 // The first input byte chooses how the rest is split into reads, so the fuzzer also explores
 // frames cut at arbitrary offsets. Every frame that comes out is read in full, so decoding
-// errors inside accessors would show up under AddressSanitizer.
+// errors inside accessors would show up under AddressSanitizer. A plain event is looked up
+// before its table is decoded (from its wire lines) and the answers must match the table.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string_view>
 
+#include "esl/ascii.hpp"
 #include "esl/frame_parser.hpp"
 
 namespace {
 
+std::optional<std::string_view> first_in(std::span<const callgrid::esl::header_field> fields,
+                                         std::string_view name) {
+  for (const auto& field : fields)
+    if (callgrid::esl::iequals(field.name, name))
+      return field.value;
+  return std::nullopt;
+}
+
 void touch(const callgrid::esl::frame& f, std::size_t& sink) {
+  static constexpr std::array<std::string_view, 5> names{
+    "Event-Name", "Unique-ID", "Answer-State", "Content-Length", "variable_current_application"};
+  std::array<std::optional<std::string_view>, names.size()> looked_up;
+  f.find_fields(names, looked_up);
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (looked_up[i] != first_in(f.event_fields(), names[i]))
+      __builtin_trap(); // a lookup on the wire lines disagrees with the decoded table
   for (const auto& header : f.headers())
     sink += header.name.size() + header.value.size();
   for (const auto& field : f.event_fields())

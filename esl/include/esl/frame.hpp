@@ -13,6 +13,7 @@ namespace callgrid::esl {
 
 namespace internal {
 struct decoded_fields;
+struct line_ref;
 
 /// Owns the decoded fields of a plain event, once they are decoded: set at most once, by
 /// whichever reader decodes first (an atomic compare-and-swap), and moved like a unique_ptr.
@@ -182,8 +183,11 @@ private:
 
   std::unique_ptr<char[], frame_block_release> block_;
   /// A plain event's field lines as sent (in `block_`), decoded on demand into `decoded_`;
-  /// empty for other frames, whose `fields_` are decoded when parsed.
+  /// empty for other frames, whose `fields_` are decoded when parsed. The parser's index of
+  /// the lines (in `block_` too) serves lookups before that.
   std::string_view plain_lines_;
+  const internal::line_ref* plain_index_ = nullptr;
+  std::size_t plain_line_count_ = 0;
   internal::decoded_fields_slot decoded_;
   std::span<const header_field> headers_;
   std::span<const header_field> fields_;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "internal/flat_json.hpp"
+#include "internal/plain_event.hpp"
 
 namespace callgrid::esl::internal {
 
@@ -36,10 +37,12 @@ private:
 };
 
 /// Working memory of `frame_parser` for building one frame, kept between frames so its
-/// capacity is reused: the field references and the decoded copies of values (JSON-unescaped
-/// ones appended to `decoded`, percent-decoded ones in `percent_decoded`).
+/// capacity is reused: the field references, the index of a plain event's lines, and the
+/// decoded copies of values (JSON-unescaped ones appended to `decoded`, percent-decoded ones in
+/// `percent_decoded`).
 struct decode_scratch {
   std::vector<field_ref> fields;
+  std::vector<line_ref> lines;
   std::string decoded;
   decode_buffer percent_decoded;
 };
