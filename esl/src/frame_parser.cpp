@@ -13,7 +13,7 @@
 #include "internal/flat_json.hpp"
 #include "internal/frame_block.hpp"
 #include "internal/line_scanner.hpp"
-#include "internal/line_walk.hpp"
+#include "internal/line_bits.hpp"
 #include "internal/plain_event.hpp"
 #include "internal/text.hpp"
 
@@ -178,7 +178,7 @@ private:
                                                                  std::size_t colon,
                                                                  std::size_t end) const;
   void note_routing_field(routing_field which, std::string_view name, std::size_t begin,
-                          std::size_t colon, std::size_t end);
+                          std::size_t colon, std::string_view lines, std::size_t at);
   caf::error read_json_event(simdjson::dom::parser& json);
   void read_channel_data();
   void materialize(frame& out);
@@ -199,6 +199,7 @@ private:
   /// A plain event: where its field lines end in the body, where its routing fields' values
   /// are, and whether one of them needs decoding.
   std::size_t plain_lines_end_ = 0;
+  std::size_t plain_line_count_ = 0;
   std::array<std::optional<text_ref>, routing_fields> routing_{};
   bool decode_plain_now_ = false;
   /// Which outer header is the first Content-Type (`npos`: none, or not looked for).
@@ -240,44 +241,47 @@ caf::error frame_builder::read_outer(stream_direction direction) {
 }
 
 caf::error frame_builder::read_plain_event() {
-  // One cheap walk over the lines: each must be "Name: value"; a blank line ends them and an
-  // inner Content-Length says how much body follows. Values are not decoded here (see
-  // `frame`): only the three names every reader needs are noted.
-  caf::error err;
-  std::size_t rest = body_.size();
+  // The lines are checked and indexed 64 bytes at a time (internal::index_lines): each must be
+  // "Name: value"; a blank line ends them and its body follows. Values are not decoded here
+  // (see `frame`): only the inner Content-Length and the three names every reader needs are
+  // read, from the index.
+  auto indexed = internal::index_lines(body_, scratch_.lines);
+  plain_line_count_ = indexed.lines;
+  using stop = internal::line_index_result::stop;
+  plain_lines_end_ = indexed.why == stop::end_of_text ? body_.size() : indexed.at;
+  std::size_t rest = indexed.why == stop::blank_line ? indexed.at + 1 : body_.size();
+  std::span<const internal::line_ref> index{scratch_.lines.data(), plain_line_count_};
+  auto lines = body_.substr(0, plain_lines_end_);
   std::optional<std::size_t> inner_length;
-  plain_lines_end_ = body_.size();
-  internal::walk_lines(body_, [&](std::size_t begin, std::size_t colon, std::size_t end) {
-    if (begin == end) { // a blank line (only a terminated line can be empty)
-      plain_lines_end_ = begin;
-      rest = end + 1;
-      return false;
-    }
-    if (colon == internal::npos || colon == begin) {
-      err = malformed_plain_line(begin, end);
-      return false;
-    }
-    scratch_.lines.push_back(
-      {static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(colon)});
+  for (std::size_t at = 0; at < index.size(); ++at) {
+    std::size_t begin = index[at].begin;
+    std::size_t colon = index[at].colon;
     switch (colon - begin) {
-      case content_length_name.size():
-        if (auto length = inner_content_length(begin, colon, end)) {
-          if (*length)
-            inner_length = **length;
-        } else {
-          err = std::move(length.error());
-          return false;
-        }
+      case content_length_name.size(): {
+        auto length = inner_content_length(begin, colon, internal::line_end(lines, index, at));
+        if (!length)
+          return std::move(length.error());
+        if (*length)
+          inner_length = **length;
         break;
-      case 10: note_routing_field(routing_field::event_name, "Event-Name", begin, colon, end); break;
-      case 9: note_routing_field(routing_field::unique_id, "Unique-ID", begin, colon, end); break;
-      case 8: note_routing_field(routing_field::job_uuid, "Job-UUID", begin, colon, end); break;
-      default: break;
+      }
+      case 10:
+        note_routing_field(routing_field::event_name, "Event-Name", begin, colon, lines, at);
+        break;
+      case 9:
+        note_routing_field(routing_field::unique_id, "Unique-ID", begin, colon, lines, at);
+        break;
+      case 8:
+        note_routing_field(routing_field::job_uuid, "Job-UUID", begin, colon, lines, at);
+        break;
+      default:
+        break;
     }
-    return true;
-  });
-  if (err)
-    return err;
+  }
+  if (indexed.why == stop::nameless_line) {
+    auto end = body_.find('\n', indexed.at);
+    return malformed_plain_line(indexed.at, end == std::string_view::npos ? body_.size() : end);
+  }
   auto available = body_.size() - std::min(rest, body_.size());
   auto length = inner_length.value_or(available);
   if (length > available)
@@ -314,11 +318,13 @@ frame_builder::inner_content_length(std::size_t begin, std::size_t colon, std::s
 }
 
 void frame_builder::note_routing_field(routing_field which, std::string_view name,
-                                       std::size_t begin, std::size_t colon, std::size_t end) {
+                                       std::size_t begin, std::size_t colon,
+                                       std::string_view lines, std::size_t at) {
   auto& ref = routing_[static_cast<std::size_t>(which)];
   if (ref || body_.substr(begin, colon - begin) != name)
     return; // the first one counts, as for field()
-  auto value = internal::line_value(body_, colon, end);
+  std::span<const internal::line_ref> index{scratch_.lines.data(), plain_line_count_};
+  auto value = internal::line_value(body_, colon, internal::line_end(lines, index, at));
   if (value.find('%') != std::string_view::npos)
     decode_plain_now_ = true; // rare: the routing fields come from the decoded table
   ref = body_ref(static_cast<std::size_t>(value.data() - body_.data()), value.size());
@@ -384,7 +390,6 @@ void frame_builder::read_channel_data() {
 caf::error frame_builder::build(stream_direction direction, simdjson::dom::parser& json,
                                 frame& out) {
   scratch_.fields.clear();
-  scratch_.lines.clear();
   scratch_.decoded.clear();
   if (auto err = read_outer(direction))
     return err;
@@ -433,7 +438,7 @@ void frame_builder::materialize(frame& out) {
   static_assert(sizeof(header_field) % alignof(internal::line_ref) == 0);
   auto count = scratch_.fields.size();
   auto table_bytes = count * sizeof(header_field);
-  auto index_bytes = scratch_.lines.size() * sizeof(internal::line_ref);
+  auto index_bytes = plain_line_count_ * sizeof(internal::line_ref);
   auto raw_bytes = header_text_.size() + body_.size();
   auto decoded_bytes = decoded_text();
   auto total = table_bytes + index_bytes + raw_bytes + decoded_bytes.size();
@@ -452,7 +457,7 @@ void frame_builder::materialize(frame& out) {
   if (!decoded_bytes.empty())
     std::memcpy(decoded, decoded_bytes.data(), decoded_bytes.size());
   out.plain_index_ = index;
-  out.plain_line_count_ = scratch_.lines.size();
+  out.plain_line_count_ = plain_line_count_;
   const char* const bases[2] = {raw, decoded}; // by text_ref::decoded, without a branch
   auto resolve = [&bases](const text_ref& ref) {
     return std::string_view{bases[ref.decoded ? 1 : 0] + ref.offset, ref.length};

@@ -1,5 +1,6 @@
 #include "internal/plain_event.hpp"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstdint>
@@ -8,10 +9,84 @@
 
 #include "esl/percent_codec.hpp"
 #include "internal/decode_scratch.hpp"
-#include "internal/line_walk.hpp"
+#include "internal/line_bits.hpp"
+#include "internal/line_scanner.hpp"
 #include "internal/text.hpp"
 
 namespace callgrid::esl::internal {
+
+line_ref* line_index_buffer::reserve(std::size_t entries, std::size_t used) {
+  if (entries > capacity_) {
+    auto wanted = std::max(entries, capacity_ * 2);
+    std::unique_ptr<line_ref[]> grown{new line_ref[wanted]};
+    if (used != 0)
+      std::memcpy(grown.get(), entries_.get(), used * sizeof(line_ref));
+    entries_ = std::move(grown);
+    capacity_ = wanted;
+  }
+  return entries_.get();
+}
+
+line_index_result index_lines(std::string_view text, line_index_buffer& index) {
+  // Per block of 64 bytes, N marks newlines, C colons and S line starts (the byte after a
+  // newline, and the text's first byte). R = ~N is all ones inside each line. R + C: at a line's
+  // first colon 1 + 1 carries, the carry runs through the rest of the line (all ones) and stops
+  // at its newline (a zero), which it sets; a later colon of the line meets the carry and keeps
+  // its bit. So a newline's bit in the sum says its line has a colon, and C & ~sum are the first
+  // colons. The carry out of a block runs on into the next one (a line spanning blocks).
+  const char* data = text.data();
+  const std::size_t size = text.size();
+  std::size_t begins = 0; // line starts written
+  std::size_t colons = 0; // first colons written (one line's start and colon share an entry)
+  std::uint64_t carry = 0;
+  std::uint64_t start_carry = 1; // the next block's first byte begins a line
+  char tail[64];
+  for (std::size_t base = 0; base < size; base += 64) {
+    const char* block = data + base;
+    std::size_t bytes = std::min<std::size_t>(64, size - base);
+    std::uint64_t in_text = ~std::uint64_t{0};
+    if (bytes < 64) {
+      // The last, short block: padded with a byte that is neither '\n' nor ':'.
+      std::memset(tail, ' ', sizeof tail);
+      std::memcpy(tail, block, bytes);
+      block = tail;
+      in_text = (std::uint64_t{1} << bytes) - 1;
+    }
+    auto newlines = mask_of_64(block, '\n');
+    auto all_colons = mask_of_64(block, ':');
+    auto starts = ((newlines << 1) | start_carry) & in_text;
+    start_carry = newlines >> 63;
+    std::uint64_t sum = 0;
+    bool carried = __builtin_add_overflow(~newlines, all_colons, &sum);
+    carried |= __builtin_add_overflow(sum, carry, &sum);
+    carry = carried ? 1 : 0;
+    auto first_colons = all_colons & ~sum;
+    // A newline whose line has no colon (a blank line among them), or a line that begins
+    // with a colon: the field lines end at the first of these.
+    auto stops = ((newlines & ~sum) | (all_colons & starts)) & in_text;
+    std::uint64_t before_stop = ~std::uint64_t{0};
+    if (stops != 0)
+      before_stop = (std::uint64_t{1} << std::countr_zero(stops)) - 1;
+    auto* entries = index.reserve(std::max(begins, colons) + 64, std::max(begins, colons));
+    for (auto bits = starts & before_stop; bits != 0; bits &= bits - 1)
+      entries[begins++].begin = static_cast<std::uint32_t>(base + std::countr_zero(bits));
+    for (auto bits = first_colons & before_stop; bits != 0; bits &= bits - 1)
+      entries[colons++].colon = static_cast<std::uint32_t>(base + std::countr_zero(bits));
+    if (stops != 0) {
+      auto at = base + static_cast<std::size_t>(std::countr_zero(stops));
+      if ((newlines & starts & (before_stop + 1)) != 0)
+        return {line_index_result::stop::blank_line, at, colons};
+      // A line without a colon had its start written but no colon: it begins there. A line
+      // that begins with a colon had neither.
+      auto bad = begins > colons ? std::size_t{entries[colons].begin} : at;
+      return {line_index_result::stop::nameless_line, bad, colons};
+    }
+  }
+  // An unterminated last line without a colon: no carry came out of it.
+  if (begins > colons && carry == 0)
+    return {line_index_result::stop::nameless_line, index.data()[colons].begin, colons};
+  return {line_index_result::stop::end_of_text, size, colons};
+}
 
 decoded_fields* decode_plain_fields(std::string_view lines) {
   // Working memory of this thread, reused: the block below is the only allocation.

@@ -42,7 +42,7 @@ private:
 /// `percent_decoded`).
 struct decode_scratch {
   std::vector<field_ref> fields;
-  std::vector<line_ref> lines;
+  line_index_buffer lines;
   std::string decoded;
   decode_buffer percent_decoded;
 };

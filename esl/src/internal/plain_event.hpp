@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -21,6 +22,50 @@ struct line_ref {
   std::uint32_t begin;
   std::uint32_t colon;
 };
+
+/// Room for a plain event's line index, kept between events: grows (keeping its entries) and
+/// is never cleared.
+class line_index_buffer {
+public:
+  /// Room for at least `entries`, the first `used` of them kept.
+  line_ref* reserve(std::size_t entries, std::size_t used);
+  [[nodiscard]] const line_ref* data() const noexcept { return entries_.get(); }
+
+private:
+  std::unique_ptr<line_ref[]> entries_;
+  std::size_t capacity_ = 0;
+};
+
+/// How `index_lines` ended.
+struct line_index_result {
+  enum class stop : std::uint8_t {
+    /// The text ended; every line was a field line.
+    end_of_text,
+    /// A blank line at `at` ends the field lines.
+    blank_line,
+    /// The line beginning at `at` has no colon, or begins with one: not "Name: value".
+    nameless_line,
+  };
+  stop why = stop::end_of_text;
+  std::size_t at = 0;
+  /// Field lines indexed, all of them before `at`.
+  std::size_t lines = 0;
+};
+
+/// Indexes the "Name: value" lines of `text` into `index` (begin and first colon of each) up to
+/// the first blank or nameless line. Works on 64 bytes at a time with bit masks, and per line
+/// only writes its two offsets: adding the colon mask to the non-newline mask carries from each
+/// line's first colon to its newline, so one addition says which lines have a colon and which
+/// colons are first (see plain_event.cpp).
+[[nodiscard]] line_index_result index_lines(std::string_view text, line_index_buffer& index);
+
+/// Where line `at` of `index` ends in `lines` (its '\n', or the end of the lines).
+[[nodiscard]] inline std::size_t line_end(std::string_view lines, std::span<const line_ref> index,
+                                          std::size_t at) noexcept {
+  if (at + 1 < index.size())
+    return index[at + 1].begin - 1;
+  return !lines.empty() && lines.back() == '\n' ? lines.size() - 1 : lines.size();
+}
 
 /// A plain event's decoded fields: one block holding this, the table and the decoded values.
 /// Names and values without escapes point into the event's lines instead.
