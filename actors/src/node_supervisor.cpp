@@ -80,7 +80,7 @@ struct pending_origination {
   std::string caller;
   std::string callee;
   std::string campaign;
-  std::optional<route> matched_route;
+  std::shared_ptr<const route> matched_route;
   std::shared_ptr<const ivr::flow> flow;
   /// When the request came (wall clock, µs): the failed attempt's record starts there.
   int64_t requested_us = 0;
@@ -170,7 +170,7 @@ call_setup make_setup(node_supervisor_state& st, std::string uuid, std::string c
   if (catalog && catalog->routes) {
     if (const route* r = catalog->routes->match(setup.callee, setup.caller,
                                                 std::chrono::system_clock::now())) {
-      setup.matched_route = *r;
+      setup.matched_route = std::shared_ptr<const route>{catalog->routes, r};
       if (r->flow_id) {
         auto it = catalog->flows.find(*r->flow_id);
         if (it != catalog->flows.end())
@@ -363,7 +363,7 @@ caf::expected<pending_origination> resolve_origination(const node_supervisor_sta
                        : nullptr;
     if (r == nullptr)
       return invalid("no route matches the number '" + request.route_number + "'");
-    pending.matched_route = *r;
+    pending.matched_route = std::shared_ptr<const route>{catalog->routes, r};
     if (r->flow_id)
       if (auto it = catalog->flows.find(*r->flow_id); it != catalog->flows.end())
         pending.flow = it->second;
@@ -379,7 +379,7 @@ caf::expected<pending_origination> resolve_origination(const node_supervisor_sta
       r.action = route_action::flow;
       r.flow_id = id;
       r.answer = true;
-      pending.matched_route = std::move(r);
+      pending.matched_route = std::make_shared<const route>(std::move(r));
       pending.flow = flow->second;
       return pending;
     }
@@ -806,7 +806,7 @@ void close_leftover_calls(supervisor_pointer self, journal_entries& leftovers) {
       r.id = snapshot.value("route_id", int64_t{0});
       if (snapshot.contains("flow_id"))
         r.flow_id = snapshot.value("flow_id", int64_t{0});
-      setup.matched_route = r;
+      setup.matched_route = std::make_shared<const route>(std::move(r));
     }
     call_state call{std::move(setup)};
     call.end_untracked(persistence::end_reason::engine_restart, "UNKNOWN", wall_clock_us());

@@ -37,7 +37,7 @@ call_setup bridged_setup() {
   r.id = 7;
   r.action = route_action::bridge;
   r.bridge_target = "loopback/agents";
-  setup.matched_route = r;
+  setup.matched_route = std::make_shared<const actors::route>(r);
   setup.watch_only_as = "bridged";
   return setup;
 }

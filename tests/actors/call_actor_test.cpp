@@ -75,7 +75,7 @@ call_setup rejected_call(const char* uuid) {
   r.name = "reject";
   r.action = route_action::hangup;
   r.hangup_cause = "CALL_REJECTED";
-  setup.matched_route = r;
+  setup.matched_route = std::make_shared<const actors::route>(r);
   return setup;
 }
 

@@ -86,7 +86,7 @@ call_setup make_setup(route_action action = route_action::flow) {
   r.flow_id = 9;
   r.bridge_target = "loopback/2000";
   r.hangup_cause = "CALL_REJECTED";
-  setup.matched_route = r;
+  setup.matched_route = std::make_shared<const actors::route>(r);
   if (action == route_action::flow)
     setup.flow = load(menu_flow);
   return setup;

@@ -26,7 +26,7 @@ call_setup routed_call() {
   route r;
   r.id = 4;
   r.flow_id = 9;
-  setup.matched_route = r;
+  setup.matched_route = std::make_shared<const actors::route>(r);
   return setup;
 }
 

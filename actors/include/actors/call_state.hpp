@@ -74,8 +74,10 @@ struct call_setup {
   int64_t created_us = 0;
   /// Whether the channel was already answered when the engine took it over.
   bool already_answered = false;
-  /// Null: no route matched (the call is rejected with NO_ROUTE_DESTINATION).
-  std::optional<route> matched_route;
+  /// Null: no route matched (the call is rejected with NO_ROUTE_DESTINATION). Points into the
+  /// node's route table, which it keeps alive (a catalog change leaves running calls on the
+  /// route they started with); a copy per call cost six string allocations.
+  std::shared_ptr<const route> matched_route;
   std::shared_ptr<const ivr::flow> flow;
   /// Campaign of an outbound attempt ("" for inbound traffic); a number also becomes the
   /// record's campaign id.
