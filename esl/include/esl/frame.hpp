@@ -101,7 +101,16 @@ struct frame_block_release {
 /// A frame owns all its bytes in a single heap block (often reused from a per-thread cache), so
 /// moving it is cheap and every `string_view` it hands out stays valid for as long as the frame
 /// lives (moves included).
-/// Immutable once built; safe to read from several threads.
+///
+/// A `text/event-plain` event is checked when it is parsed, and its Event-Name, Unique-ID and
+/// Job-UUID are found then, but its values are decoded only when they are read: the parser
+/// keeps an index of the event's lines, `field` and `find_fields` run over it, and the first
+/// call that needs a decoded value (or all fields) decodes the whole table once. callgridd
+/// routes each event by name and Unique-ID and reads two to seven of its ~100 fields; decoding
+/// all of them was most of its work per call.
+///
+/// Immutable once built, as far as a reader can tell (the decoding on demand happens once,
+/// published atomically); safe to read from several threads.
 class frame {
 public:
   frame() = default;
