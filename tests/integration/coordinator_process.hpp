@@ -54,9 +54,9 @@ public:
 
   /// `callgridctl node ARGS` against this coordinator's admin API.
   [[nodiscard]] command_result ctl(const std::string& args) const;
-  /// Every member as `node list -o json` shows it (empty on failure).
+  /// Every member as `node list -o json` shows it (empty on failure, with the answer on stderr).
   [[nodiscard]] nlohmann::json members() const;
-  /// One member (null when absent).
+  /// One member (an empty object when absent).
   [[nodiscard]] nlohmann::json member(const std::string& node) const;
   /// The `[cluster]` table a node needs to join this coordinator.
   [[nodiscard]] std::string node_cluster_section(const std::string& drain_deadline) const;
