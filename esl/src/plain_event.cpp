@@ -9,6 +9,7 @@
 
 #include "esl/percent_codec.hpp"
 #include "internal/decode_scratch.hpp"
+#include "internal/frame_block.hpp"
 #include "internal/line_bits.hpp"
 #include "internal/line_scanner.hpp"
 #include "internal/text.hpp"
@@ -117,7 +118,7 @@ decoded_fields* decode_plain_fields(std::string_view lines) {
   auto table_offset = sizeof(decoded_fields);
   static_assert(sizeof(decoded_fields) % alignof(header_field) == 0);
   auto text_offset = table_offset + count * sizeof(header_field);
-  auto* block = static_cast<char*>(::operator new(text_offset + decoded_end));
+  auto [block, size_class] = take_frame_block(text_offset + decoded_end);
   auto* table = reinterpret_cast<header_field*>(block + table_offset);
   char* text = block + text_offset;
   if (decoded_end != 0)
@@ -130,14 +131,15 @@ decoded_fields* decode_plain_fields(std::string_view lines) {
     const auto& field = scratch.fields[i];
     new (table + i) header_field{resolve(field.name), resolve(field.value)};
   }
-  return new (block) decoded_fields{std::span<const header_field>{table, count}};
+  return new (block) decoded_fields{std::span<const header_field>{table, count}, size_class};
 }
 
 void release_decoded_fields(decoded_fields* fields) noexcept {
   if (fields == nullptr)
     return;
+  frame_block_release release{fields->size_class};
   fields->~decoded_fields();
-  ::operator delete(static_cast<void*>(fields));
+  release(reinterpret_cast<char*>(fields));
 }
 
 namespace {

@@ -67,10 +67,14 @@ struct line_index_result {
   return !lines.empty() && lines.back() == '\n' ? lines.size() - 1 : lines.size();
 }
 
-/// A plain event's decoded fields: one block holding this, the table and the decoded values.
-/// Names and values without escapes point into the event's lines instead.
+/// A plain event's decoded fields: one block holding this, the table and the decoded values,
+/// taken like a frame's block (`take_frame_block`: from the thread's cache of blocks when one
+/// of the size is free, so that decoding in a steady state allocates nothing). Names and values
+/// without escapes point into the event's lines instead.
 struct decoded_fields {
   std::span<const header_field> fields;
+  /// The block's size class, to give it back (`frame_block_release`).
+  std::uint8_t size_class = 0;
 };
 
 /// Decodes all field lines of `lines`, in order, duplicates kept. Free with
