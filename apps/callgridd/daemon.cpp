@@ -162,10 +162,10 @@ void ignore_reply(caf::expected<persistence::redis_reply>) {
 /// The node's session journal in Redis: the hash `cg:journal:<node>` maps each call in progress
 /// (its UUID) to its snapshot: one HSET per save (the calls started by one read's events), one
 /// HDEL per append group of the record writer. The hash expires `ttl` after it was last renewed
-/// (at every drop, and at a save when `renew_every` has passed since), so the journal of a node that never comes back does not stay
-/// forever. Best-effort like every session snapshot (docs/hot-state.md): a failed write is
-/// counted by the client and costs, at worst, the record of a call that ends while callgridd is
-/// down.
+/// (at every drop, and at a save when `renew_every` has passed since), so the journal of a node
+/// that never comes back does not stay forever. Best-effort like every session snapshot
+/// (docs/hot-state.md): a failed write is counted by the client and costs, at worst, the record
+/// of a call that ends while callgridd is down.
 actors::session_journal redis_session_journal(persistence::redis_client& client,
                                               const std::string& node,
                                               std::chrono::milliseconds ttl) {

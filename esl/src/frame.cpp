@@ -161,7 +161,8 @@ const internal::decoded_fields& frame::decoded() const {
   if (const auto* fields = decoded_.get())
     return *fields;
   // Two threads may race to decode: both do, and the first to publish wins.
-  return *decoded_.publish(internal::decode_plain_fields(plain_lines_));
+  return *decoded_.publish(
+    internal::decode_plain_fields(plain_lines_, {plain_index_, plain_line_count_}));
 }
 
 std::optional<std::string_view> frame::header(std::string_view name) const noexcept {

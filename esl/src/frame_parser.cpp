@@ -493,7 +493,8 @@ template <class Resolve>
 void frame_builder::materialize_plain(frame& out, const Resolve& resolve) {
   out.plain_lines_ = resolve(body_ref(0, plain_lines_end_));
   if (decode_plain_now_) {
-    const auto& decoded = *out.decoded_.publish(internal::decode_plain_fields(out.plain_lines_));
+    const auto& decoded = *out.decoded_.publish(internal::decode_plain_fields(
+      out.plain_lines_, {out.plain_index_, out.plain_line_count_}));
     note_routing_fields(out, decoded.fields);
     return;
   }

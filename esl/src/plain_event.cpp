@@ -11,7 +11,6 @@
 #include "internal/decode_scratch.hpp"
 #include "internal/frame_block.hpp"
 #include "internal/line_bits.hpp"
-#include "internal/line_scanner.hpp"
 #include "internal/text.hpp"
 
 namespace callgrid::esl::internal {
@@ -89,7 +88,7 @@ line_index_result index_lines(std::string_view text, line_index_buffer& index) {
   return {line_index_result::stop::end_of_text, size, colons};
 }
 
-decoded_fields* decode_plain_fields(std::string_view lines) {
+decoded_fields* decode_plain_fields(std::string_view lines, std::span<const line_ref> index) {
   // Working memory of this thread, reused: the block below is the only allocation.
   thread_local decode_scratch scratch;
   scratch.fields.clear();
@@ -99,20 +98,19 @@ decoded_fields* decode_plain_fields(std::string_view lines) {
     return text_ref{static_cast<std::uint32_t>(offset), static_cast<std::uint32_t>(length),
                     is_decoded};
   };
-  scan_lines(lines, [&](const scanned_line& line) {
-    if (line.colon == npos || line.colon == line.begin)
-      return true; // not a field line (the parser refuses such events; kept safe here)
-    auto value = line_value(lines, line.colon, line.end);
+  for (std::size_t i = 0; i < index.size(); ++i) {
+    std::size_t begin = index[i].begin;
+    std::size_t colon = index[i].colon;
+    auto value = line_value(lines, colon, line_end(lines, index, i));
     auto value_offset = static_cast<std::size_t>(value.data() - lines.data());
     text_ref value_ref = at(value_offset, value.size(), false);
-    if (line.has_percent) {
+    if (std::memchr(value.data(), '%', value.size()) != nullptr) {
       auto length = percent_decode(value, decoded + decoded_end);
       value_ref = at(decoded_end, length, true);
       decoded_end += length;
     }
-    scratch.fields.push_back({at(line.begin, line.colon - line.begin, false), value_ref});
-    return true;
-  });
+    scratch.fields.push_back({at(begin, colon - begin, false), value_ref});
+  }
 
   auto count = scratch.fields.size();
   auto table_offset = sizeof(decoded_fields);
@@ -187,8 +185,6 @@ void find_plain_fields(std::string_view lines, std::span<const line_ref> index,
         names_of_length[length] |= static_cast<std::uint16_t>(1u << i);
     }
   }
-  // The last line ends at the end of the lines (less its '\n', if it has one).
-  auto lines_end = !lines.empty() && lines.back() == '\n' ? lines.size() - 1 : lines.size();
   for (std::size_t at = 0; at < index.size(); ++at) {
     std::size_t begin = index[at].begin;
     std::size_t colon = index[at].colon;
@@ -200,8 +196,7 @@ void find_plain_fields(std::string_view lines, std::span<const line_ref> index,
       if (found[i] || name.size() != names[i].size() || !may_equal(name, names[i])
           || (name != names[i] && !iequals(name, names[i])))
         return;
-      auto end = at + 1 < index.size() ? index[at + 1].begin - 1 : lines_end;
-      auto value = line_value(lines, colon, end);
+      auto value = line_value(lines, colon, line_end(lines, index, at));
       found[i] = raw_value{value, std::memchr(value.data(), '%', value.size()) != nullptr};
       --missing;
     };

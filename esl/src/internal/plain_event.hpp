@@ -77,9 +77,10 @@ struct decoded_fields {
   std::uint8_t size_class = 0;
 };
 
-/// Decodes all field lines of `lines`, in order, duplicates kept. Free with
-/// `release_decoded_fields`.
-[[nodiscard]] decoded_fields* decode_plain_fields(std::string_view lines);
+/// Decodes all field lines of `lines` (as `index_lines` indexed them), in order, duplicates
+/// kept. Free with `release_decoded_fields`.
+[[nodiscard]] decoded_fields* decode_plain_fields(std::string_view lines,
+                                                  std::span<const line_ref> index);
 
 void release_decoded_fields(decoded_fields* fields) noexcept;
 
