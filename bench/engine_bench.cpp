@@ -765,7 +765,8 @@ run_result engine_run(const bench_env& env, bool peer, const std::string& load, 
       + std::to_string(r.cpu_seconds) + " s (" + std::to_string(r.cpu_us_per_call())
       + " us/call), fsemu cpu " + std::to_string(r.fsemu_cpu_seconds) + " s, sleeps per call "
       + r.detail["sleeps_per_call_by_thread"].dump() + ", cpu us per call "
-      + r.detail["cpu_us_per_call_by_thread"].dump()
+      + r.detail["cpu_us_per_call_by_thread"].dump() + ", park->command p99 "
+      + std::to_string(percentile(r.park_to_command_us, 0.99) / 1000) + " ms"
       + (r.reaction_buckets.empty()
            ? std::string{}
            : ", event->command in callgridd p99 <= "

@@ -57,7 +57,20 @@ struct line_index_result {
 /// only writes its two offsets: adding the colon mask to the non-newline mask carries from each
 /// line's first colon to its newline, so one addition says which lines have a colon and which
 /// colons are first (see plain_event.cpp).
+/// Uses AVX2 where the CPU has it (checked once), SSE2 otherwise; both give the same result.
 [[nodiscard]] line_index_result index_lines(std::string_view text, line_index_buffer& index);
+
+/// `index_lines` with 16-byte compares (SSE2, or a byte loop off x86-64): on every CPU.
+[[nodiscard]] line_index_result index_lines_portable(std::string_view text,
+                                                     line_index_buffer& index);
+
+/// Whether this CPU can run `index_lines_avx2`.
+[[nodiscard]] bool index_lines_avx2_supported() noexcept;
+
+#if defined(__x86_64__)
+/// `index_lines` with 32-byte compares; only where `index_lines_avx2_supported()`.
+[[nodiscard]] line_index_result index_lines_avx2(std::string_view text, line_index_buffer& index);
+#endif
 
 /// Where line `at` of `index` ends in `lines` (its '\n', or the end of the lines).
 [[nodiscard]] inline std::size_t line_end(std::string_view lines, std::span<const line_ref> index,
