@@ -110,10 +110,6 @@ void perform(call_pointer self,
              std::chrono::steady_clock::time_point cause_read_at = {}) {
   auto& st = self->state;
   auto& ctx = st.context;
-  const auto& uuid = st.call->setup().uuid;
-  auto on_failure = [uuid](std::string why) {
-    spdlog::warn("call {}: FreeSWITCH refused a command: {}", uuid, why);
-  };
   auto time_reaction = [&] {
     if (cause_read_at == std::chrono::steady_clock::time_point{} || !st.reaction_times)
       return;
@@ -126,13 +122,13 @@ void perform(call_pointer self,
       [&](auto& a) {
         using T = std::decay_t<decltype(a)>;
         if constexpr (std::is_same_v<T, execute_app>) {
-          ctx.link->execute(a.app, a.arg, a.event_uuid, on_failure);
+          ctx.link->execute(a.app, a.arg, a.event_uuid);
           time_reaction();
         } else if constexpr (std::is_same_v<T, hangup_channel>) {
-          ctx.link->hangup(a.cause, on_failure);
+          ctx.link->hangup(a.cause);
           time_reaction();
         } else if constexpr (std::is_same_v<T, run_api>) {
-          ctx.link->api(a.command, on_failure);
+          ctx.link->api(a.command);
           time_reaction();
         } else if constexpr (std::is_same_v<T, arm_timer>) {
           self->delayed_send(self, a.after, call_timer{a.id, st.serial});

@@ -6,116 +6,76 @@
 #include "esl/inbound_client.hpp"
 #include "esl/outbound_server.hpp"
 
+#include <type_traits>
+
+#include <spdlog/spdlog.h>
+
 namespace callgrid::actors {
 
 namespace {
 
-/// Turns a sendmsg/api reply into a failure report when it is not +OK.
-esl::connection::reply_handler check_reply(channel_link::failure_handler on_failure) {
-  return [on_failure = std::move(on_failure)](caf::expected<esl::frame> reply) {
-    if (!on_failure)
-      return;
+/// The reply handler of a command: a refusal (-ERR, -USAGE) or a failure of the link is logged
+/// with the call's UUID. It shares the UUID with the link, so that each command costs one small
+/// allocation (the handler) and no copy of the UUID.
+esl::connection::reply_handler check_reply(std::shared_ptr<const std::string> uuid) {
+  return [uuid = std::move(uuid)](caf::expected<esl::frame> reply) {
+    std::string why;
     if (!reply) {
-      on_failure(esl::render_error(reply.error()));
-      return;
+      why = esl::render_error(reply.error());
+    } else {
+      auto text = reply->type() == esl::content_type::api_response ? reply->body()
+                                                                    : reply->reply_text();
+      if (!text.starts_with("-ERR") && !text.starts_with("-USAGE"))
+        return;
+      why = text;
     }
-    auto text = reply->type() == esl::content_type::api_response ? reply->body()
-                                                                  : reply->reply_text();
-    if (text.starts_with("-ERR") || text.starts_with("-USAGE"))
-      on_failure(std::string{text});
+    spdlog::warn("call {}: FreeSWITCH refused a command: {}", *uuid, why);
   };
 }
 
-caf::expected<esl::command> execute_command(const std::string& uuid, const std::string& app,
-                                            const std::string& arg,
-                                            const std::string& event_uuid) {
-  esl::sendmsg_args args;
-  args.uuid = uuid;
-  args.command = esl::call_command::execute;
-  args.app_name = app;
-  args.app_arg = arg;
-  args.event_uuid = event_uuid;
-  return esl::command::sendmsg(args);
-}
-
-caf::expected<esl::command> hangup_command(const std::string& uuid, const std::string& cause) {
-  esl::sendmsg_args args;
-  args.uuid = uuid;
-  args.command = esl::call_command::hangup;
-  args.hangup_cause = cause;
-  return esl::command::sendmsg(args);
-}
-
-class inbound_link final : public channel_link {
+/// What both kinds of link do with a command: send it through `Transport` (an inbound client
+/// or an outbound session), or log why it could not be built.
+template <class Transport>
+class link_through final : public channel_link {
 public:
-  inbound_link(std::shared_ptr<esl::inbound_client> client, std::string uuid)
-    : client_(std::move(client)), uuid_(std::move(uuid)) {
+  link_through(std::shared_ptr<Transport> transport, std::string uuid, std::string address)
+    : transport_(std::move(transport)),
+      uuid_(std::make_shared<const std::string>(std::move(uuid))),
+      address_(std::move(address)) {
   }
 
-  void execute(const std::string& app, const std::string& arg, const std::string& event_uuid,
-               failure_handler on_failure) override {
-    send(execute_command(uuid_, app, arg, event_uuid), std::move(on_failure));
+  void execute(const std::string& app, const std::string& arg,
+               const std::string& event_uuid) override {
+    send(esl::command::execute(address_, app, arg, event_uuid));
   }
 
-  void hangup(const std::string& cause, failure_handler on_failure) override {
-    send(hangup_command(uuid_, cause), std::move(on_failure));
+  void hangup(const std::string& cause) override {
+    send(esl::command::hangup(address_, cause));
   }
 
-  void api(const std::string& command, failure_handler on_failure) override {
-    send(esl::command::api(command), std::move(on_failure));
+  void api(const std::string& command) override {
+    send(esl::command::api(command));
   }
 
   void release() override {
+    if constexpr (std::is_same_v<Transport, esl::outbound_session>)
+      transport_->close();
   }
 
 private:
-  void send(caf::expected<esl::command> cmd, failure_handler on_failure) {
+  void send(caf::expected<esl::command> cmd) {
     if (!cmd) {
-      if (on_failure)
-        on_failure(esl::render_error(cmd.error()));
+      spdlog::warn("call {}: a command could not be built: {}", *uuid_,
+                   esl::render_error(cmd.error()));
       return;
     }
-    client_->send(std::move(*cmd), check_reply(std::move(on_failure)));
+    transport_->send(std::move(*cmd), check_reply(uuid_));
   }
 
-  std::shared_ptr<esl::inbound_client> client_;
-  std::string uuid_;
-};
-
-class outbound_link final : public channel_link {
-public:
-  explicit outbound_link(std::shared_ptr<esl::outbound_session> session)
-    : session_(std::move(session)) {
-  }
-
-  void execute(const std::string& app, const std::string& arg, const std::string& event_uuid,
-               failure_handler on_failure) override {
-    send(execute_command({}, app, arg, event_uuid), std::move(on_failure));
-  }
-
-  void hangup(const std::string& cause, failure_handler on_failure) override {
-    send(hangup_command({}, cause), std::move(on_failure));
-  }
-
-  void api(const std::string& command, failure_handler on_failure) override {
-    send(esl::command::api(command), std::move(on_failure));
-  }
-
-  void release() override {
-    session_->close();
-  }
-
-private:
-  void send(caf::expected<esl::command> cmd, failure_handler on_failure) {
-    if (!cmd) {
-      if (on_failure)
-        on_failure(esl::render_error(cmd.error()));
-      return;
-    }
-    session_->send(std::move(*cmd), check_reply(std::move(on_failure)));
-  }
-
-  std::shared_ptr<esl::outbound_session> session_;
+  std::shared_ptr<Transport> transport_;
+  std::shared_ptr<const std::string> uuid_;
+  /// The UUID a sendmsg names: the call's on the shared inbound link, none on its own socket.
+  std::string address_;
 };
 
 } // namespace
@@ -124,11 +84,15 @@ channel_link::~channel_link() = default;
 
 std::shared_ptr<channel_link> make_inbound_link(std::shared_ptr<esl::inbound_client> client,
                                                 std::string uuid) {
-  return std::make_shared<inbound_link>(std::move(client), std::move(uuid));
+  auto address = uuid;
+  return std::make_shared<link_through<esl::inbound_client>>(std::move(client), std::move(uuid),
+                                                             std::move(address));
 }
 
-std::shared_ptr<channel_link> make_outbound_link(std::shared_ptr<esl::outbound_session> session) {
-  return std::make_shared<outbound_link>(std::move(session));
+std::shared_ptr<channel_link> make_outbound_link(std::shared_ptr<esl::outbound_session> session,
+                                                 std::string uuid) {
+  return std::make_shared<link_through<esl::outbound_session>>(std::move(session),
+                                                               std::move(uuid), std::string{});
 }
 
 } // namespace callgrid::actors

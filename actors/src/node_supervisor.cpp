@@ -1089,7 +1089,7 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
         data.field("Answer-State") == std::optional<std::string_view>{"answered"},
         persistence::esl_mode::outbound);
       auto uuid = setup.uuid;
-      start_call(self, std::move(setup), make_outbound_link(session));
+      start_call(self, std::move(setup), make_outbound_link(session, uuid));
       auto call_handle = state.calls.at(uuid).handle;
       session->start(
         [call_handle](esl::frame&& f) {

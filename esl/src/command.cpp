@@ -1,5 +1,7 @@
 #include "esl/command.hpp"
 
+#include <cstring>
+#include <span>
 #include <string>
 
 #include "esl/errc.hpp"
@@ -9,7 +11,9 @@ namespace callgrid::esl {
 namespace {
 
 bool has_line_break(std::string_view text) noexcept {
-  return text.find_first_of("\r\n") != std::string_view::npos;
+  // Two memchr, not find_first_of (which calls memchr on "\r\n" once per byte of the text).
+  return std::memchr(text.data(), '\n', text.size()) != nullptr
+         || std::memchr(text.data(), '\r', text.size()) != nullptr;
 }
 
 caf::error reject_line_break(std::string_view what, std::string_view text) {
@@ -33,6 +37,104 @@ void append_header(std::string& out, std::string_view name, std::string_view val
   out += '\n';
 }
 
+/// The bytes of one "name: value\n" header.
+constexpr std::size_t header_size(std::string_view name, std::string_view value) noexcept {
+  return name.size() + 2 + value.size() + 1;
+}
+
+/// A sendmsg's parts as views: of a `sendmsg_args`, or of the arguments of `command::execute`
+/// and `command::hangup`.
+struct sendmsg_parts {
+  std::string_view uuid;
+  call_command command = call_command::execute;
+  std::string_view app_name;
+  std::string_view app_arg;
+  bool arg_as_body = false;
+  int loops = 0;
+  bool event_lock = false;
+  std::string_view event_uuid;
+  std::string_view hangup_cause;
+  std::span<const std::pair<std::string, std::string>> extra_headers;
+};
+
+/// An upper bound of a sendmsg's length, so that it is built in one allocation.
+std::size_t sendmsg_size(const sendmsg_parts& parts) noexcept {
+  std::size_t size = 8 + 1 + parts.uuid.size() + 1; // "sendmsg <uuid>\n"
+  size += header_size("call-command", "execute");
+  size += header_size("execute-app-name", parts.app_name);
+  size += header_size("execute-app-arg", parts.app_arg) + header_size("loops", "2147483647");
+  size += header_size("hangup-cause", parts.hangup_cause);
+  size += header_size("event-lock", "true") + header_size("Event-UUID", parts.event_uuid);
+  for (const auto& [name, value] : parts.extra_headers)
+    size += header_size(name, value);
+  size += header_size("content-type", "text/plain") + header_size("content-length", "")
+          + 20 + 1 + parts.app_arg.size(); // the body
+  return size;
+}
+
+/// A sendmsg's bytes, or why its parts would break the framing.
+caf::expected<std::string> encode_sendmsg(const sendmsg_parts& args) {
+  if (auto err = reject_line_break("the channel UUID", args.uuid))
+    return err;
+  std::string wire;
+  wire.reserve(sendmsg_size(args));
+  wire += "sendmsg";
+  if (!args.uuid.empty()) {
+    wire += ' ';
+    wire += args.uuid;
+  }
+  wire += '\n';
+  bool body = false;
+  switch (args.command) {
+    case call_command::execute:
+      if (auto err = reject_empty("execute-app-name", args.app_name))
+        return err;
+      if (auto err = reject_line_break("execute-app-name", args.app_name))
+        return err;
+      append_header(wire, "call-command", "execute");
+      append_header(wire, "execute-app-name", args.app_name);
+      body = args.arg_as_body || has_line_break(args.app_arg);
+      if (!body && !args.app_arg.empty())
+        append_header(wire, "execute-app-arg", args.app_arg);
+      if (args.loops > 0)
+        append_header(wire, "loops", std::to_string(args.loops));
+      break;
+    case call_command::hangup:
+      if (auto err = reject_line_break("hangup-cause", args.hangup_cause))
+        return err;
+      append_header(wire, "call-command", "hangup");
+      if (!args.hangup_cause.empty())
+        append_header(wire, "hangup-cause", args.hangup_cause);
+      break;
+    case call_command::unicast:
+      append_header(wire, "call-command", "unicast");
+      break;
+  }
+  if (args.event_lock)
+    append_header(wire, "event-lock", "true");
+  if (!args.event_uuid.empty()) {
+    if (auto err = reject_line_break("Event-UUID", args.event_uuid))
+      return err;
+    append_header(wire, "Event-UUID", args.event_uuid);
+  }
+  for (const auto& [name, value] : args.extra_headers) {
+    if (auto err = reject_line_break("header " + name, name + value))
+      return err;
+    if (auto err = reject_empty("a header name", name))
+      return err;
+    append_header(wire, name, value);
+  }
+  if (body) {
+    append_header(wire, "content-type", "text/plain");
+    append_header(wire, "content-length", std::to_string(args.app_arg.size()));
+    wire += '\n';
+    wire += args.app_arg;
+  } else {
+    wire += '\n';
+  }
+  return wire;
+}
+
 } // namespace
 
 const char* to_string(event_format format) noexcept {
@@ -47,8 +149,6 @@ const char* to_string(event_format format) noexcept {
 command::command(std::string wire, reply_kind reply, std::string summary, std::string job_uuid)
   : wire_(std::move(wire)), summary_(std::move(summary)), job_uuid_(std::move(job_uuid)),
     reply_(reply) {
-  if (summary_.empty())
-    summary_ = wire_.substr(0, wire_.find('\n'));
 }
 
 caf::expected<command> command::auth(std::string_view password) {
@@ -165,63 +265,46 @@ command command::connect() {
 }
 
 caf::expected<command> command::sendmsg(const sendmsg_args& args) {
-  if (auto err = reject_line_break("the channel UUID", args.uuid))
-    return err;
-  std::string wire = "sendmsg";
-  if (!args.uuid.empty()) {
-    wire += ' ';
-    wire += args.uuid;
-  }
-  wire += '\n';
-  bool body = false;
-  switch (args.command) {
-    case call_command::execute:
-      if (auto err = reject_empty("execute-app-name", args.app_name))
-        return err;
-      if (auto err = reject_line_break("execute-app-name", args.app_name))
-        return err;
-      append_header(wire, "call-command", "execute");
-      append_header(wire, "execute-app-name", args.app_name);
-      body = args.arg_as_body || has_line_break(args.app_arg);
-      if (!body && !args.app_arg.empty())
-        append_header(wire, "execute-app-arg", args.app_arg);
-      if (args.loops > 0)
-        append_header(wire, "loops", std::to_string(args.loops));
-      break;
-    case call_command::hangup:
-      if (auto err = reject_line_break("hangup-cause", args.hangup_cause))
-        return err;
-      append_header(wire, "call-command", "hangup");
-      if (!args.hangup_cause.empty())
-        append_header(wire, "hangup-cause", args.hangup_cause);
-      break;
-    case call_command::unicast:
-      append_header(wire, "call-command", "unicast");
-      break;
-  }
-  if (args.event_lock)
-    append_header(wire, "event-lock", "true");
-  if (!args.event_uuid.empty()) {
-    if (auto err = reject_line_break("Event-UUID", args.event_uuid))
-      return err;
-    append_header(wire, "Event-UUID", args.event_uuid);
-  }
-  for (const auto& [name, value] : args.extra_headers) {
-    if (auto err = reject_line_break("header " + name, name + value))
-      return err;
-    if (auto err = reject_empty("a header name", name))
-      return err;
-    append_header(wire, name, value);
-  }
-  if (body) {
-    append_header(wire, "content-type", "text/plain");
-    append_header(wire, "content-length", std::to_string(args.app_arg.size()));
-    wire += '\n';
-    wire += args.app_arg;
-  } else {
-    wire += '\n';
-  }
-  return command{std::move(wire), reply_kind::command_reply};
+  sendmsg_parts parts;
+  parts.uuid = args.uuid;
+  parts.command = args.command;
+  parts.app_name = args.app_name;
+  parts.app_arg = args.app_arg;
+  parts.arg_as_body = args.arg_as_body;
+  parts.loops = args.loops;
+  parts.event_lock = args.event_lock;
+  parts.event_uuid = args.event_uuid;
+  parts.hangup_cause = args.hangup_cause;
+  parts.extra_headers = args.extra_headers;
+  auto wire = encode_sendmsg(parts);
+  if (!wire)
+    return std::move(wire.error());
+  return command{std::move(*wire), reply_kind::command_reply};
+}
+
+caf::expected<command> command::execute(std::string_view uuid, std::string_view app,
+                                        std::string_view arg, std::string_view event_uuid) {
+  sendmsg_parts parts;
+  parts.uuid = uuid;
+  parts.command = call_command::execute;
+  parts.app_name = app;
+  parts.app_arg = arg;
+  parts.event_uuid = event_uuid;
+  auto wire = encode_sendmsg(parts);
+  if (!wire)
+    return std::move(wire.error());
+  return command{std::move(*wire), reply_kind::command_reply};
+}
+
+caf::expected<command> command::hangup(std::string_view uuid, std::string_view cause) {
+  sendmsg_parts parts;
+  parts.uuid = uuid;
+  parts.command = call_command::hangup;
+  parts.hangup_cause = cause;
+  auto wire = encode_sendmsg(parts);
+  if (!wire)
+    return std::move(wire.error());
+  return command{std::move(*wire), reply_kind::command_reply};
 }
 
 } // namespace callgrid::esl

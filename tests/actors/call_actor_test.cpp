@@ -38,14 +38,13 @@ public:
     : uuid_(std::move(uuid)), log_(std::move(log)), mutex_(std::move(mutex)) {
   }
 
-  void execute(const std::string& app, const std::string& arg, const std::string&,
-               failure_handler) override {
+  void execute(const std::string& app, const std::string& arg, const std::string&) override {
     note("execute " + app + " " + arg);
   }
-  void hangup(const std::string& cause, failure_handler) override {
+  void hangup(const std::string& cause) override {
     note("hangup " + cause);
   }
-  void api(const std::string& command, failure_handler) override {
+  void api(const std::string& command) override {
     note("api " + command);
   }
   void release() override {

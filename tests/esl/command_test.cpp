@@ -73,6 +73,35 @@ CAF_TEST(sendmsg encodes execute with a header argument and event-lock and Event
   CAF_CHECK(captured("11_outbound_socket_linger", command::sendmsg(set)->wire()));
 }
 
+CAF_TEST(execute and hangup encode what sendmsg does and check the same way) {
+  auto execute = command::execute("50953741-d8bd-4080-8ed0-7c093859d66d", "playback",
+                                  "ivr/welcome.wav", "50953741-d8bd-4080-8ed0-7c093859d66d-1");
+  CAF_REQUIRE(execute);
+  sendmsg_args args;
+  args.uuid = "50953741-d8bd-4080-8ed0-7c093859d66d";
+  args.app_name = "playback";
+  args.app_arg = "ivr/welcome.wav";
+  args.event_uuid = "50953741-d8bd-4080-8ed0-7c093859d66d-1";
+  auto same = command::sendmsg(args);
+  CAF_REQUIRE(same);
+  CAF_CHECK_EQUAL(execute->wire(), same->wire());
+  CAF_CHECK_EQUAL(std::string{execute->summary()},
+                  "sendmsg 50953741-d8bd-4080-8ed0-7c093859d66d");
+  auto hangup = command::hangup("50953741-d8bd-4080-8ed0-7c093859d66d", "USER_BUSY");
+  CAF_REQUIRE(hangup);
+  CAF_CHECK(captured("07_inbound_sendmsg_execute", hangup->wire()));
+  auto own = command::hangup("");
+  CAF_REQUIRE(own);
+  CAF_CHECK_EQUAL(own->wire(), "sendmsg\ncall-command: hangup\n\n");
+  CAF_CHECK(!command::execute("a\nb", "playback", "x"));
+  CAF_CHECK(!command::execute("a", "", "x"));
+  CAF_CHECK(!command::hangup("a", "CAUSE\r"));
+  // An argument with a line break goes into the body, as with sendmsg.
+  auto speak = command::execute("", "speak", "line one\nline two");
+  CAF_REQUIRE(speak);
+  CAF_CHECK(speak->wire().ends_with("content-length: 17\n\nline one\nline two"));
+}
+
 CAF_TEST(sendmsg can carry the argument as a body) {
   sendmsg_args playback;
   playback.uuid = "50953741-d8bd-4080-8ed0-7c093859d66d";

@@ -108,6 +108,15 @@ public:
   [[nodiscard]] static command connect();
   /// `sendmsg [<uuid>]` with call-command headers: controls one channel.
   [[nodiscard]] static caf::expected<command> sendmsg(const sendmsg_args& args);
+  /// `sendmsg [<uuid>]` executing `app arg`, tagged `event_uuid` when not empty: the common
+  /// case of `sendmsg`, without building a `sendmsg_args`.
+  [[nodiscard]] static caf::expected<command> execute(std::string_view uuid,
+                                                      std::string_view app,
+                                                      std::string_view arg,
+                                                      std::string_view event_uuid = {});
+  /// `sendmsg [<uuid>]` hanging the channel up with `cause` (FreeSWITCH's default when empty).
+  [[nodiscard]] static caf::expected<command> hangup(std::string_view uuid,
+                                                     std::string_view cause = {});
 
   /// The exact bytes to write, frame terminator included.
   [[nodiscard]] const std::string& wire() const noexcept { return wire_; }
@@ -119,14 +128,19 @@ public:
   [[nodiscard]] reply_kind expected_reply() const noexcept { return reply_; }
 
   /// The command's first line without the terminator, for logs (the password is masked).
-  [[nodiscard]] std::string_view summary() const noexcept { return summary_; }
+  [[nodiscard]] std::string_view summary() const noexcept {
+    if (!summary_.empty())
+      return summary_;
+    std::string_view wire{wire_};
+    return wire.substr(0, wire.find('\n'));
+  }
 
 private:
   command(std::string wire, reply_kind reply, std::string summary = {},
           std::string job_uuid = {});
 
   std::string wire_;
-  std::string summary_;
+  std::string summary_; // empty: the wire's first line
   std::string job_uuid_;
   reply_kind reply_ = reply_kind::command_reply;
 };

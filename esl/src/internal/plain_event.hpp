@@ -64,7 +64,7 @@ struct line_index_result {
 [[nodiscard]] line_index_result index_lines_portable(std::string_view text,
                                                      line_index_buffer& index);
 
-/// Whether this CPU can run `index_lines_avx2`.
+/// Whether this CPU can run `index_lines_avx2` (AVX2, BMI1, BMI2).
 [[nodiscard]] bool index_lines_avx2_supported() noexcept;
 
 #if defined(__x86_64__)
