@@ -78,13 +78,19 @@ line_index_result index_lines_with(std::string_view text, line_index_buffer& ind
   // at its newline (a zero), which it sets; a later colon of the line meets the carry and keeps
   // its bit. So a newline's bit in the sum says its line has a colon, and C & ~sum are the first
   // colons. The carry out of a block runs on into the next one (a line spanning blocks).
+  //
+  // Within the field lines a line's start and its first colon alternate (S0 < C0 < S1 < C1 ...),
+  // so the positions of S | C, in order, are the index itself: line_ref {begin, colon} pairs.
+  // They are written four at a time, without a branch per bit; the writes past the last bit
+  // land in the room `reserve` keeps ahead and are overwritten by the next block or ignored.
+  static_assert(sizeof(line_ref) == 2 * sizeof(std::uint32_t));
   const char* data = text.data();
   const std::size_t size = text.size();
-  std::size_t begins = 0; // line starts written
-  std::size_t colons = 0; // first colons written (one line's start and colon share an entry)
+  std::size_t written = 0; // starts and first colons written, in order
   std::uint64_t carry = 0;
   std::uint64_t start_carry = 1; // the next block's first byte begins a line
   alignas(32) char tail[64];
+  std::uint32_t* slots = nullptr;
   for (std::size_t base = 0; base < size; base += 64) {
     const char* block = data + base;
     std::size_t bytes = std::min<std::size_t>(64, size - base);
@@ -110,25 +116,37 @@ line_index_result index_lines_with(std::string_view text, line_index_buffer& ind
     std::uint64_t before_stop = ~std::uint64_t{0};
     if (stops != 0)
       before_stop = (std::uint64_t{1} << std::countr_zero(stops)) - 1;
-    auto* entries = index.reserve(std::max(begins, colons) + 64, std::max(begins, colons));
-    for (auto bits = starts & before_stop; bits != 0; bits &= bits - 1)
-      entries[begins++].begin = static_cast<std::uint32_t>(base + std::countr_zero(bits));
-    for (auto bits = first_colons & before_stop; bits != 0; bits &= bits - 1)
-      entries[colons++].colon = static_cast<std::uint32_t>(base + std::countr_zero(bits));
+    // Room for 64 positions and the up to three written past them: 34 entries ahead.
+    slots = reinterpret_cast<std::uint32_t*>(index.reserve(written / 2 + 34, (written + 1) / 2));
+    auto bits = (starts | first_colons) & before_stop;
+    auto count = static_cast<std::size_t>(std::popcount(bits));
+    auto offset = static_cast<std::uint32_t>(base);
+    std::uint32_t* out = slots + written;
+    for (std::size_t i = 0; i < count; i += 4) {
+      out[i] = offset + static_cast<std::uint32_t>(std::countr_zero(bits));
+      bits &= bits - 1;
+      out[i + 1] = offset + static_cast<std::uint32_t>(std::countr_zero(bits));
+      bits &= bits - 1;
+      out[i + 2] = offset + static_cast<std::uint32_t>(std::countr_zero(bits));
+      bits &= bits - 1;
+      out[i + 3] = offset + static_cast<std::uint32_t>(std::countr_zero(bits));
+      bits &= bits - 1;
+    }
+    written += count;
     if (stops != 0) {
       auto at = base + static_cast<std::size_t>(std::countr_zero(stops));
       if ((newlines & starts & (before_stop + 1)) != 0)
-        return {line_index_result::stop::blank_line, at, colons};
+        return {line_index_result::stop::blank_line, at, written / 2};
       // A line without a colon had its start written but no colon: it begins there. A line
       // that begins with a colon had neither.
-      auto bad = begins > colons ? std::size_t{entries[colons].begin} : at;
-      return {line_index_result::stop::nameless_line, bad, colons};
+      auto bad = written % 2 == 1 ? std::size_t{slots[written - 1]} : at;
+      return {line_index_result::stop::nameless_line, bad, written / 2};
     }
   }
   // An unterminated last line without a colon: no carry came out of it.
-  if (begins > colons && carry == 0)
-    return {line_index_result::stop::nameless_line, index.data()[colons].begin, colons};
-  return {line_index_result::stop::end_of_text, size, colons};
+  if (written % 2 == 1 && carry == 0)
+    return {line_index_result::stop::nameless_line, slots[written - 1], written / 2};
+  return {line_index_result::stop::end_of_text, size, written / 2};
 }
 
 using index_function = line_index_result (*)(std::string_view, line_index_buffer&);
@@ -231,15 +249,20 @@ namespace {
 /// setting bit 5 of every byte maps both cases of a letter to one value, so bytes that differ
 /// after it differ in any case. Most names a lookup passes share their length with the one it
 /// wants and many share a prefix ("variable_"), few their end. Both have the same size.
-bool may_equal(std::string_view name, std::string_view wanted) noexcept {
+/// The last eight bytes of `name` with ASCII letters folded to lower case (and some other bytes
+/// changed alike): names that differ there differ in any case. Only for names of 8 bytes or more.
+std::uint64_t folded_tail(std::string_view name) noexcept {
   constexpr std::uint64_t case_bits = 0x2020202020202020ULL;
-  if (name.size() < 8)
-    return true;
-  std::uint64_t a = 0;
-  std::uint64_t b = 0;
-  std::memcpy(&a, name.data() + name.size() - 8, 8);
-  std::memcpy(&b, wanted.data() + wanted.size() - 8, 8);
-  return (a | case_bits) == (b | case_bits);
+  std::uint64_t tail = 0;
+  std::memcpy(&tail, name.data() + name.size() - 8, 8);
+  return tail | case_bits;
+}
+
+/// Whether `name` may be `wanted` (same length), by their last eight bytes; then compared.
+bool same_name(std::string_view name, std::string_view wanted) noexcept {
+  if (name.size() >= 8 && folded_tail(name) != folded_tail(wanted))
+    return false;
+  return name == wanted || iequals(name, wanted);
 }
 
 } // namespace
@@ -252,46 +275,59 @@ void find_plain_fields(std::string_view lines, std::span<const line_ref> index,
     slot.reset();
   if (missing == 0)
     return;
-  // Most lines have a name of a length none of `names` has: one bit test skips them. The
-  // others are compared only with the names of their length (the first 16 names by a mask of
-  // them per length, any further ones one by one).
+  // Most lines have a name of a length no wanted name still missing has: one bit test skips
+  // them. The others are compared only with the missing names of their length (the first 16
+  // names by a mask of them per length, any further ones one by one), most of those rejected
+  // by their last eight bytes, folded once per line. A name found leaves its mask, and a length
+  // whose names are all found leaves the length mask.
   constexpr std::size_t mask_bits = 64;
   constexpr std::size_t by_mask = 16;
   std::uint64_t wanted_lengths = 0;
   std::array<std::uint16_t, mask_bits> names_of_length{};
-  bool other_names = names.size() > by_mask;
+  std::array<std::uint64_t, by_mask> tails{};
+  bool other_names = false;
   for (std::size_t i = 0; i < names.size(); ++i) {
     auto length = names[i].size();
-    if (length >= mask_bits) {
+    if (length >= mask_bits || i >= by_mask) {
       other_names = true;
-    } else {
-      wanted_lengths |= std::uint64_t{1} << length;
-      if (i < by_mask)
-        names_of_length[length] |= static_cast<std::uint16_t>(1u << i);
+      continue;
     }
+    wanted_lengths |= std::uint64_t{1} << length;
+    names_of_length[length] |= static_cast<std::uint16_t>(1u << i);
+    if (length >= 8)
+      tails[i] = folded_tail(names[i]);
   }
   for (std::size_t at = 0; at < index.size(); ++at) {
     std::size_t begin = index[at].begin;
     std::size_t colon = index[at].colon;
     std::size_t length = colon - begin;
-    if (!other_names && (length >= mask_bits || (wanted_lengths >> length & 1) == 0))
+    bool by_length = length < mask_bits && (wanted_lengths >> length & 1) != 0;
+    if (!by_length && !other_names)
       continue;
     auto name = lines.substr(begin, length);
-    auto take = [&](std::size_t i) {
-      if (found[i] || name.size() != names[i].size() || !may_equal(name, names[i])
-          || (name != names[i] && !iequals(name, names[i])))
-        return;
+    auto note = [&](std::size_t i) {
       auto value = line_value(lines, colon, line_end(lines, index, at));
       found[i] = raw_value{value, std::memchr(value.data(), '%', value.size()) != nullptr};
       --missing;
     };
-    if (length < mask_bits)
-      for (unsigned mask = names_of_length[length]; mask != 0; mask &= mask - 1)
-        take(static_cast<std::size_t>(std::countr_zero(mask)));
+    if (by_length) {
+      auto tail = length >= 8 ? folded_tail(name) : 0;
+      auto& candidates = names_of_length[length];
+      for (unsigned mask = candidates; mask != 0; mask &= mask - 1) {
+        auto i = static_cast<std::size_t>(std::countr_zero(mask));
+        if (tail != tails[i] || (name != names[i] && !iequals(name, names[i])))
+          continue;
+        note(i);
+        candidates = static_cast<std::uint16_t>(candidates & ~(1u << i));
+      }
+      if (candidates == 0)
+        wanted_lengths &= ~(std::uint64_t{1} << length);
+    }
     if (other_names)
       for (std::size_t i = 0; i < names.size(); ++i)
-        if (i >= by_mask || names[i].size() >= mask_bits)
-          take(i);
+        if ((i >= by_mask || names[i].size() >= mask_bits) && !found[i]
+            && name.size() == names[i].size() && same_name(name, names[i]))
+          note(i);
     if (missing == 0)
       return;
   }
