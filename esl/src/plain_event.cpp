@@ -267,19 +267,55 @@ bool same_name(std::string_view name, std::string_view wanted) noexcept {
 
 } // namespace
 
-void find_plain_fields(std::string_view lines, std::span<const line_ref> index,
-                       std::span<const std::string_view> names,
-                       std::span<std::optional<raw_value>> found) noexcept {
+namespace {
+
+/// Which of the four lines at `refs` have a name length set in `lengths` (bit i for line i).
+struct portable_length_filter {
+  unsigned operator()(const line_ref* refs, std::uint64_t lengths) const noexcept {
+    unsigned hits = 0;
+    for (unsigned i = 0; i < 4; ++i) {
+      auto length = refs[i].colon - refs[i].begin;
+      if (length < 64 && (lengths >> length & 1) != 0)
+        hits |= 1u << i;
+    }
+    return hits;
+  }
+};
+
+#if defined(__x86_64__)
+/// The same with AVX2: four lines' lengths in one subtraction, tested with one variable shift
+/// (a shift by 64 or more gives 0, so long names need no test of their own).
+struct avx2_length_filter {
+  [[gnu::target("avx2,bmi,bmi2")]] unsigned operator()(const line_ref* refs,
+                                                       std::uint64_t lengths) const noexcept {
+    auto pairs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(refs)); // begin | colon << 32
+    auto begins = _mm256_and_si256(pairs, _mm256_set1_epi64x(0xffffffff));
+    auto name_lengths = _mm256_sub_epi64(_mm256_srli_epi64(pairs, 32), begins);
+    auto bits = _mm256_srlv_epi64(_mm256_set1_epi64x(static_cast<long long>(lengths)),
+                                  name_lengths);
+    auto one = _mm256_set1_epi64x(1);
+    auto hits = _mm256_cmpeq_epi64(_mm256_and_si256(bits, one), one);
+    return static_cast<unsigned>(_mm256_movemask_pd(_mm256_castsi256_pd(hits)));
+  }
+};
+#endif
+
+/// `find_plain_fields` with the line filter `Filter`.
+template <class Filter>
+void find_plain_fields_with(std::string_view lines, std::span<const line_ref> index,
+                            std::span<const std::string_view> names,
+                            std::span<std::optional<raw_value>> found) {
+  static_assert(sizeof(line_ref) == 8 && alignof(line_ref) == 4);
   std::size_t missing = names.size();
   for (auto& slot : found)
     slot.reset();
   if (missing == 0)
     return;
-  // Most lines have a name of a length no wanted name still missing has: one bit test skips
-  // them. The others are compared only with the missing names of their length (the first 16
-  // names by a mask of them per length, any further ones one by one), most of those rejected
-  // by their last eight bytes, folded once per line. A name found leaves its mask, and a length
-  // whose names are all found leaves the length mask.
+  // Most lines have a name of a length no wanted name still missing has: a bit test skips
+  // them, four lines at a time. The others are compared only with the missing names of their
+  // length (the first 16 names by a mask of them per length, any further ones one by one),
+  // most of those rejected by their last eight bytes, folded once per line. A name found leaves
+  // its mask, and a length whose names are all found leaves the length mask.
   constexpr std::size_t mask_bits = 64;
   constexpr std::size_t by_mask = 16;
   std::uint64_t wanted_lengths = 0;
@@ -297,20 +333,18 @@ void find_plain_fields(std::string_view lines, std::span<const line_ref> index,
     if (length >= 8)
       tails[i] = folded_tail(names[i]);
   }
-  for (std::size_t at = 0; at < index.size(); ++at) {
+  // Compares line `at` with the names still missing; true once none is.
+  auto visit = [&](std::size_t at) {
     std::size_t begin = index[at].begin;
     std::size_t colon = index[at].colon;
     std::size_t length = colon - begin;
-    bool by_length = length < mask_bits && (wanted_lengths >> length & 1) != 0;
-    if (!by_length && !other_names)
-      continue;
     auto name = lines.substr(begin, length);
     auto note = [&](std::size_t i) {
       auto value = line_value(lines, colon, line_end(lines, index, at));
       found[i] = raw_value{value, std::memchr(value.data(), '%', value.size()) != nullptr};
       --missing;
     };
-    if (by_length) {
+    if (length < mask_bits && (wanted_lengths >> length & 1) != 0) {
       auto tail = length >= 8 ? folded_tail(name) : 0;
       auto& candidates = names_of_length[length];
       for (unsigned mask = candidates; mask != 0; mask &= mask - 1) {
@@ -328,9 +362,57 @@ void find_plain_fields(std::string_view lines, std::span<const line_ref> index,
         if ((i >= by_mask || names[i].size() >= mask_bits) && !found[i]
             && name.size() == names[i].size() && same_name(name, names[i]))
           note(i);
-    if (missing == 0)
-      return;
+    return missing == 0;
+  };
+  std::size_t at = 0;
+  if (!other_names) {
+    for (; at + 4 <= index.size(); at += 4)
+      for (unsigned hits = Filter{}(index.data() + at, wanted_lengths); hits != 0;
+           hits &= hits - 1)
+        if (visit(at + static_cast<std::size_t>(std::countr_zero(hits))))
+          return;
   }
+  for (; at < index.size(); ++at)
+    if (visit(at))
+      return;
+}
+
+} // namespace
+
+void find_plain_fields_portable(std::string_view lines, std::span<const line_ref> index,
+                                std::span<const std::string_view> names,
+                                std::span<std::optional<raw_value>> found) {
+  find_plain_fields_with<portable_length_filter>(lines, index, names, found);
+}
+
+#if defined(__x86_64__)
+[[gnu::target("avx2,bmi,bmi2"), gnu::flatten]] void
+find_plain_fields_avx2(std::string_view lines, std::span<const line_ref> index,
+                       std::span<const std::string_view> names,
+                       std::span<std::optional<raw_value>> found) {
+  find_plain_fields_with<avx2_length_filter>(lines, index, names, found);
+}
+#endif
+
+namespace {
+
+using find_function = void (*)(std::string_view, std::span<const line_ref>,
+                               std::span<const std::string_view>,
+                               std::span<std::optional<raw_value>>);
+
+/// The variant for this CPU, picked once (as for `index_lines`).
+const find_function chosen_find_plain_fields =
+#if defined(__x86_64__)
+  index_lines_avx2_supported() ? find_plain_fields_avx2 :
+#endif
+                               find_plain_fields_portable;
+
+} // namespace
+
+void find_plain_fields(std::string_view lines, std::span<const line_ref> index,
+                       std::span<const std::string_view> names,
+                       std::span<std::optional<raw_value>> found) noexcept {
+  chosen_find_plain_fields(lines, index, names, found);
 }
 
 } // namespace callgrid::esl::internal

@@ -3,11 +3,14 @@
 #include <caf/test/unit_test.hpp>
 
 #include <cstddef>
+#include <optional>
+#include <string_view>
 #include <random>
 #include <string>
 #include <vector>
 
 // The line index is private to the esl library; this suite tests it without a parser around it.
+#include "internal/line_bits.hpp"
 #include "internal/plain_event.hpp"
 
 using namespace callgrid::esl::internal;
@@ -116,4 +119,78 @@ CAF_TEST(a line across many blocks and a text of exactly one block) {
     check_variant("portable", text, index_lines_portable);
     check_variant("chosen", text, index_lines);
   }
+}
+
+namespace {
+
+using find_variant = void (*)(std::string_view, std::span<const line_ref>,
+                              std::span<const std::string_view>,
+                              std::span<std::optional<raw_value>>);
+
+/// The raw value of the first line called `name` (ASCII case-insensitive), found line by line.
+std::optional<std::string_view> first_value(std::string_view text, std::span<const line_ref> lines,
+                                            std::string_view name) {
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    auto line_name = text.substr(lines[i].begin, lines[i].colon - lines[i].begin);
+    if (line_name.size() != name.size())
+      continue;
+    bool same = true;
+    for (std::size_t c = 0; c < name.size() && same; ++c)
+      same = lower(line_name[c]) == lower(name[c]);
+    if (same)
+      return line_value(text, lines[i].colon, line_end(text, lines, i));
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+CAF_TEST(every variant of the field lookup finds what a line by line search finds) {
+  std::mt19937 random{20261129};
+  auto pick = [&random](std::size_t n) { return static_cast<std::size_t>(random() % n); };
+  std::vector<find_variant> variants{find_plain_fields_portable, find_plain_fields};
+#if defined(__x86_64__)
+  if (index_lines_avx2_supported())
+    variants.push_back(find_plain_fields_avx2);
+#endif
+  std::size_t hits = 0;
+  for (int round = 0; round < 5000; ++round) {
+    // Names of a few lengths (some over 63 bytes), in varying case, values with escapes.
+    std::vector<std::string> pool;
+    for (std::size_t i = 0; i < 6; ++i)
+      pool.push_back(std::string(1 + pick(i == 5 ? 80 : 20), 'a' + static_cast<char>(i)));
+    std::string text;
+    auto line_count = pick(40);
+    for (std::size_t i = 0; i < line_count; ++i) {
+      auto name = pool[pick(pool.size())];
+      if (pick(3) == 0)
+        name[0] = static_cast<char>(name[0] - 32); // upper case
+      text += name + ": v" + std::to_string(i) + (pick(4) == 0 ? "%20x" : "") + "\n";
+    }
+    line_index_buffer buffer;
+    auto indexed = index_lines(text, buffer);
+    CAF_REQUIRE_EQUAL(indexed.lines, line_count);
+    std::span<const line_ref> lines{buffer.data(), indexed.lines};
+    // Up to 20 wanted names (more than the 16 the masks take), duplicates and absent ones too.
+    std::vector<std::string> wanted;
+    auto wanted_count = pick(21);
+    for (std::size_t i = 0; i < wanted_count; ++i)
+      wanted.push_back(pick(5) == 0 ? std::string("absent") : pool[pick(pool.size())]);
+    std::vector<std::string_view> names{wanted.begin(), wanted.end()};
+    for (auto variant : variants) {
+      std::vector<std::optional<raw_value>> found(names.size());
+      variant(text, lines, names, found);
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        auto expected = first_value(text, lines, names[i]);
+        CAF_REQUIRE_EQUAL(found[i].has_value(), expected.has_value());
+        if (expected) {
+          CAF_CHECK_EQUAL(found[i]->text, *expected);
+          CAF_CHECK_EQUAL(found[i]->has_percent, expected->find('%') != std::string_view::npos);
+          ++hits;
+        }
+      }
+    }
+  }
+  CAF_CHECK(hits > 10000);
 }

@@ -105,8 +105,22 @@ struct raw_value {
 
 /// For each of `names` (ASCII case-insensitive), the raw value of the first line so called, in
 /// one pass over the `index` of `lines`. `found` has one slot per name.
+/// Skips lines whose name length no wanted name has four lines at a time, with AVX2 where
+/// `index_lines_avx2_supported()`.
 void find_plain_fields(std::string_view lines, std::span<const line_ref> index,
                        std::span<const std::string_view> names,
                        std::span<std::optional<raw_value>> found) noexcept;
+
+/// `find_plain_fields` on every CPU.
+void find_plain_fields_portable(std::string_view lines, std::span<const line_ref> index,
+                                std::span<const std::string_view> names,
+                                std::span<std::optional<raw_value>> found);
+
+#if defined(__x86_64__)
+/// `find_plain_fields` with AVX2; only where `index_lines_avx2_supported()`.
+void find_plain_fields_avx2(std::string_view lines, std::span<const line_ref> index,
+                            std::span<const std::string_view> names,
+                            std::span<std::optional<raw_value>> found);
+#endif
 
 } // namespace callgrid::esl::internal
