@@ -162,7 +162,7 @@ void ignore_reply(caf::expected<persistence::redis_reply>) {
 /// The node's session journal in Redis: the hash `cg:journal:<node>` maps each call in progress
 /// (its UUID) to its snapshot: one HSET per save (the calls started by one read's events), one
 /// HDEL per append group of the record writer. The hash expires `ttl` after it was last renewed
-/// (at every drop, and at a save when `renew_every` has passed since), so the journal of a node
+/// (at a save or a drop when `renew_every` has passed since), so the journal of a node
 /// that never comes back does not stay forever. Best-effort like every session snapshot
 /// (docs/hot-state.md): a failed write is counted by the client and costs, at worst, the record
 /// of a call that ends while callgridd is down.
@@ -207,8 +207,7 @@ actors::session_journal redis_session_journal(persistence::redis_client& client,
     else
       client.command(std::move(hset), ignore_reply);
   };
-  journal.drop = [&client, key, ttl_text, renewed_at, now_ms](
-                   const std::vector<std::string>& uuids) {
+  journal.drop = [&client, key, ttl_text, renew_due](const std::vector<std::string>& uuids) {
     if (uuids.empty())
       return;
     std::vector<std::string> hdel;
@@ -216,8 +215,10 @@ actors::session_journal redis_session_journal(persistence::redis_client& client,
     hdel.push_back("HDEL");
     hdel.push_back(key);
     hdel.insert(hdel.end(), uuids.begin(), uuids.end());
-    renewed_at->store(now_ms(), std::memory_order_relaxed);
-    client.commands({std::move(hdel), {"PEXPIRE", key, ttl_text}}, ignore_reply);
+    if (renew_due())
+      client.commands({std::move(hdel), {"PEXPIRE", key, ttl_text}}, ignore_reply);
+    else
+      client.command(std::move(hdel), ignore_reply);
   };
   journal.list = [&client, key](
                    std::function<void(std::vector<std::pair<std::string, std::string>>)> done) {

@@ -1,5 +1,7 @@
 #include "persistence/redis_client.hpp"
 
+#include "persistence/redis_protocol.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -325,16 +327,14 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
                                args[0] + ": not connected to " + address()));
       return;
     }
-    argv.clear();
-    lengths.clear();
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lengths.push_back(a.size());
-    }
+    // Formatted here rather than by hiredis (redisAsyncCommandArgv), which grows its buffer
+    // argument by argument with a printf-like formatter.
+    formatted.clear();
+    append_redis_command(formatted, args);
     auto id = next_id++;
-    if (redisAsyncCommandArgv(ctx, &impl::on_reply,
-                              reinterpret_cast<void*>(static_cast<uintptr_t>(id)),
-                              static_cast<int>(argv.size()), argv.data(), lengths.data())
+    if (redisAsyncFormattedCommand(ctx, &impl::on_reply,
+                                   reinterpret_cast<void*>(static_cast<uintptr_t>(id)),
+                                   formatted.data(), formatted.size())
         != REDIS_OK) {
       unavailable.fetch_add(1, std::memory_order_relaxed);
       handler(make_redis_error(redis_errc::redis_unavailable,
@@ -462,8 +462,8 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
   uint64_t next_id = 1;
   clock_type::time_point last_heard;
   std::deque<pending_command> pending;
-  std::vector<const char*> argv;
-  std::vector<size_t> lengths;
+  /// The command being sent, in the wire protocol (kept for its capacity).
+  std::string formatted;
 
   std::atomic<bool> connected_flag{false};
   std::atomic<uint64_t> sent{0};
