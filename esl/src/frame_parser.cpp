@@ -253,7 +253,17 @@ caf::error frame_builder::read_plain_event() {
   std::span<const internal::line_ref> index{scratch_.lines.data(), plain_line_count_};
   auto lines = body_.substr(0, plain_lines_end_);
   std::optional<std::size_t> inner_length;
-  for (std::size_t at = 0; at < index.size(); ++at) {
+  // Only the lines whose name has the length of one of the four are looked at, picked four at
+  // a time (a few in ten lines).
+  constexpr std::uint64_t wanted_lengths = std::uint64_t{1} << content_length_name.size()
+                                           | std::uint64_t{1} << 10 | std::uint64_t{1} << 9
+                                           | std::uint64_t{1} << 8;
+  if (scratch_.selected_lines.size() < index.size())
+    scratch_.selected_lines.resize(std::max(index.size(), 2 * scratch_.selected_lines.size()));
+  auto selected = internal::select_lines_by_length(index, wanted_lengths,
+                                                   scratch_.selected_lines.data());
+  for (std::size_t pick = 0; pick < selected; ++pick) {
+    std::size_t at = scratch_.selected_lines[pick];
     std::size_t begin = index[at].begin;
     std::size_t colon = index[at].colon;
     switch (colon - begin) {

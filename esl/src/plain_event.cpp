@@ -377,7 +377,38 @@ void find_plain_fields_with(std::string_view lines, std::span<const line_ref> in
       return;
 }
 
+/// `select_lines_by_length` with the line filter `Filter`.
+template <class Filter>
+std::size_t select_lines_with(std::span<const line_ref> index, std::uint64_t lengths,
+                              std::uint32_t* out) {
+  std::size_t count = 0;
+  std::size_t at = 0;
+  for (; at + 4 <= index.size(); at += 4)
+    for (unsigned hits = Filter{}(index.data() + at, lengths); hits != 0; hits &= hits - 1)
+      out[count++] =
+        static_cast<std::uint32_t>(at + static_cast<std::size_t>(std::countr_zero(hits)));
+  for (; at < index.size(); ++at) {
+    auto length = index[at].colon - index[at].begin;
+    if (length < 64 && (lengths >> length & 1) != 0)
+      out[count++] = static_cast<std::uint32_t>(at);
+  }
+  return count;
+}
+
 } // namespace
+
+std::size_t select_lines_by_length_portable(std::span<const line_ref> index,
+                                            std::uint64_t lengths, std::uint32_t* out) {
+  return select_lines_with<portable_length_filter>(index, lengths, out);
+}
+
+#if defined(__x86_64__)
+[[gnu::target("avx2,bmi,bmi2"), gnu::flatten]] std::size_t
+select_lines_by_length_avx2(std::span<const line_ref> index, std::uint64_t lengths,
+                            std::uint32_t* out) {
+  return select_lines_with<avx2_length_filter>(index, lengths, out);
+}
+#endif
 
 void find_plain_fields_portable(std::string_view lines, std::span<const line_ref> index,
                                 std::span<const std::string_view> names,
@@ -407,7 +438,21 @@ const find_function chosen_find_plain_fields =
 #endif
                                find_plain_fields_portable;
 
+using select_function = std::size_t (*)(std::span<const line_ref>, std::uint64_t,
+                                         std::uint32_t*);
+
+const select_function chosen_select_lines_by_length =
+#if defined(__x86_64__)
+  index_lines_avx2_supported() ? select_lines_by_length_avx2 :
+#endif
+                               select_lines_by_length_portable;
+
 } // namespace
+
+std::size_t select_lines_by_length(std::span<const line_ref> index, std::uint64_t lengths,
+                                   std::uint32_t* out) noexcept {
+  return chosen_select_lines_by_length(index, lengths, out);
+}
 
 void find_plain_fields(std::string_view lines, std::span<const line_ref> index,
                        std::span<const std::string_view> names,

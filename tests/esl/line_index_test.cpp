@@ -194,3 +194,37 @@ CAF_TEST(every variant of the field lookup finds what a line by line search find
   }
   CAF_CHECK(hits > 10000);
 }
+
+CAF_TEST(every variant selects the lines of the wanted name lengths) {
+  using select_variant = std::size_t (*)(std::span<const line_ref>, std::uint64_t,
+                                         std::uint32_t*);
+  std::vector<select_variant> variants{select_lines_by_length_portable, select_lines_by_length};
+#if defined(__x86_64__)
+  if (index_lines_avx2_supported())
+    variants.push_back(select_lines_by_length_avx2);
+#endif
+  std::mt19937 random{20261130};
+  auto pick = [&random](std::size_t n) { return static_cast<std::size_t>(random() % n); };
+  for (int round = 0; round < 5000; ++round) {
+    std::string text;
+    auto line_count = pick(30);
+    for (std::size_t i = 0; i < line_count; ++i)
+      text += std::string(1 + pick(i % 7 == 0 ? 100 : 16), 'n') + ": v\n";
+    line_index_buffer buffer;
+    auto indexed = index_lines(text, buffer);
+    CAF_REQUIRE_EQUAL(indexed.lines, line_count);
+    std::span<const line_ref> lines{buffer.data(), indexed.lines};
+    std::uint64_t lengths = random() | std::uint64_t{random()} << 32;
+    std::vector<std::uint32_t> expected;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      auto length = lines[i].colon - lines[i].begin;
+      if (length < 64 && (lengths >> length & 1) != 0)
+        expected.push_back(static_cast<std::uint32_t>(i));
+    }
+    for (auto variant : variants) {
+      std::vector<std::uint32_t> got(lines.size());
+      got.resize(variant(lines, lengths, got.data()));
+      CAF_CHECK_EQUAL(got, expected);
+    }
+  }
+}

@@ -37,12 +37,13 @@ private:
 };
 
 /// Working memory of `frame_parser` for building one frame, kept between frames so its
-/// capacity is reused: the field references, the index of a plain event's lines, and the
-/// decoded copies of values (JSON-unescaped ones appended to `decoded`, percent-decoded ones in
-/// `percent_decoded`).
+/// capacity is reused: the field references, the index of a plain event's lines (and the
+/// positions of the lines the parser reads itself), and the decoded copies of values
+/// (JSON-unescaped ones appended to `decoded`, percent-decoded ones in `percent_decoded`).
 struct decode_scratch {
   std::vector<field_ref> fields;
   line_index_buffer lines;
+  std::vector<std::uint32_t> selected_lines;
   std::string decoded;
   decode_buffer percent_decoded;
 };

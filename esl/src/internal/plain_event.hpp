@@ -97,6 +97,25 @@ struct decoded_fields {
 
 void release_decoded_fields(decoded_fields* fields) noexcept;
 
+/// Writes to `out` (room for `index.size()` entries) the positions in `index` of the lines
+/// whose name length is set in `lengths` (bit n for length n < 64), in order, and returns how
+/// many. Four lines at a time, with AVX2 where `index_lines_avx2_supported()`.
+[[nodiscard]] std::size_t select_lines_by_length(std::span<const line_ref> index,
+                                                 std::uint64_t lengths,
+                                                 std::uint32_t* out) noexcept;
+
+/// `select_lines_by_length` on every CPU.
+[[nodiscard]] std::size_t select_lines_by_length_portable(std::span<const line_ref> index,
+                                                          std::uint64_t lengths,
+                                                          std::uint32_t* out);
+
+#if defined(__x86_64__)
+/// `select_lines_by_length` with AVX2; only where `index_lines_avx2_supported()`.
+[[nodiscard]] std::size_t select_lines_by_length_avx2(std::span<const line_ref> index,
+                                                      std::uint64_t lengths,
+                                                      std::uint32_t* out);
+#endif
+
 /// A value as it stands in the lines, and whether it has an escape to decode.
 struct raw_value {
   std::string_view text;
