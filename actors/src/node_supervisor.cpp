@@ -777,6 +777,9 @@ void register_link_metrics(metrics_registry& m, std::shared_ptr<esl::inbound_cli
   m.callback_gauge("callgrid_esl_protocol_errors_total",
                    "Inbound ESL links closed for a corrupt stream or a reply timeout", {},
                    read(&cc::protocol_errors));
+  m.callback_gauge("callgrid_esl_skipped_events_total",
+                   "Events dropped unread: subscribed only to wake the daemon (CHANNEL_ANSWER)",
+                   {}, read(&cc::events_skipped));
 }
 
 /// Calls in the journal that nobody owns and FreeSWITCH no longer lists ended while callgridd
@@ -952,6 +955,9 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
   for (std::string name; names >> name;)
     esl_options.events.push_back(name);
   esl_options.filters = node_supervisor_filters(esl_options.subscribe_background_jobs);
+  std::istringstream wake_only{node_supervisor_wake_only_events};
+  for (std::string name; wake_only >> name;)
+    esl_options.connection.skipped_events.push_back(name);
   caf::actor handle = caf::actor_cast<caf::actor>(self);
   auto batcher = std::make_shared<event_batcher>(handle);
   st.client = esl::inbound_client::make(

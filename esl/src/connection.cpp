@@ -58,6 +58,7 @@ connection::connection(asio::ip::tcp::socket socket, strand_type strand,
     parser_(options.limits, stream_direction::from_freeswitch) {
   boost::system::error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay{true}, ignored);
+  parser_.skip_plain_events(options_.skipped_events);
 }
 
 connection::~connection() = default;
@@ -321,6 +322,7 @@ void connection::on_read(std::size_t bytes) {
   parser_.commit(bytes);
   const auto received_at = std::chrono::steady_clock::now();
   frame f;
+  auto skipped_before = parser_.skipped_events();
   while (!closed_) {
     auto got = parser_.next(f);
     if (!got) {
@@ -333,6 +335,8 @@ void connection::on_read(std::size_t bytes) {
     f.set_received_at(received_at);
     dispatch(std::move(f));
   }
+  if (auto skipped = parser_.skipped_events() - skipped_before; skipped != 0)
+    counters_->events_skipped.fetch_add(skipped, std::memory_order_relaxed);
   if (closed_)
     return;
   if (on_read_end_)

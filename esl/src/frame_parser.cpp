@@ -674,24 +674,53 @@ caf::expected<bool> frame_parser::next(frame& out) {
     if (!found || !*found)
       return found;
   }
-  auto frame_bytes = header_bytes_ + 2 + body_bytes_;
-  if (end_ - begin_ < frame_bytes)
+  for (;;) {
+    auto frame_bytes = header_bytes_ + 2 + body_bytes_;
+    if (end_ - begin_ < frame_bytes)
+      return false;
+    const char* data = buffer_.get();
+    std::string_view header{data + begin_, header_bytes_};
+    std::string_view body{data + begin_ + header_bytes_ + 2, body_bytes_};
+    bool skip = is_skipped(header, body);
+    if (!skip) {
+      frame_builder builder{header, body, frame_bytes, *scratch_};
+      frame built;
+      if (auto err = builder.build(direction_, *json_, built))
+        return fail(std::move(err));
+      out = std::move(built);
+    }
+    begin_ += frame_bytes;
+    consumed_ += frame_bytes;
+    scan_from_ = begin_;
+    have_header_ = false;
+    if (begin_ == end_)
+      begin_ = end_ = scan_from_ = 0;
+    if (!skip)
+      return true;
+    ++skipped_;
+    auto found = find_header_end();
+    if (!found || !*found)
+      return found;
+  }
+}
+
+void frame_parser::skip_plain_events(std::vector<std::string> names) {
+  skipped_first_lines_.clear();
+  for (auto& name : names)
+    skipped_first_lines_.push_back("Event-Name: " + name);
+}
+
+bool frame_parser::is_skipped(std::string_view header, std::string_view body) const noexcept {
+  if (skipped_first_lines_.empty() || direction_ != stream_direction::from_freeswitch
+      || header.find("text/event-plain") == std::string_view::npos)
     return false;
-  const char* data = buffer_.get();
-  frame_builder builder{std::string_view{data + begin_, header_bytes_},
-                        std::string_view{data + begin_ + header_bytes_ + 2, body_bytes_},
-                        frame_bytes, *scratch_};
-  frame built;
-  if (auto err = builder.build(direction_, *json_, built))
-    return fail(std::move(err));
-  out = std::move(built);
-  begin_ += frame_bytes;
-  consumed_ += frame_bytes;
-  scan_from_ = begin_;
-  have_header_ = false;
-  if (begin_ == end_)
-    begin_ = end_ = scan_from_ = 0;
-  return true;
+  auto first_line = body.substr(0, body.find('\n'));
+  if (first_line.ends_with('\r'))
+    first_line.remove_suffix(1);
+  for (const auto& skipped : skipped_first_lines_)
+    if (first_line == skipped)
+      return true;
+  return false;
 }
 
 caf::error frame_parser::finish() const {

@@ -616,3 +616,65 @@ CAF_TEST(a decoded table is taken from the thread cache of blocks like a frame) 
   CAF_CHECK_EQUAL(str(second.event_fields()[60].value), "value 59");
   std::free(in_between);
 }
+
+CAF_TEST(skipped plain events never come out and the rest is as without skipping) {
+  auto wire = test_support::load_capture("04_call_plain_events").received;
+  auto all = parse_all(wire);
+  CAF_REQUIRE(all);
+  std::vector<std::string> expected; // event names (or content types) of what must come out
+  std::size_t creates = 0;
+  for (const auto& f : *all) {
+    if (f.event_name() == "CHANNEL_CREATE") {
+      ++creates;
+      continue;
+    }
+    expected.push_back(str(f.event_name()) + "/" + to_string(f.type()));
+  }
+  CAF_REQUIRE(creates > 0);
+  // Fed in pieces of every size from 1 to 97 bytes, so that frames split anywhere.
+  for (std::size_t piece = 1; piece < 98; piece += 8) {
+    frame_parser parser;
+    parser.skip_plain_events({"CHANNEL_CREATE", "NOT_SENT"});
+    std::vector<std::string> got;
+    for (std::size_t at = 0; at < wire.size(); at += piece) {
+      parser.feed(std::string_view{wire}.substr(at, piece));
+      for (;;) {
+        frame f;
+        auto next = parser.next(f);
+        CAF_REQUIRE(next);
+        if (!*next)
+          break;
+        got.push_back(str(f.event_name()) + "/" + to_string(f.type()));
+      }
+    }
+    CAF_CHECK(!parser.finish());
+    CAF_CHECK_EQUAL(got, expected);
+    CAF_CHECK_EQUAL(parser.skipped_events(), creates);
+  }
+}
+
+CAF_TEST(only an event that names itself first is skipped) {
+  auto event = [](std::string body) {
+    return "Content-Length: " + std::to_string(body.size())
+           + "\nContent-Type: text/event-plain\n\n" + body;
+  };
+  frame_parser parser;
+  parser.skip_plain_events({"CHANNEL_ANSWER"});
+  parser.feed(event("Event-Name: CHANNEL_ANSWER\nUnique-ID: a\n\n")
+              + event("Event-Name: CHANNEL_ANSWER\r\nUnique-ID: b\n\n")
+              + event("Unique-ID: c\nEvent-Name: CHANNEL_ANSWER\n\n")
+              + event("Event-Name: CHANNEL_ANSWERED\nUnique-ID: d\n\n")
+              + "Content-Type: command/reply\nReply-Text: +OK\n\n");
+  std::vector<std::string> got;
+  for (;;) {
+    frame f;
+    auto next = parser.next(f);
+    CAF_REQUIRE(next);
+    if (!*next)
+      break;
+    got.push_back(f.type() == content_type::command_reply ? std::string{"reply"}
+                                                          : str(f.unique_id()));
+  }
+  CAF_CHECK_EQUAL(got, (std::vector<std::string>{"c", "d", "reply"}));
+  CAF_CHECK_EQUAL(parser.skipped_events(), 2u);
+}

@@ -153,6 +153,14 @@ struct node_supervisor_options {
 inline constexpr const char* node_supervisor_events
   = "CHANNEL_PARK CHANNEL_ANSWER CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP_COMPLETE DTMF HEARTBEAT";
 
+/// Events of `node_supervisor_events` that the inbound link drops unread
+/// (`esl::connection_options::skipped_events`): they are there only to wake the I/O thread
+/// ahead of CHANNEL_PARK (see above), and a call learns as much from the `answer`'s
+/// CHANNEL_EXECUTE_COMPLETE. Read, each cost ~10,000 instructions per call (parsing, indexing,
+/// routing to no call: bench/README.md, eleventh perf round); skipped, only its first line is
+/// looked at. Outbound sockets still deliver CHANNEL_ANSWER to their call.
+inline constexpr const char* node_supervisor_wake_only_events = "CHANNEL_ANSWER";
+
 /// Applications whose CHANNEL_EXECUTE_COMPLETE the inbound link filters out (a negative ESL
 /// filter `Application -NAME`; the subscribed event names become the positive filters, as an
 /// event must match one to pass). The dialplan's `park` completes on every call, at its hangup,

@@ -33,6 +33,10 @@ struct connection_options {
   std::chrono::milliseconds reply_timeout{30'000};
   /// Parser bounds (frame size, header block size).
   parser_limits limits;
+  /// Plain events dropped unread, by name (`frame_parser::skip_plain_events`): events a client
+  /// subscribes to only to be woken by their arrival. Counted in
+  /// `connection_counters::events_skipped`.
+  std::vector<std::string> skipped_events;
 };
 
 /// One established ESL TCP connection, either side of it: writes commands in batches, matches

@@ -12,6 +12,9 @@ struct connection_counters {
   std::atomic<std::uint64_t> frames_received{0};
   /// Frames that were events (plain, json or xml).
   std::atomic<std::uint64_t> events_received{0};
+  /// Plain events dropped unread by the parser (`connection_options::skipped_events`); not in
+  /// `frames_received` or `events_received`.
+  std::atomic<std::uint64_t> events_skipped{0};
   /// Bytes read from and written to the socket.
   std::atomic<std::uint64_t> bytes_received{0};
   std::atomic<std::uint64_t> bytes_sent{0};

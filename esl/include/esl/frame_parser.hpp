@@ -4,7 +4,9 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <caf/expected.hpp>
 
@@ -96,10 +98,21 @@ public:
   /// Whether an earlier call returned an error.
   [[nodiscard]] bool failed() const noexcept { return failed_; }
 
+  /// Plain events (`text/event-plain`) whose first line is `Event-Name: NAME` for one of
+  /// `names` are consumed without being read further: `next` never returns them, and counts
+  /// them in `skipped_events()`. For events a client subscribes to only for their arrival (the
+  /// node supervisor's CHANNEL_ANSWER, node_supervisor.hpp). FreeSWITCH writes Event-Name first;
+  /// an event that names itself later is returned as usual.
+  void skip_plain_events(std::vector<std::string> names);
+
+  /// Events skipped so far (see `skip_plain_events`).
+  [[nodiscard]] std::uint64_t skipped_events() const noexcept { return skipped_; }
+
 private:
   caf::error fail(caf::error err);
   caf::expected<bool> find_header_end();
   caf::expected<bool> build_frame(frame& out);
+  [[nodiscard]] bool is_skipped(std::string_view header, std::string_view body) const noexcept;
   void reserve_for_append(std::size_t extra);
 
   parser_limits limits_;
@@ -115,6 +128,9 @@ private:
   std::size_t body_bytes_ = 0;
   std::uint64_t consumed_ = 0;
   bool failed_ = false;
+  // The first lines of the plain events to skip ("Event-Name: NAME").
+  std::vector<std::string> skipped_first_lines_;
+  std::uint64_t skipped_ = 0;
   std::unique_ptr<simdjson::dom::parser> json_;
   // Per-frame working memory, reused so that a frame costs one allocation.
   std::unique_ptr<internal::decode_scratch> scratch_;
