@@ -4,7 +4,8 @@
 // The first input byte chooses how the rest is split into reads, so the fuzzer also explores
 // frames cut at arbitrary offsets. Every frame that comes out is read in full, so decoding
 // errors inside accessors would show up under AddressSanitizer. A plain event is looked up
-// before its table is decoded (from its wire lines) and the answers must match the table.
+// before its table is decoded (from its wire lines) and the answers must match the table. A
+// parse that skips events by name must return the other frames of a sound stream.
 
 #include <array>
 #include <cstddef>
@@ -44,26 +45,44 @@ void touch(const callgrid::esl::frame& f, std::size_t& sink) {
     sink += value->size();
 }
 
-void run(std::string_view input, std::size_t step, callgrid::esl::stream_direction direction) {
+/// What one parse of the input gave: the frames returned, the events skipped, and whether
+/// the stream was found corrupt.
+struct outcome {
+  std::size_t frames = 0;
+  std::uint64_t skipped = 0;
+  bool failed = false;
+};
+
+outcome run(std::string_view input, std::size_t step, callgrid::esl::stream_direction direction,
+            bool skipping = false) {
   // Small limits so the bounds are reached by fuzz-sized inputs too.
   callgrid::esl::parser_limits limits{.max_body_bytes = 64 * 1024, .max_header_bytes = 8 * 1024};
   callgrid::esl::frame_parser parser{limits, direction};
+  if (skipping)
+    parser.skip_plain_events({"CHANNEL_ANSWER", "CHANNEL_CREATE"});
+  outcome out;
   std::size_t sink = 0;
   callgrid::esl::frame f;
-  for (std::size_t offset = 0; offset < input.size(); offset += step) {
+  for (std::size_t offset = 0; offset < input.size() && !out.failed; offset += step) {
     parser.feed(input.substr(offset, step));
     while (true) {
       auto got = parser.next(f);
-      if (!got)
-        return;
+      if (!got) {
+        out.failed = true;
+        break;
+      }
       if (!*got)
         break;
+      ++out.frames;
       touch(f, sink);
     }
   }
-  (void) parser.finish();
+  if (!out.failed)
+    (void) parser.finish();
+  out.skipped = parser.skipped_events();
   if (sink == 0xdeadbeef)
     __builtin_trap(); // keeps `sink` alive
+  return out;
 }
 
 } // namespace
@@ -75,7 +94,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (data[0] >= 192)
     step = size; // one read
   std::string_view input{reinterpret_cast<const char*>(data + 1), size - 1};
-  run(input, step, callgrid::esl::stream_direction::from_freeswitch);
+  auto all = run(input, step, callgrid::esl::stream_direction::from_freeswitch);
   run(input, step, callgrid::esl::stream_direction::to_freeswitch);
+  // Skipping events by name drops exactly those frames from a sound stream (a corrupt one may
+  // fail later or not at all, as the skipped events are not read).
+  auto skipping = run(input, step, callgrid::esl::stream_direction::from_freeswitch, true);
+  if (!all.failed && (skipping.failed || skipping.frames + skipping.skipped != all.frames))
+    __builtin_trap();
   return 0;
 }
