@@ -52,8 +52,6 @@ const char* to_string(call_phase phase) noexcept {
   switch (phase) {
     case call_phase::created:
       return "created";
-    case call_phase::answering:
-      return "answering";
     case call_phase::running:
       return "running";
     case call_phase::hanging_up:
@@ -131,10 +129,13 @@ void call_state::start(std::chrono::system_clock::time_point now, std::vector<ca
     return;
   }
   if (r.answer && !setup_.already_answered) {
-    phase_ = call_phase::answering;
-    answer_app_uuid_ = next_event_uuid();
-    out.push_back(execute_app{"answer", "", answer_app_uuid_});
-    return;
+    // The answer and the route's first actions leave together, without waiting for the
+    // answer's confirmation: FreeSWITCH runs the applications queued on a channel in order, so
+    // the first prompt starts once the answer is done. Waiting cost a round trip per call, and
+    // the answer's completion need not be read at all (the node supervisor's link skips it).
+    // If the answer fails, the channel hangs up and its final event says so (note_hangup). The
+    // answer time comes from CHANNEL_ANSWER where it is read, and from the final event.
+    out.push_back(execute_app{"answer", "", next_event_uuid()});
   }
   begin_action(out);
 }
@@ -242,20 +243,9 @@ void call_state::on_event(const esl::frame& event, std::vector<call_action>& out
     note_hangup(event, out);
   if (is_answer) {
     answered_us_ = answered_at();
-    if (phase_ == call_phase::answering)
-      begin_action(out);
   } else if (is_completion) {
     if (!found[app_uuid])
       return;
-    if (phase_ == call_phase::answering && *found[app_uuid] == answer_app_uuid_) {
-      // The answer's completion says whether it worked (as CHANNEL_ANSWER does, when it is
-      // subscribed and comes first). If it did not, the hangup events follow.
-      if (found[answer_state] == std::optional<std::string_view>{"answered"}) {
-        answered_us_ = answered_at();
-        begin_action(out);
-      }
-      return;
-    }
     auto it = std::find(playing_.begin(), playing_.end(), *found[app_uuid]);
     if (it != playing_.end()) {
       playing_.erase(it);

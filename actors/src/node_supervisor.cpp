@@ -958,6 +958,9 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
   std::istringstream wake_only{node_supervisor_wake_only_events};
   for (std::string name; wake_only >> name;)
     esl_options.connection.skipped_events.push_back(name);
+  std::istringstream unread_completions{node_supervisor_skipped_completions};
+  for (std::string application; unread_completions >> application;)
+    esl_options.connection.skipped_completions.push_back(application);
   caf::actor handle = caf::actor_cast<caf::actor>(self);
   auto batcher = std::make_shared<event_batcher>(handle);
   st.client = esl::inbound_client::make(

@@ -59,6 +59,7 @@ connection::connection(asio::ip::tcp::socket socket, strand_type strand,
   boost::system::error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay{true}, ignored);
   parser_.skip_plain_events(options_.skipped_events);
+  parser_.skip_plain_completions(options_.skipped_completions);
 }
 
 connection::~connection() = default;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include <simdjson.h>
@@ -710,8 +711,47 @@ void frame_parser::skip_plain_events(std::vector<std::string> names) {
     skipped_first_lines_.push_back("Event-Name: " + name);
 }
 
+void frame_parser::skip_plain_completions(std::vector<std::string> applications) {
+  skipped_completions_ = std::move(applications);
+}
+
+namespace {
+
+/// The value of the `Application` line of a completion, from the lines that end its header
+/// block (`body`): FreeSWITCH writes Application, Application-Data, Application-Response and
+/// Application-UUID last, then the blank line. nullopt when the block does not end with a
+/// blank line (an event with a body of its own) or a line of another name comes first.
+std::optional<std::string_view> trailing_application(std::string_view body) noexcept {
+  constexpr std::string_view family = "Application";
+  constexpr std::string_view prefix = "Application: ";
+  std::string_view rest = body;
+  if (rest.ends_with("\r\n\r\n"))
+    rest.remove_suffix(4);
+  else if (rest.ends_with("\n\n"))
+    rest.remove_suffix(2);
+  else
+    return std::nullopt;
+  for (int lines = 0; lines < 8 && !rest.empty(); ++lines) {
+    auto newline = rest.rfind('\n');
+    auto line = newline == std::string_view::npos ? rest : rest.substr(newline + 1);
+    if (line.ends_with('\r'))
+      line.remove_suffix(1);
+    if (!line.starts_with(family))
+      return std::nullopt;
+    if (line.starts_with(prefix))
+      return line.substr(prefix.size());
+    if (newline == std::string_view::npos)
+      return std::nullopt;
+    rest = rest.substr(0, newline);
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
 bool frame_parser::is_skipped(std::string_view header, std::string_view body) const noexcept {
-  if (skipped_first_lines_.empty() || direction_ != stream_direction::from_freeswitch
+  if ((skipped_first_lines_.empty() && skipped_completions_.empty())
+      || direction_ != stream_direction::from_freeswitch
       || header.find("text/event-plain") == std::string_view::npos)
     return false;
   auto first_line = body.substr(0, body.find('\n'));
@@ -720,7 +760,12 @@ bool frame_parser::is_skipped(std::string_view header, std::string_view body) co
   for (const auto& skipped : skipped_first_lines_)
     if (first_line == skipped)
       return true;
-  return false;
+  if (skipped_completions_.empty() || first_line != "Event-Name: CHANNEL_EXECUTE_COMPLETE")
+    return false;
+  auto application = trailing_application(body);
+  return application
+         && std::find(skipped_completions_.begin(), skipped_completions_.end(), *application)
+              != skipped_completions_.end();
 }
 
 caf::error frame_parser::finish() const {

@@ -678,3 +678,85 @@ CAF_TEST(only an event that names itself first is skipped) {
   CAF_CHECK_EQUAL(got, (std::vector<std::string>{"c", "d", "reply"}));
   CAF_CHECK_EQUAL(parser.skipped_events(), 2u);
 }
+
+CAF_TEST(skipped completions are those of the named applications and nothing else) {
+  auto wire = test_support::load_capture("07_inbound_sendmsg_execute").received;
+  auto all = parse_all(wire);
+  CAF_REQUIRE(all);
+  std::vector<std::string> expected; // what must come out, in order
+  std::size_t dropped = 0;
+  std::size_t playbacks = 0;
+  for (const auto& f : *all) {
+    auto application = f.field("Application").value_or("");
+    if (f.event_name() == "CHANNEL_EXECUTE_COMPLETE") {
+      if (application == "answer" || application == "park") {
+        ++dropped;
+        continue;
+      }
+      playbacks += application == "playback" ? 1 : 0;
+    }
+    expected.push_back(str(f.event_name()) + "/" + str(application) + "/" + to_string(f.type()));
+  }
+  CAF_REQUIRE(dropped >= 2);
+  CAF_REQUIRE(playbacks >= 2); // other completions stay
+  for (std::size_t piece = 1; piece < 98; piece += 8) {
+    frame_parser parser;
+    parser.skip_plain_completions({"answer", "park", "not_run"});
+    std::vector<std::string> got;
+    for (std::size_t at = 0; at < wire.size(); at += piece) {
+      parser.feed(std::string_view{wire}.substr(at, piece));
+      for (;;) {
+        frame f;
+        auto next = parser.next(f);
+        CAF_REQUIRE(next);
+        if (!*next)
+          break;
+        got.push_back(str(f.event_name()) + "/" + str(f.field("Application").value_or(""))
+                      + "/" + to_string(f.type()));
+      }
+    }
+    CAF_CHECK(!parser.finish());
+    CAF_CHECK_EQUAL(got, expected);
+    CAF_CHECK_EQUAL(parser.skipped_events(), dropped);
+  }
+}
+
+CAF_TEST(a completion is skipped only when its last lines name the application) {
+  auto event = [](std::string body) {
+    return "Content-Length: " + std::to_string(body.size())
+           + "\nContent-Type: text/event-plain\n\n" + body;
+  };
+  frame_parser parser;
+  parser.skip_plain_completions({"answer"});
+  std::string many_lines;
+  for (int i = 0; i < 8; ++i)
+    many_lines += "X-Line-" + std::to_string(i) + ": x\n";
+  parser.feed(
+    event("Event-Name: CHANNEL_EXECUTE_COMPLETE\nUnique-ID: a\nApplication: answer\n"
+          "Application-Response: _none_\nApplication-UUID: u\n\n")
+    + event("Event-Name: CHANNEL_EXECUTE_COMPLETE\r\nUnique-ID: b\r\nApplication: answer\r\n\r\n")
+    + event("Event-Name: CHANNEL_EXECUTE_COMPLETE\nUnique-ID: c\nApplication: answered\n\n")
+    + event("Event-Name: CHANNEL_EXECUTE_COMPLETE\nUnique-ID: d\nApplication: playback\n\n")
+    // Named before a line of another name.
+    + event("Event-Name: CHANNEL_EXECUTE_COMPLETE\nUnique-ID: e\nApplication: answer\n" + many_lines
+            + "\n")
+    // An event body of its own: the application line is in the headers before it.
+    + event("Event-Name: CHANNEL_EXECUTE_COMPLETE\nUnique-ID: f\nApplication: answer\n"
+            "Content-Length: 20\n\nApplication: answer\n")
+    + event("Event-Name: CHANNEL_ANSWER\nUnique-ID: g\nApplication: answer\n\n")
+    + event("Unique-ID: h\nEvent-Name: CHANNEL_EXECUTE_COMPLETE\nApplication: answer\n\n")
+    + event("Event-Name: CHANNEL_EXECUTE_COMPLETE\nApplication: answer\n\n")
+    + "Content-Type: command/reply\nReply-Text: +OK\n\n");
+  std::vector<std::string> got;
+  for (;;) {
+    frame f;
+    auto next = parser.next(f);
+    CAF_REQUIRE(next);
+    if (!*next)
+      break;
+    got.push_back(f.type() == content_type::command_reply ? std::string{"reply"}
+                                                          : str(f.unique_id()));
+  }
+  CAF_CHECK_EQUAL(got, (std::vector<std::string>{"c", "d", "e", "f", "g", "h", "reply"}));
+  CAF_CHECK_EQUAL(parser.skipped_events(), 3u);
+}

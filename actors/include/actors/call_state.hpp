@@ -106,9 +106,6 @@ struct call_setup {
 enum class call_phase : uint8_t {
   /// `start` not called yet.
   created,
-  /// Answer sent, waiting for CHANNEL_ANSWER or the answer's CHANNEL_EXECUTE_COMPLETE
-  /// (whichever comes first).
-  answering,
   /// The route's action runs (IVR, bridge).
   running,
   /// A hangup was sent or reported; waiting for CHANNEL_HANGUP_COMPLETE.
@@ -132,8 +129,9 @@ public:
   call_state(call_state&&) noexcept;
   call_state& operator=(call_state&&) noexcept;
 
-  /// Starts the route: answer, then the IVR or bridge; or a hangup for a rejecting route or a
-  /// missing route or flow. `now` is the wall clock (IVR branches on time of day).
+  /// Starts the route: answer (when the route says so) and, in the same actions, the IVR's
+  /// first commands or the bridge; or a hangup for a rejecting route or a missing route or
+  /// flow. `now` is the wall clock (IVR branches on time of day).
   void start(std::chrono::system_clock::time_point now, std::vector<call_action>& out);
 
   /// Applies one event of this channel (CHANNEL_ANSWER, CHANNEL_EXECUTE_COMPLETE, DTMF,
@@ -193,8 +191,6 @@ private:
   /// Application-UUIDs of the playbacks sent and not yet completed, oldest first (the IVR
   /// expects one prompt_finished per prompt, in order).
   std::vector<std::string> playing_;
-  /// The Event-UUID of the `answer` sent while answering ("" before).
-  std::string answer_app_uuid_;
   std::string disposition_;
   std::string hangup_cause_;
   std::optional<int32_t> sip_code_;

@@ -37,6 +37,9 @@ struct connection_options {
   /// subscribes to only to be woken by their arrival. Counted in
   /// `connection_counters::events_skipped`.
   std::vector<std::string> skipped_events;
+  /// Applications whose plain CHANNEL_EXECUTE_COMPLETE is dropped unread
+  /// (`frame_parser::skip_plain_completions`), counted with the skipped events.
+  std::vector<std::string> skipped_completions;
 };
 
 /// One established ESL TCP connection, either side of it: writes commands in batches, matches

@@ -105,7 +105,16 @@ public:
   /// an event that names itself later is returned as usual.
   void skip_plain_events(std::vector<std::string> names);
 
-  /// Events skipped so far (see `skip_plain_events`).
+  /// Plain CHANNEL_EXECUTE_COMPLETE events (first line `Event-Name: CHANNEL_EXECUTE_COMPLETE`)
+  /// whose `Application` is one of `applications` are consumed unread too, and counted with
+  /// the skipped events. The application is read from the lines that end the event's header
+  /// block, where FreeSWITCH writes it (Application, Application-Data, Application-Response,
+  /// Application-UUID, then the blank line): a completion that names its application
+  /// elsewhere, or has a body of its own, is returned as usual. For completions nobody reads
+  /// (the node supervisor's, node_supervisor.hpp).
+  void skip_plain_completions(std::vector<std::string> applications);
+
+  /// Events skipped so far (see `skip_plain_events`, `skip_plain_completions`).
   [[nodiscard]] std::uint64_t skipped_events() const noexcept { return skipped_; }
 
 private:
@@ -130,6 +139,8 @@ private:
   bool failed_ = false;
   // The first lines of the plain events to skip ("Event-Name: NAME").
   std::vector<std::string> skipped_first_lines_;
+  // The applications whose CHANNEL_EXECUTE_COMPLETE is skipped.
+  std::vector<std::string> skipped_completions_;
   std::uint64_t skipped_ = 0;
   std::unique_ptr<simdjson::dom::parser> json_;
   // Per-frame working memory, reused so that a frame costs one allocation.
