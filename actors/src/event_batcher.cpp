@@ -13,6 +13,8 @@ event_batcher::event_batcher(caf::actor supervisor) : supervisor_(std::move(supe
 }
 
 void event_batcher::add(esl::frame&& event) {
+  if (pending_.capacity() == 0)
+    pending_.reserve(4); // one allocation for the events of most reads
   pending_.push_back(std::make_shared<const esl::frame>(std::move(event)));
 }
 

@@ -138,6 +138,8 @@ struct node_supervisor_state {
   /// never adopted (e.g. a loopback origination's far leg playing a tone).
   int64_t ready_at_us = 0;
   std::unordered_set<std::string> born_unowned;
+  /// The number of the ready link (`esl::inbound_client::links_ready`) those refer to.
+  std::uint64_t ready_link_number = 0;
   /// The drain in progress (phase in `load.phase`): its deadline (wall clock, ms; 0 = none),
   /// whether the deadline's hangups were sent, and whether a spool flush is awaited.
   int64_t drain_deadline_unix_ms = 0;
@@ -726,6 +728,14 @@ void reconcile(supervisor_pointer self, const channel_listing& listing) {
   if (++st.listings_since_ready < 2)
     return;
   st.born_unowned.clear();
+  // The channels born since the link became ready need no more sightings: the completions no
+  // call reads may go unread from now on, on this link (a new link starts reading them).
+  std::vector<std::string> unread;
+  std::istringstream names{node_supervisor_skipped_completions};
+  for (std::string application; names >> application;)
+    unread.push_back(application);
+  if (st.client)
+    st.client->skip_completions(std::move(unread), st.ready_link_number);
   // A channel adopted from the first listing but missing from the second was already gone (the
   // listing lags behind hangups too): close its record, nothing will come for it.
   for (const auto& uuid : st.adopted_unconfirmed) {
@@ -778,7 +788,7 @@ void register_link_metrics(metrics_registry& m, std::shared_ptr<esl::inbound_cli
                    "Inbound ESL links closed for a corrupt stream or a reply timeout", {},
                    read(&cc::protocol_errors));
   m.callback_gauge("callgrid_esl_skipped_events_total",
-                   "Events dropped unread: subscribed only to wake the daemon (CHANNEL_ANSWER)",
+                   "Events dropped unread: CHANNEL_ANSWER and the completions of answer and set",
                    {}, read(&cc::events_skipped));
 }
 
@@ -958,9 +968,6 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
   std::istringstream wake_only{node_supervisor_wake_only_events};
   for (std::string name; wake_only >> name;)
     esl_options.connection.skipped_events.push_back(name);
-  std::istringstream unread_completions{node_supervisor_skipped_completions};
-  for (std::string application; unread_completions >> application;)
-    esl_options.connection.skipped_completions.push_back(application);
   caf::actor handle = caf::actor_cast<caf::actor>(self);
   auto batcher = std::make_shared<event_batcher>(handle);
   st.client = esl::inbound_client::make(
@@ -1054,6 +1061,7 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
         state.listings_since_ready = 0;
         state.ready_at_us = wall_clock_us();
         state.born_unowned.clear();
+        state.ready_link_number = state.client ? state.client->links_ready() : 0;
         request_listing(self);
         check_freeswitch_ready(self);
         // A drain pauses FreeSWITCH's inbound calls; a daemon that stopped or lost the link

@@ -750,8 +750,10 @@ std::optional<std::string_view> trailing_application(std::string_view body) noex
 } // namespace
 
 bool frame_parser::is_skipped(std::string_view header, std::string_view body) const noexcept {
+  // FreeSWITCH writes Event-Name first: a body that does not start with it (a reply has none)
+  // is not looked at further.
   if ((skipped_first_lines_.empty() && skipped_completions_.empty())
-      || direction_ != stream_direction::from_freeswitch
+      || direction_ != stream_direction::from_freeswitch || !body.starts_with("Event-Name: ")
       || header.find("text/event-plain") == std::string_view::npos)
     return false;
   auto first_line = body.substr(0, body.find('\n'));

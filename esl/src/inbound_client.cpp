@@ -296,7 +296,17 @@ void inbound_client::became_ready() {
   frames_at_last_probe_ = counters_->frames_received.load();
   last_activity_ = steady_clock::now();
   publish_ready_link(link_);
+  links_ready_.fetch_add(1);
   set_state(link_state::ready, {});
+}
+
+void inbound_client::skip_completions(std::vector<std::string> applications, std::uint64_t link) {
+  asio::post(strand_, [self = shared_from_this(), applications = std::move(applications),
+                       link]() mutable {
+    if (self->link_ && self->authenticated_ && self->links_ready_.load() == link
+        && self->state_.load() == link_state::ready)
+      self->link_->skip_completions(std::move(applications));
+  });
 }
 
 void inbound_client::link_lost(const caf::error& reason) {

@@ -359,6 +359,68 @@ CAF_TEST(after a lost link the client reconnects and subscribes again) {
   CAF_CHECK(peer->finish().empty());
 }
 
+CAF_TEST(completions are skipped on the link named and not on a later one) {
+  auto completion = [](const std::string& uuid, const std::string& application) {
+    std::string body = "Event-Name: CHANNEL_EXECUTE_COMPLETE\nUnique-ID: " + uuid
+                       + "\nApplication: " + application + "\nApplication-UUID: x-" + uuid
+                       + "\n\n";
+    return "Content-Length: " + std::to_string(body.size())
+           + "\nContent-Type: text/event-plain\n\n" + body;
+  };
+  auto handshake = [](std::vector<peer_step> tail) {
+    std::vector<peer_step> steps{
+      peer_step::send(auth_request), peer_step::expect("auth ClueCon\n\n"),
+      peer_step::send(accepted),
+      peer_step::expect("event plain CHANNEL_EXECUTE_COMPLETE BACKGROUND_JOB\n\n"),
+      peer_step::send(ok_reply)};
+    steps.insert(steps.end(), tail.begin(), tail.end());
+    return steps;
+  };
+  auto peer = scripted_peer::listen(
+    {handshake({peer_step::send(completion("a", "answer")), peer_step::expect("api status\n\n"),
+                peer_step::send(completion("b", "answer") + completion("c", "playback")
+                                + api_response("UP\n")),
+                peer_step::close()}),
+     handshake({peer_step::expect("api status\n\n"),
+                peer_step::send(completion("d", "answer") + api_response("UP\n")),
+                peer_step::await_close()})});
+  inbound_options options;
+  options.events = {"CHANNEL_EXECUTE_COMPLETE"};
+  auto client = make_client(peer->port(), options);
+  client->start();
+  CAF_REQUIRE(wait_state(link_state::ready));
+  CAF_REQUIRE(events.wait_size(1)); // read: nothing skipped yet
+  auto first_link = client->links_ready();
+  CAF_CHECK_EQUAL(first_link, 1u);
+  client->skip_completions({"answer"}, first_link);
+  collected<std::string> outputs;
+  auto status = [&] {
+    client->api("status", [&](caf::expected<std::string> out) {
+      outputs.add(out ? *out : render_error(out.error()));
+    });
+  };
+  status();
+  CAF_REQUIRE(outputs.wait_size(1));
+  CAF_REQUIRE(events.wait_size(2));
+  CAF_REQUIRE(states.wait_for([&](const auto&) { return client->links_ready() == 2; }));
+  CAF_REQUIRE(wait_state(link_state::ready));
+  // A new link reads every completion, whatever was asked of the one before.
+  client->skip_completions({"answer"}, first_link);
+  status();
+  CAF_REQUIRE(outputs.wait_size(2));
+  CAF_REQUIRE(events.wait_size(3));
+  std::vector<std::string> uuids;
+  for (const auto& e : events.snapshot()) {
+    auto at = e.body.find("Unique-ID: ");
+    uuids.push_back(at == std::string::npos ? e.body : e.body.substr(at + 11, 1));
+  }
+  CAF_CHECK_EQUAL(uuids, (std::vector<std::string>{"a", "c", "d"}));
+  CAF_CHECK_EQUAL(client->counters().events_skipped.load(), 1u);
+  client->stop();
+  CAF_CHECK(wait_state(link_state::stopped));
+  CAF_CHECK(peer->finish().empty());
+}
+
 CAF_TEST(bgapi results are matched by Job-UUID even out of order) {
   std::string first_job;
   std::string second_job;

@@ -162,13 +162,16 @@ inline constexpr const char* node_supervisor_events
 inline constexpr const char* node_supervisor_wake_only_events = "CHANNEL_ANSWER";
 
 /// Applications whose CHANNEL_EXECUTE_COMPLETE the inbound link drops unread
-/// (`esl::connection_options::skipped_completions`): no call reads them. A call sends its
-/// `answer` with its first prompt and learns the answer time from the final event
-/// (call_state::start); a `set` (the dialplan's, or an IVR variable) completes with nothing a
-/// call waits for. Not filtered by FreeSWITCH instead: a dialplan's `answer` completes just
-/// before CHANNEL_PARK and its arrival wakes the I/O thread in time for it (see
-/// `node_supervisor_ignored_applications`); skipped, only the event's first and last lines
-/// are looked at, instead of ~8,000 instructions of parsing and routing per completion.
+/// (`esl::inbound_client::skip_completions`) once the recovery listings after the link became
+/// ready are done: no call reads them. A call sends its `answer` with its first prompt and
+/// learns the answer time from the final event (call_state::start); a `set` (the dialplan's, or
+/// an IVR variable) completes with nothing a call waits for. Until then they are read: a
+/// channel born after the link became ready that never parks (a loopback origination's far
+/// leg) may show itself only by them, and must not be adopted by those listings. Not filtered
+/// by FreeSWITCH instead: a dialplan's `answer` completes just before CHANNEL_PARK and its
+/// arrival wakes the I/O thread in time for it (see `node_supervisor_ignored_applications`);
+/// skipped, only the event's first and last lines are looked at, instead of ~8,000
+/// instructions of parsing and routing per completion.
 inline constexpr const char* node_supervisor_skipped_completions = "answer set";
 
 /// Applications whose CHANNEL_EXECUTE_COMPLETE the inbound link filters out (a negative ESL

@@ -37,8 +37,9 @@ struct connection_options {
   /// subscribes to only to be woken by their arrival. Counted in
   /// `connection_counters::events_skipped`.
   std::vector<std::string> skipped_events;
-  /// Applications whose plain CHANNEL_EXECUTE_COMPLETE is dropped unread
-  /// (`frame_parser::skip_plain_completions`), counted with the skipped events.
+  /// Applications whose plain CHANNEL_EXECUTE_COMPLETE is dropped unread from the start
+  /// (`frame_parser::skip_plain_completions`), counted with the skipped events; see also
+  /// `connection::skip_completions`.
   std::vector<std::string> skipped_completions;
 };
 
@@ -95,6 +96,11 @@ public:
 
   /// Closes the link; waiting commands fail with errc::disconnected. Thread-safe, idempotent.
   void close();
+
+  /// From now on, drops the plain CHANNEL_EXECUTE_COMPLETE events of `applications` unread
+  /// (`frame_parser::skip_plain_completions`; replaces `connection_options::skipped_completions`).
+  /// Thread-safe: takes effect on the strand, for the reads parsed after it.
+  void skip_completions(std::vector<std::string> applications);
 
   /// Closes the link once everything queued so far has been written (after `exit`, say).
   void close_after_writes();

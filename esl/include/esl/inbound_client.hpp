@@ -140,6 +140,17 @@ public:
   /// The current state (racy by nature when read from another thread; for display).
   [[nodiscard]] link_state state() const noexcept { return state_.load(); }
 
+  /// How many times the link became ready so far: the number of the current (or last) ready
+  /// link. Read it when the state handler reports `ready` to name that link.
+  [[nodiscard]] std::uint64_t links_ready() const noexcept { return links_ready_.load(); }
+
+  /// Drops the plain CHANNEL_EXECUTE_COMPLETE events of `applications` unread on ready link
+  /// number `link` (see `links_ready`; `connection::skip_completions`), and not at all if that
+  /// link is gone by then: every new link starts with `connection_options::skipped_completions`.
+  /// For an owner that may skip them only after a while on each link (the node supervisor,
+  /// once its recovery listings are done). Thread-safe.
+  void skip_completions(std::vector<std::string> applications, std::uint64_t link);
+
 private:
   struct pending_job {
     job_handler handler;
@@ -177,6 +188,7 @@ private:
   std::shared_ptr<connection> link_;
   std::shared_ptr<boost::asio::ip::tcp::socket> connecting_socket_;
   std::atomic<link_state> state_{link_state::stopped};
+  std::atomic<std::uint64_t> links_ready_{0};
   caf::error pending_reason_;
   std::mutex ready_link_mutex_;
   std::shared_ptr<connection> ready_link_; // guarded by ready_link_mutex_
