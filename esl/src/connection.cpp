@@ -222,9 +222,10 @@ void connection::refuse(reply_handler on_reply, caf::error reason) {
 }
 
 void connection::skip_completions(std::vector<std::string> applications) {
-  asio::post(strand_, [self = shared_from_this(), applications = std::move(applications)]() mutable {
-    self->parser_.skip_plain_completions(std::move(applications));
-  });
+  asio::post(strand_,
+             [self = shared_from_this(), applications = std::move(applications)]() mutable {
+               self->parser_.skip_plain_completions(std::move(applications));
+             });
 }
 
 void connection::close() {

@@ -617,65 +617,80 @@ CAF_TEST(a decoded table is taken from the thread cache of blocks like a frame) 
   std::free(in_between);
 }
 
+namespace {
+
+/// What the skipping tests know a frame by: event name, application and content type.
+std::string skip_label(const frame& f) {
+  return str(f.event_name()) + "/" + str(f.field("Application").value_or("")) + "/"
+         + to_string(f.type());
+}
+
+/// Feeds `wire` to `parser` in pieces of `piece` bytes and labels what comes out (`label`).
+std::vector<std::string> parse_in_pieces(frame_parser& parser, std::string_view wire,
+                                         std::size_t piece,
+                                         const std::function<std::string(const frame&)>& label) {
+  std::vector<std::string> got;
+  for (std::size_t at = 0; at < wire.size(); at += piece) {
+    parser.feed(wire.substr(at, piece));
+    for (;;) {
+      frame f;
+      auto next = parser.next(f);
+      CAF_REQUIRE(next);
+      if (!*next)
+        break;
+      got.push_back(label(f));
+    }
+  }
+  CAF_CHECK(!parser.finish());
+  return got;
+}
+
+/// A plain event frame around `body`.
+std::string plain_event(const std::string& body) {
+  return "Content-Length: " + std::to_string(body.size()) + "\nContent-Type: text/event-plain\n\n"
+         + body;
+}
+
+/// A reply is "reply", an event its Unique-ID.
+std::string reply_or_uuid(const frame& f) {
+  return f.type() == content_type::command_reply ? std::string{"reply"} : str(f.unique_id());
+}
+
+} // namespace
+
 CAF_TEST(skipped plain events never come out and the rest is as without skipping) {
   auto wire = test_support::load_capture("04_call_plain_events").received;
   auto all = parse_all(wire);
   CAF_REQUIRE(all);
-  std::vector<std::string> expected; // event names (or content types) of what must come out
+  std::vector<std::string> expected; // what must come out, in order
   std::size_t creates = 0;
   for (const auto& f : *all) {
     if (f.event_name() == "CHANNEL_CREATE") {
       ++creates;
       continue;
     }
-    expected.push_back(str(f.event_name()) + "/" + to_string(f.type()));
+    expected.push_back(skip_label(f));
   }
   CAF_REQUIRE(creates > 0);
   // Fed in pieces of every size from 1 to 97 bytes, so that frames split anywhere.
   for (std::size_t piece = 1; piece < 98; piece += 8) {
     frame_parser parser;
     parser.skip_plain_events({"CHANNEL_CREATE", "NOT_SENT"});
-    std::vector<std::string> got;
-    for (std::size_t at = 0; at < wire.size(); at += piece) {
-      parser.feed(std::string_view{wire}.substr(at, piece));
-      for (;;) {
-        frame f;
-        auto next = parser.next(f);
-        CAF_REQUIRE(next);
-        if (!*next)
-          break;
-        got.push_back(str(f.event_name()) + "/" + to_string(f.type()));
-      }
-    }
-    CAF_CHECK(!parser.finish());
-    CAF_CHECK_EQUAL(got, expected);
+    CAF_CHECK_EQUAL(parse_in_pieces(parser, wire, piece, skip_label), expected);
     CAF_CHECK_EQUAL(parser.skipped_events(), creates);
   }
 }
 
 CAF_TEST(only an event that names itself first is skipped) {
-  auto event = [](std::string body) {
-    return "Content-Length: " + std::to_string(body.size())
-           + "\nContent-Type: text/event-plain\n\n" + body;
-  };
   frame_parser parser;
   parser.skip_plain_events({"CHANNEL_ANSWER"});
-  parser.feed(event("Event-Name: CHANNEL_ANSWER\nUnique-ID: a\n\n")
-              + event("Event-Name: CHANNEL_ANSWER\r\nUnique-ID: b\n\n")
-              + event("Unique-ID: c\nEvent-Name: CHANNEL_ANSWER\n\n")
-              + event("Event-Name: CHANNEL_ANSWERED\nUnique-ID: d\n\n")
-              + "Content-Type: command/reply\nReply-Text: +OK\n\n");
-  std::vector<std::string> got;
-  for (;;) {
-    frame f;
-    auto next = parser.next(f);
-    CAF_REQUIRE(next);
-    if (!*next)
-      break;
-    got.push_back(f.type() == content_type::command_reply ? std::string{"reply"}
-                                                          : str(f.unique_id()));
-  }
-  CAF_CHECK_EQUAL(got, (std::vector<std::string>{"c", "d", "reply"}));
+  auto wire = plain_event("Event-Name: CHANNEL_ANSWER\nUnique-ID: a\n\n")
+              + plain_event("Event-Name: CHANNEL_ANSWER\r\nUnique-ID: b\n\n")
+              + plain_event("Unique-ID: c\nEvent-Name: CHANNEL_ANSWER\n\n")
+              + plain_event("Event-Name: CHANNEL_ANSWERED\nUnique-ID: d\n\n")
+              + "Content-Type: command/reply\nReply-Text: +OK\n\n";
+  CAF_CHECK_EQUAL(parse_in_pieces(parser, wire, wire.size(), reply_or_uuid),
+                  (std::vector<std::string>{"c", "d", "reply"}));
   CAF_CHECK_EQUAL(parser.skipped_events(), 2u);
 }
 
@@ -695,68 +710,42 @@ CAF_TEST(skipped completions are those of the named applications and nothing els
       }
       playbacks += application == "playback" ? 1 : 0;
     }
-    expected.push_back(str(f.event_name()) + "/" + str(application) + "/" + to_string(f.type()));
+    expected.push_back(skip_label(f));
   }
   CAF_REQUIRE(dropped >= 2);
   CAF_REQUIRE(playbacks >= 2); // other completions stay
   for (std::size_t piece = 1; piece < 98; piece += 8) {
     frame_parser parser;
     parser.skip_plain_completions({"answer", "park", "not_run"});
-    std::vector<std::string> got;
-    for (std::size_t at = 0; at < wire.size(); at += piece) {
-      parser.feed(std::string_view{wire}.substr(at, piece));
-      for (;;) {
-        frame f;
-        auto next = parser.next(f);
-        CAF_REQUIRE(next);
-        if (!*next)
-          break;
-        got.push_back(str(f.event_name()) + "/" + str(f.field("Application").value_or(""))
-                      + "/" + to_string(f.type()));
-      }
-    }
-    CAF_CHECK(!parser.finish());
-    CAF_CHECK_EQUAL(got, expected);
+    CAF_CHECK_EQUAL(parse_in_pieces(parser, wire, piece, skip_label), expected);
     CAF_CHECK_EQUAL(parser.skipped_events(), dropped);
   }
 }
 
 CAF_TEST(a completion is skipped only when its last lines name the application) {
-  auto event = [](std::string body) {
-    return "Content-Length: " + std::to_string(body.size())
-           + "\nContent-Type: text/event-plain\n\n" + body;
-  };
   frame_parser parser;
   parser.skip_plain_completions({"answer"});
   std::string many_lines;
   for (int i = 0; i < 8; ++i)
     many_lines += "X-Line-" + std::to_string(i) + ": x\n";
-  parser.feed(
-    event("Event-Name: CHANNEL_EXECUTE_COMPLETE\nUnique-ID: a\nApplication: answer\n"
-          "Application-Response: _none_\nApplication-UUID: u\n\n")
-    + event("Event-Name: CHANNEL_EXECUTE_COMPLETE\r\nUnique-ID: b\r\nApplication: answer\r\n\r\n")
-    + event("Event-Name: CHANNEL_EXECUTE_COMPLETE\nUnique-ID: c\nApplication: answered\n\n")
-    + event("Event-Name: CHANNEL_EXECUTE_COMPLETE\nUnique-ID: d\nApplication: playback\n\n")
-    // Named before a line of another name.
-    + event("Event-Name: CHANNEL_EXECUTE_COMPLETE\nUnique-ID: e\nApplication: answer\n" + many_lines
-            + "\n")
-    // An event body of its own: the application line is in the headers before it.
-    + event("Event-Name: CHANNEL_EXECUTE_COMPLETE\nUnique-ID: f\nApplication: answer\n"
-            "Content-Length: 20\n\nApplication: answer\n")
-    + event("Event-Name: CHANNEL_ANSWER\nUnique-ID: g\nApplication: answer\n\n")
-    + event("Unique-ID: h\nEvent-Name: CHANNEL_EXECUTE_COMPLETE\nApplication: answer\n\n")
-    + event("Event-Name: CHANNEL_EXECUTE_COMPLETE\nApplication: answer\n\n")
-    + "Content-Type: command/reply\nReply-Text: +OK\n\n");
-  std::vector<std::string> got;
-  for (;;) {
-    frame f;
-    auto next = parser.next(f);
-    CAF_REQUIRE(next);
-    if (!*next)
-      break;
-    got.push_back(f.type() == content_type::command_reply ? std::string{"reply"}
-                                                          : str(f.unique_id()));
-  }
-  CAF_CHECK_EQUAL(got, (std::vector<std::string>{"c", "d", "e", "f", "g", "h", "reply"}));
+  const std::string complete = "Event-Name: CHANNEL_EXECUTE_COMPLETE\n";
+  auto wire
+    = plain_event(complete + "Unique-ID: a\nApplication: answer\nApplication-Response: _none_\n"
+                             "Application-UUID: u\n\n")
+      + plain_event("Event-Name: CHANNEL_EXECUTE_COMPLETE\r\nUnique-ID: b\r\n"
+                    "Application: answer\r\n\r\n")
+      + plain_event(complete + "Unique-ID: c\nApplication: answered\n\n")
+      + plain_event(complete + "Unique-ID: d\nApplication: playback\n\n")
+      // Named before a line of another name.
+      + plain_event(complete + "Unique-ID: e\nApplication: answer\n" + many_lines + "\n")
+      // An event body of its own: the application line is in the headers before it.
+      + plain_event(complete + "Unique-ID: f\nApplication: answer\n"
+                               "Content-Length: 20\n\nApplication: answer\n")
+      + plain_event("Event-Name: CHANNEL_ANSWER\nUnique-ID: g\nApplication: answer\n\n")
+      + plain_event("Unique-ID: h\nEvent-Name: CHANNEL_EXECUTE_COMPLETE\nApplication: answer\n\n")
+      + plain_event(complete + "Application: answer\n\n")
+      + "Content-Type: command/reply\nReply-Text: +OK\n\n";
+  CAF_CHECK_EQUAL(parse_in_pieces(parser, wire, wire.size(), reply_or_uuid),
+                  (std::vector<std::string>{"c", "d", "e", "f", "g", "h", "reply"}));
   CAF_CHECK_EQUAL(parser.skipped_events(), 3u);
 }

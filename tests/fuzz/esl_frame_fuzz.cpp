@@ -99,8 +99,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view input{reinterpret_cast<const char*>(data + 1), size - 1};
   auto all = run(input, step, callgrid::esl::stream_direction::from_freeswitch);
   run(input, step, callgrid::esl::stream_direction::to_freeswitch);
-  // Skipping events by name (and completions by application) drops exactly those frames from a sound stream (a corrupt one may
-  // fail later or not at all, as the skipped events are not read).
+  // Skipping events by name (and completions by application) drops exactly those frames from
+  // a sound stream (a corrupt one may fail later or not at all, as the skipped events are not
+  // read).
   auto skipping = run(input, step, callgrid::esl::stream_direction::from_freeswitch, true);
   if (!all.failed && (skipping.failed || skipping.frames + skipping.skipped != all.frames))
     __builtin_trap();
