@@ -224,13 +224,13 @@ void call_state::on_event(const esl::frame& event, std::vector<call_action>& out
   }
   auto name = event.event_name();
   // What an event is read for, found in one pass over it (esl::frame::find_fields): every
-  // event's Answer-State, an answer's time, and an application's UUID when one completes.
-  enum slot { answer_state, answered_time, app_uuid, slots };
+  // event's Answer-State, an application's UUID when one completes, and an answer's time.
+  enum slot { answer_state, app_uuid, answered_time, slots };
   static constexpr std::array<std::string_view, slots> names{
-    "Answer-State", "Caller-Channel-Answered-Time", "Application-UUID"};
+    "Answer-State", "Application-UUID", "Caller-Channel-Answered-Time"};
   bool is_answer = name == "CHANNEL_ANSWER";
   bool is_completion = name == "CHANNEL_EXECUTE_COMPLETE";
-  std::size_t wanted = is_completion ? 3 : is_answer ? 2 : 1;
+  std::size_t wanted = is_answer ? 3 : is_completion ? 2 : 1;
   std::array<std::optional<std::string_view>, slots> found;
   event.find_fields(std::span{names}.first(wanted), std::span{found}.first(wanted));
   auto answered_at = [&found] { return text_as_int(found[answered_time]); };

@@ -191,18 +191,25 @@ std::size_t max_idle_call_actors(const node_supervisor_options& options) {
   return std::max(at_least, static_cast<std::size_t>(std::max(options.capacity, 0)));
 }
 
+/// The words of one of the space-separated lists in node_supervisor.hpp.
+std::vector<std::string> words(const char* list) {
+  std::vector<std::string> out;
+  std::istringstream in{list};
+  for (std::string word; in >> word;)
+    out.push_back(std::move(word));
+  return out;
+}
+
 } // namespace
 
 std::vector<std::pair<std::string, std::string>>
 node_supervisor_filters(bool with_background_jobs) {
   std::vector<std::pair<std::string, std::string>> filters;
-  std::istringstream names{node_supervisor_events};
-  for (std::string name; names >> name;)
-    filters.emplace_back("Event-Name", name);
+  for (auto& name : words(node_supervisor_events))
+    filters.emplace_back("Event-Name", std::move(name));
   if (with_background_jobs)
     filters.emplace_back("Event-Name", "BACKGROUND_JOB");
-  std::istringstream ignored{node_supervisor_ignored_applications};
-  for (std::string application; ignored >> application;)
+  for (const auto& application : words(node_supervisor_ignored_applications))
     filters.emplace_back("Application", "-" + application);
   return filters;
 }
@@ -730,12 +737,9 @@ void reconcile(supervisor_pointer self, const channel_listing& listing) {
   st.born_unowned.clear();
   // The channels born since the link became ready need no more sightings: the completions no
   // call reads may go unread from now on, on this link (a new link starts reading them).
-  std::vector<std::string> unread;
-  std::istringstream names{node_supervisor_skipped_completions};
-  for (std::string application; names >> application;)
-    unread.push_back(application);
   if (st.client)
-    st.client->skip_completions(std::move(unread), st.ready_link_number);
+    st.client->skip_completions(words(node_supervisor_skipped_completions),
+                                st.ready_link_number);
   // A channel adopted from the first listing but missing from the second was already gone (the
   // listing lags behind hangups too): close its record, nothing will come for it.
   for (const auto& uuid : st.adopted_unconfirmed) {
@@ -960,14 +964,11 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
   });
   register_origination_metrics(st, m);
   auto esl_options = st.options.esl;
-  esl_options.events.clear();
-  std::istringstream names{node_supervisor_events};
-  for (std::string name; names >> name;)
-    esl_options.events.push_back(name);
+  esl_options.events = words(node_supervisor_events);
   esl_options.filters = node_supervisor_filters(esl_options.subscribe_background_jobs);
-  std::istringstream wake_only{node_supervisor_wake_only_events};
-  for (std::string name; wake_only >> name;)
-    esl_options.connection.skipped_events.push_back(name);
+  auto wake_only = words(node_supervisor_wake_only_events);
+  esl_options.connection.skipped_events.insert(esl_options.connection.skipped_events.end(),
+                                               wake_only.begin(), wake_only.end());
   caf::actor handle = caf::actor_cast<caf::actor>(self);
   auto batcher = std::make_shared<event_batcher>(handle);
   st.client = esl::inbound_client::make(

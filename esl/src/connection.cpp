@@ -59,7 +59,6 @@ connection::connection(asio::ip::tcp::socket socket, strand_type strand,
   boost::system::error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay{true}, ignored);
   parser_.skip_plain_events(options_.skipped_events);
-  parser_.skip_plain_completions(options_.skipped_completions);
 }
 
 connection::~connection() = default;
@@ -222,10 +221,11 @@ void connection::refuse(reply_handler on_reply, caf::error reason) {
 }
 
 void connection::skip_completions(std::vector<std::string> applications) {
-  asio::post(strand_,
-             [self = shared_from_this(), applications = std::move(applications)]() mutable {
-               self->parser_.skip_plain_completions(std::move(applications));
-             });
+  // At once when called on the strand (the inbound client does), else posted to it.
+  asio::dispatch(strand_,
+                 [self = shared_from_this(), applications = std::move(applications)]() mutable {
+                   self->parser_.skip_plain_completions(std::move(applications));
+                 });
 }
 
 void connection::close() {

@@ -303,8 +303,8 @@ void inbound_client::became_ready() {
 void inbound_client::skip_completions(std::vector<std::string> applications, std::uint64_t link) {
   asio::post(strand_, [self = shared_from_this(), applications = std::move(applications),
                        link]() mutable {
-    if (self->link_ && self->authenticated_ && self->links_ready_.load() == link
-        && self->state_.load() == link_state::ready)
+    if (self->link_ && self->state_.load() == link_state::ready
+        && self->links_ready_.load() == link)
       self->link_->skip_completions(std::move(applications));
   });
 }

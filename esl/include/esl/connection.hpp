@@ -37,10 +37,6 @@ struct connection_options {
   /// subscribes to only to be woken by their arrival. Counted in
   /// `connection_counters::events_skipped`.
   std::vector<std::string> skipped_events;
-  /// Applications whose plain CHANNEL_EXECUTE_COMPLETE is dropped unread from the start
-  /// (`frame_parser::skip_plain_completions`), counted with the skipped events; see also
-  /// `connection::skip_completions`.
-  std::vector<std::string> skipped_completions;
 };
 
 /// One established ESL TCP connection, either side of it: writes commands in batches, matches
@@ -98,8 +94,9 @@ public:
   void close();
 
   /// From now on, drops the plain CHANNEL_EXECUTE_COMPLETE events of `applications` unread
-  /// (`frame_parser::skip_plain_completions`; replaces `connection_options::skipped_completions`).
-  /// Thread-safe: takes effect on the strand, for the reads parsed after it.
+  /// (`frame_parser::skip_plain_completions`), counted with the skipped events; a connection
+  /// starts reading them all. Thread-safe: takes effect on the strand (at once when called
+  /// there), for the reads parsed after it.
   void skip_completions(std::vector<std::string> applications);
 
   /// Closes the link once everything queued so far has been written (after `exit`, say).

@@ -146,7 +146,7 @@ public:
 
   /// Drops the plain CHANNEL_EXECUTE_COMPLETE events of `applications` unread on ready link
   /// number `link` (see `links_ready`; `connection::skip_completions`), and not at all if that
-  /// link is gone by then: every new link starts with `connection_options::skipped_completions`.
+  /// link is gone by then: every new link starts reading them all.
   /// For an owner that may skip them only after a while on each link (the node supervisor,
   /// once its recovery listings are done). Thread-safe.
   void skip_completions(std::vector<std::string> applications, std::uint64_t link);
