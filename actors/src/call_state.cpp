@@ -5,6 +5,7 @@
 #include <charconv>
 #include <span>
 
+#include "actors/bridge_legs.hpp"
 #include "esl/frame.hpp"
 
 namespace callgrid::actors {
@@ -62,42 +63,18 @@ const char* to_string(call_phase phase) noexcept {
   return "unknown";
 }
 
-std::string with_originate_timeout(std::string_view dial_string, std::chrono::seconds timeout) {
-  auto setting = "originate_timeout=" + std::to_string(timeout.count());
-  // `<...>` (enterprise variables) and `${...}` (expanded by FreeSWITCH, possibly into a dial
-  // string with its own block) are left as they are: their own timeout or FreeSWITCH's applies.
-  if (dial_string.starts_with('<') || dial_string.starts_with('$'))
-    return std::string{dial_string};
-  if (!dial_string.starts_with('{'))
-    return "{" + setting + "}" + std::string{dial_string};
-  auto close = dial_string.find('}');
-  if (close == std::string_view::npos)
-    return std::string{dial_string}; // malformed: FreeSWITCH will refuse it as it is
-  // The block's variables are comma-separated `name=value`; is one of them ours?
-  auto block = dial_string.substr(1, close - 1);
-  for (std::size_t start = 0; start <= block.size();) {
-    auto comma = block.find(',', start);
-    auto item = block.substr(start, comma == std::string_view::npos ? block.npos : comma - start);
-    if (item.starts_with("originate_timeout="))
-      return std::string{dial_string};
-    if (comma == std::string_view::npos)
-      break;
-    start = comma + 1;
-  }
-  std::string out{"{"};
-  out += setting;
-  if (!block.empty())
-    out += ',';
-  out += dial_string.substr(1);
-  return out;
-}
-
 call_state::call_state(call_setup setup) : setup_(std::move(setup)) {
 }
 
 call_state::~call_state() = default;
 call_state::call_state(call_state&&) noexcept = default;
 call_state& call_state::operator=(call_state&&) noexcept = default;
+
+std::string call_state::far_legs_named(std::string_view dial_string) {
+  auto named = name_far_legs(dial_string, setup_.uuid, next_far_leg_, setup_.answer_timeout);
+  next_far_leg_ += named.legs;
+  return std::move(named.text);
+}
 
 std::string call_state::next_event_uuid() {
   // Unique per call and cheap: the channel UUID plus a counter.
@@ -145,9 +122,7 @@ void call_state::begin_action(std::vector<call_action>& out) {
   const auto& r = *setup_.matched_route;
   if (r.action == route_action::bridge) {
     disposition_ = "bridged";
-    out.push_back(execute_app{"bridge", with_originate_timeout(r.bridge_target,
-                                                               setup_.answer_timeout),
-                              next_event_uuid()});
+    out.push_back(execute_app{"bridge", far_legs_named(r.bridge_target), next_event_uuid()});
     return;
   }
   disposition_ = "in_ivr";
@@ -185,9 +160,7 @@ void call_state::feed_ivr(const ivr::event& event, std::vector<call_action>& out
         } else if constexpr (std::is_same_v<T, ivr::transfer_call>) {
           out.push_back(execute_app{"transfer", std::move(c.target), next_event_uuid()});
         } else if constexpr (std::is_same_v<T, ivr::bridge_call>) {
-          out.push_back(execute_app{
-            "bridge", with_originate_timeout(c.endpoint, setup_.answer_timeout),
-            next_event_uuid()});
+          out.push_back(execute_app{"bridge", far_legs_named(c.endpoint), next_event_uuid()});
         } else if constexpr (std::is_same_v<T, ivr::hang_up>) {
           send_hangup(c.cause.empty() ? "NORMAL_CLEARING" : std::move(c.cause), out);
         }
@@ -339,13 +312,7 @@ void call_state::end_untracked(persistence::end_reason reason, std::string cause
 }
 
 void call_state::fail_origination(std::string cause, int64_t now) {
-  if (cause == "USER_BUSY")
-    disposition_ = "busy";
-  else if (cause == "NO_ANSWER" || cause == "NO_USER_RESPONSE" || cause == "ORIGINATOR_CANCEL"
-           || cause == "ALLOTTED_TIMEOUT")
-    disposition_ = "no_answer";
-  else
-    disposition_ = "failed";
+  disposition_ = unanswered_disposition(cause);
   end_untracked(persistence::end_reason::normal, std::move(cause), now);
 }
 

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/bridge_legs.hpp"
 #include "actors/channel_link.hpp"
 #include "actors/errc.hpp"
 #include "actors/event_batcher.hpp"
@@ -66,6 +67,7 @@ struct supervisor_metrics {
   metric_counter& adopted;
   metric_counter& lost;
   metric_counter& recovered_records;
+  metric_counter& far_legs_recorded;
   metric_counter& late_events;
   metric_gauge& event_lag;
   metric_gauge& esl_up;
@@ -654,6 +656,20 @@ void note_unowned_channel(node_supervisor_state& st, const esl::frame& ev) {
     st.born_unowned.emplace(ev.unique_id());
 }
 
+/// Writes the record of a bridge's far leg (a channel a call of ours bridged to, in either ESL
+/// mode) from its final event; false when the event is not one (bridge_legs.hpp).
+bool record_far_leg(supervisor_pointer self, const esl::frame& final_event) {
+  auto& st = self->state;
+  auto record = far_leg_record(final_event, st.options.node_name);
+  if (!record)
+    return false;
+  spdlog::info("call {}: far leg {} ({}) of its bridge ended: {} ({})", record->call_uuid,
+               record->leg, record->leg_uuid, record->disposition, record->hangup_cause);
+  st.metrics->far_legs_recorded.increment();
+  self->send(st.options.records, record_message{std::move(*record)});
+  return true;
+}
+
 /// Hands one event of the inbound link to whoever it is for: a CHANNEL_PARK starts a call, a
 /// HEARTBEAT or BACKGROUND_JOB is the supervisor's, any other goes to the call actor owning its
 /// Unique-ID.
@@ -675,6 +691,8 @@ void route_event(supervisor_pointer self, std::shared_ptr<const esl::frame> fram
   auto it = state.calls.find(frame->unique_id());
   if (it == state.calls.end() || it->second.mode != persistence::esl_mode::inbound) {
     if (it == state.calls.end()) {
+      if (name == "CHANNEL_HANGUP_COMPLETE" && record_far_leg(self, *frame))
+        return;
       state.metrics->unowned_events.increment();
       note_unowned_channel(state, *frame);
     }
@@ -952,6 +970,8 @@ node_supervisor_actor::behavior_type node_supervisor_impl(supervisor_pointer sel
               "Calls closed because their channel was gone after a link loss"),
     m.counter("callgrid_calls_recorded_after_restart_total",
               "Calls that ended while callgridd was down, recorded from the session journal"),
+    m.counter("callgrid_bridge_far_legs_recorded_total",
+              "Far legs of bridges started by this node's calls that ended and were recorded"),
     m.counter("callgrid_esl_late_events_total",
               "Events that reached the supervisor more than 1 s after FreeSWITCH stamped them"),
     m.gauge("callgrid_esl_event_lag_seconds",

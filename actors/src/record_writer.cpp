@@ -53,8 +53,10 @@ struct record_writer_state {
     std::vector<std::string> durable_uuids;
     if (options.on_durable) {
       durable_uuids.reserve(count);
+      // A bridge's far leg shares its call's UUID and has no journal entry of its own.
       for (const auto& record : waiting)
-        durable_uuids.push_back(record.call_uuid);
+        if (record.leg == 0)
+          durable_uuids.push_back(record.call_uuid);
     }
     auto appended = pipeline->append(waiting);
     if (!appended) {

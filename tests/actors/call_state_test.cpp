@@ -340,25 +340,9 @@ CAF_TEST(a bridge route answers then bridges) {
   auto bridge = std::get_if<execute_app>(&out[1]);
   CAF_REQUIRE(bridge != nullptr);
   CAF_CHECK_EQUAL(bridge->app, "bridge");
-  CAF_CHECK_EQUAL(bridge->arg, "{originate_timeout=60}loopback/2000");
-}
-
-CAF_TEST(a bridge rings for the answer timeout unless its dial string says otherwise) {
-  auto s = std::chrono::seconds{25};
-  CAF_CHECK_EQUAL(with_originate_timeout("sofia/gateway/gw/4930123", s),
-                  "{originate_timeout=25}sofia/gateway/gw/4930123");
-  CAF_CHECK_EQUAL(with_originate_timeout("{ignore_early_media=true}user/1000", s),
-                  "{originate_timeout=25,ignore_early_media=true}user/1000");
-  CAF_CHECK_EQUAL(with_originate_timeout("{}user/1000", s), "{originate_timeout=25}user/1000");
-  CAF_CHECK_EQUAL(with_originate_timeout("{a=1,originate_timeout=90}user/1000", s),
-                  "{a=1,originate_timeout=90}user/1000");
-  CAF_CHECK_EQUAL(with_originate_timeout("{my_originate_timeout=9}user/1000", s),
-                  "{originate_timeout=25,my_originate_timeout=9}user/1000");
-  CAF_CHECK_EQUAL(with_originate_timeout("[leg_timeout=10]user/1000", s),
-                  "{originate_timeout=25}[leg_timeout=10]user/1000");
-  CAF_CHECK_EQUAL(with_originate_timeout("${group_call(sales)}", s), "${group_call(sales)}");
-  CAF_CHECK_EQUAL(with_originate_timeout("<ignore_early_media=true>user/1000", s),
-                  "<ignore_early_media=true>user/1000");
+  CAF_CHECK_EQUAL(bridge->arg,
+                  std::string{"{originate_timeout=60,callgrid_call="} + uuid
+                    + "}[callgrid_leg=1]loopback/2000");
 }
 
 CAF_TEST(an answer that fails ends the IVR that started with it) {

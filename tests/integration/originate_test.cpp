@@ -1,7 +1,8 @@
 #define CAF_SUITE integration.originate
 
-// Outbound calls through a node's call API (POST /v1/calls, callgridctl call originate) and the
-// re-adoption of bridged legs after a hard restart: callgridd + fsemu + real PostgreSQL/Redis.
+// Outbound calls through a node's call API (POST /v1/calls, callgridctl call originate), the
+// records of a bridge's far legs, and the re-adoption of bridged legs after a hard restart:
+// callgridd + fsemu + real PostgreSQL/Redis.
 
 #include <algorithm>
 #include <csignal>
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include <caf/test/unit_test.hpp>
 #include <libpq-fe.h>
@@ -44,6 +46,8 @@ std::string run(const std::string& line) {
 /// One leg's row of `cdr` with the columns these tests look at.
 struct leg_row {
   std::string call_uuid;
+  std::string leg_uuid;
+  int leg = 0;
   std::string direction;
   std::string caller;
   std::string callee;
@@ -61,12 +65,13 @@ std::vector<leg_row> legs(const platform& p) {
   auto result = persistence::internal::pg_exec(
     conn->get(), "reading cdr",
     "SELECT call_uuid, direction, caller, callee, disposition, hangup_cause, end_reason, "
-    "flow_id IS NOT NULL FROM cdr ORDER BY created_at");
+    "flow_id IS NOT NULL, leg_uuid, leg FROM cdr ORDER BY created_at, leg");
   if (!result)
     return rows;
   for (int i = 0; i < PQntuples(result->get()); ++i) {
     auto v = [&](int col) { return std::string{PQgetvalue(result->get(), i, col)}; };
-    rows.push_back({v(0), v(1), v(2), v(3), v(4), v(5), v(6), v(7) == "t"});
+    rows.push_back({v(0), v(8), std::atoi(v(9).c_str()), v(1), v(2), v(3), v(4), v(5), v(6),
+                    v(7) == "t"});
   }
   return rows;
 }
@@ -82,9 +87,10 @@ std::vector<leg_row> wait_for_legs(const platform& p, std::size_t count,
   return rows;
 }
 
+/// The first leg (leg 0) of call `uuid`.
 const leg_row* find_leg(const std::vector<leg_row>& rows, const std::string& uuid) {
   for (const auto& r : rows)
-    if (r.call_uuid == uuid)
+    if (r.call_uuid == uuid && r.leg == 0)
       return &r;
   return nullptr;
 }
@@ -331,30 +337,106 @@ CAF_TEST(a draining node refuses originations with 409 and creates no channel) {
   node.stop();
 }
 
-CAF_TEST(bridged legs found after a hard restart each get exactly one record) {
-  platform p;
-  {
-    auto conn = persistence::internal::pg_connect(p.postgres.conninfo());
-    CAF_REQUIRE(static_cast<bool>(conn));
-    auto flow = persistence::internal::pg_exec(conn->get(), "finding the flow",
-                                               "SELECT flow_id FROM ivr_flows WHERE name = 'main_menu' "
-                                               "ORDER BY version DESC LIMIT 1");
-    CAF_REQUIRE(static_cast<bool>(flow));
-    CAF_REQUIRE_EQUAL(PQntuples(flow->get()), 1);
+namespace {
+
+/// Routes 3000 (inbound ESL) and 3100 (outbound ESL) bridge to loopback/8500, whose far end
+/// (the loopback pair's other leg) parks and runs the example menu.
+void add_bridge_routes(platform& p) {
+  auto conn = persistence::internal::pg_connect(p.postgres.conninfo());
+  CAF_REQUIRE(static_cast<bool>(conn));
+  auto flow = persistence::internal::pg_exec(conn->get(), "finding the flow",
+                                             "SELECT flow_id FROM ivr_flows WHERE name = 'main_menu' "
+                                             "ORDER BY version DESC LIMIT 1");
+  CAF_REQUIRE(static_cast<bool>(flow));
+  CAF_REQUIRE_EQUAL(PQntuples(flow->get()), 1);
+  for (auto [name, prefix, mode] :
+       {std::tuple{"bridge_it", "3000", persistence::esl_mode::inbound},
+        std::tuple{"bridge_it_outbound", "3100", persistence::esl_mode::outbound}}) {
     persistence::catalog_route bridge;
-    bridge.name = "bridge_it";
-    bridge.match_prefix = "3000";
+    bridge.name = name;
+    bridge.match_prefix = prefix;
     bridge.action = persistence::route_action::bridge;
     bridge.bridge_target = "loopback/8500";
-    bridge.mode = persistence::esl_mode::inbound;
+    bridge.mode = mode;
     CAF_REQUIRE(static_cast<bool>(persistence::catalog_store::upsert_route(conn->get(), bridge)));
-    persistence::catalog_route far_end;
-    far_end.name = "far_end";
-    far_end.match_prefix = "8500";
-    far_end.flow_id = std::atoll(PQgetvalue(flow->get(), 0, 0));
-    far_end.mode = persistence::esl_mode::inbound;
-    CAF_REQUIRE(static_cast<bool>(persistence::catalog_store::upsert_route(conn->get(), far_end)));
   }
+  persistence::catalog_route far_end;
+  far_end.name = "far_end";
+  far_end.match_prefix = "8500";
+  far_end.flow_id = std::atoll(PQgetvalue(flow->get(), 0, 0));
+  far_end.mode = persistence::esl_mode::inbound;
+  CAF_REQUIRE(static_cast<bool>(persistence::catalog_store::upsert_route(conn->get(), far_end)));
+}
+
+/// Checks that every bridged call (caller `caller`) has exactly one far leg: leg 1 of its call,
+/// outbound, answered, to 8500, on a channel of its own. Returns how many calls had one.
+int check_far_legs(const std::vector<leg_row>& rows, const std::string& caller) {
+  int found = 0;
+  for (const auto& call : rows) {
+    if (call.caller != caller || call.leg != 0)
+      continue;
+    CAF_CHECK_EQUAL(call.disposition, "bridged");
+    auto far_legs = std::count_if(rows.begin(), rows.end(), [&](const leg_row& r) {
+      return r.call_uuid == call.call_uuid && r.leg != 0;
+    });
+    CAF_CHECK_EQUAL(far_legs, 1);
+    for (const auto& leg : rows) {
+      if (leg.call_uuid != call.call_uuid || leg.leg == 0)
+        continue;
+      ++found;
+      CAF_CHECK_EQUAL(leg.leg, 1);
+      CAF_CHECK_NOT_EQUAL(leg.leg_uuid, call.leg_uuid);
+      CAF_CHECK_EQUAL(leg.direction, "outbound");
+      CAF_CHECK_EQUAL(leg.callee, "8500");
+      CAF_CHECK_EQUAL(leg.disposition, "answered");
+      CAF_CHECK_EQUAL(leg.end_reason, "normal");
+      CAF_CHECK(!leg.hangup_cause.empty());
+    }
+  }
+  return found;
+}
+
+} // namespace
+
+CAF_TEST(the far leg of a bridge gets a record of its own in both ESL modes) {
+  platform p;
+  add_bridge_routes(p);
+  std::string callers
+    = "[[dialplan]]\ndestination = \"3000\"\naction = \"park\"\n\n"
+      "[[dialplan]]\ndestination = \"3100\"\nsocket = \"127.0.0.1:"
+      + std::to_string(p.outbound_port)
+      + "\"\n\n[[dialplan]]\ndestination = \"8500\"\naction = \"park\"\n\n"
+        "[[callers]]\nname = \"inbound_esl\"\ndestination = \"3000\"\ncaller_id = \"5550300\"\n"
+        "rate = 10\nconcurrency = 3\ntotal = 3\nanswer_timeout = \"5s\"\nstart_after = \"1s\"\n"
+        "script = [{ pause = \"2s\" }, \"hangup\"]\n\n"
+        "[[callers]]\nname = \"outbound_esl\"\ndestination = \"3100\"\ncaller_id = \"5550310\"\n"
+        "rate = 10\nconcurrency = 3\ntotal = 3\nanswer_timeout = \"5s\"\nstart_after = \"1s\"\n"
+        "script = [{ pause = \"2s\" }, \"hangup\"]\n";
+  node_daemon node{p};
+  node.start();
+  p.start_fsemu(callers, {"--run-callers", "--exit-after-callers"});
+  CAF_REQUIRE(p.wait_for_fsemu_exit(30s));
+  // 6 calls, 6 far legs, 6 far ends (each a call of its own).
+  auto rows = wait_for_legs(p, 18, 15s);
+  std::this_thread::sleep_for(1s);
+  rows = legs(p);
+  for (const auto& r : rows)
+    CAF_MESSAGE(r.call_uuid << "/" << r.leg << " " << r.leg_uuid << " " << r.caller << " -> "
+                            << r.callee << " " << r.disposition << " " << r.hangup_cause);
+  auto inbound_far_legs = check_far_legs(rows, "5550300");
+  auto outbound_far_legs = check_far_legs(rows, "5550310");
+  if (inbound_far_legs != 3 || outbound_far_legs != 3)
+    CAF_MESSAGE("callgridd log:\n" << p.callgridd_log());
+  CAF_CHECK_EQUAL(inbound_far_legs, 3);
+  CAF_CHECK_EQUAL(outbound_far_legs, 3);
+  CAF_CHECK_EQUAL(rows.size(), 18u);
+  CAF_CHECK(p.metrics().find("callgrid_bridge_far_legs_recorded_total 6\n") != std::string::npos);
+  node.stop();
+}
+
+CAF_TEST(bridged legs found after a hard restart each get exactly one record) {
+  platform p;
+  add_bridge_routes(p);
   // 3000 parks and callgridd bridges it to loopback/8500; the far end (the loopback pair's
   // other leg) parks too and runs the example menu. The callers stay 10 s and hang up.
   std::string callers
@@ -375,16 +457,18 @@ CAF_TEST(bridged legs found after a hard restart each get exactly one record) {
   node.kill_hard();
   node.start();
   CAF_REQUIRE(p.wait_for_fsemu_exit(40s));
-  auto rows = wait_for_legs(p, 5, 15s);
+  // 5 calls, their 5 far legs (which ended after the restart: their final events name their
+  // calls, nothing about them was kept), 5 far ends.
+  auto rows = wait_for_legs(p, 15, 15s);
   std::this_thread::sleep_for(1s);
   rows = legs(p);
-  std::set<std::string> uuids;
+  std::set<std::pair<std::string, int>> keys;
   int bridged = 0;
   for (const auto& r : rows) {
-    uuids.insert(r.call_uuid);
-    CAF_MESSAGE(r.call_uuid << " " << r.caller << " -> " << r.callee << " " << r.disposition
-                            << " " << r.hangup_cause << " " << r.end_reason);
-    if (r.caller == "5550300") {
+    keys.emplace(r.call_uuid, r.leg);
+    CAF_MESSAGE(r.call_uuid << "/" << r.leg << " " << r.caller << " -> " << r.callee << " "
+                            << r.disposition << " " << r.hangup_cause << " " << r.end_reason);
+    if (r.caller == "5550300" && r.leg == 0) {
       ++bridged;
       CAF_CHECK_EQUAL(r.disposition, "bridged");
       CAF_CHECK_EQUAL(r.hangup_cause, "NORMAL_CLEARING");
@@ -394,9 +478,12 @@ CAF_TEST(bridged legs found after a hard restart each get exactly one record) {
   if (bridged != 5)
     CAF_MESSAGE("callgridd log:\n" << p.callgridd_log() << "\nfsemu log:\n" << p.fsemu_log());
   CAF_CHECK_EQUAL(bridged, 5);
-  auto far_ends = std::count_if(rows.begin(), rows.end(),
-                                [](const leg_row& r) { return r.callee == "8500"; });
+  CAF_CHECK_EQUAL(check_far_legs(rows, "5550300"), 5);
+  auto far_ends = std::count_if(rows.begin(), rows.end(), [](const leg_row& r) {
+    return r.callee == "8500" && r.leg == 0 && r.direction == "inbound";
+  });
   CAF_CHECK_EQUAL(far_ends, 5);
-  CAF_CHECK_EQUAL(uuids.size(), rows.size());
+  CAF_CHECK_EQUAL(keys.size(), rows.size());
+  CAF_CHECK_EQUAL(rows.size(), 15u);
   node.stop();
 }

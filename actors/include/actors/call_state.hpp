@@ -95,12 +95,6 @@ struct call_setup {
   std::chrono::seconds answer_timeout{60};
 };
 
-/// `dial_string` with `originate_timeout=<timeout in seconds>` in its leading `{...}` block
-/// (one is added when there is none), unless that block sets `originate_timeout` already: the
-/// dial string's own choice wins. A `[leg_timeout=N]` of a leg still wins for that leg. A dial
-/// string that starts with `<` or `${` is returned as it is.
-[[nodiscard]] std::string with_originate_timeout(std::string_view dial_string,
-                                                 std::chrono::seconds timeout);
 
 /// Where a call is in its life.
 enum class call_phase : uint8_t {
@@ -183,6 +177,9 @@ private:
   /// IVR learns the caller left, and no command is sent any more.
   void note_hangup(const esl::frame& event, std::vector<call_action>& out);
   std::string next_event_uuid();
+  /// A bridge's dial string with its far legs named after this call (bridge_legs.hpp), numbered
+  /// on from the legs of the bridges before.
+  std::string far_legs_named(std::string_view dial_string);
 
   call_setup setup_;
   call_phase phase_ = call_phase::created;
@@ -200,6 +197,8 @@ private:
   int64_t billsec_ms_ = 0;
   persistence::end_reason end_reason_ = persistence::end_reason::normal;
   uint32_t event_counter_ = 0;
+  /// The number the next far leg of a bridge gets (this leg is 0).
+  int32_t next_far_leg_ = 1;
   bool hangup_sent_ = false;
 };
 

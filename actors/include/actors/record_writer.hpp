@@ -57,7 +57,8 @@ struct record_writer_options {
   /// Called on the writer's thread with the call UUIDs of an append group once its records are
   /// durable in the spool (after its fdatasync): the node drops the calls' session-journal
   /// entries here, not when the call actors end, so a crash between the two cannot lose a
-  /// record.
+  /// record. Only first legs (leg 0) count: a bridge's far leg shares its call's UUID and has
+  /// no journal entry of its own.
   std::function<void(const std::vector<std::string>& call_uuids)> on_durable;
 };
 
