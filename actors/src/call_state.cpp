@@ -27,6 +27,13 @@ int64_t now_us() {
   return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+/// Whether `text` reads like a FreeSWITCH hangup cause (USER_BUSY, NO_ANSWER, ...).
+bool is_cause_name(std::string_view text) {
+  return !text.empty() && text != "SUCCESS" && std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
 const char* disposition_for(ivr::outcome result) {
   switch (result) {
     case ivr::outcome::running:
@@ -70,10 +77,51 @@ call_state::~call_state() = default;
 call_state::call_state(call_state&&) noexcept = default;
 call_state& call_state::operator=(call_state&&) noexcept = default;
 
-std::string call_state::far_legs_named(std::string_view dial_string) {
+void call_state::start_bridge(std::string_view dial_string, std::vector<call_action>& out) {
   auto named = name_far_legs(dial_string, setup_.uuid, next_far_leg_, setup_.answer_timeout);
   next_far_leg_ += named.legs;
-  return std::move(named.text);
+  bridging_ = true;
+  bridge_app_uuid_ = next_event_uuid();
+  out.push_back(execute_app{"bridge", std::move(named.text), bridge_app_uuid_});
+}
+
+bool call_state::ends_bridge(const esl::frame& completion,
+                             std::optional<std::string_view> app_uuid) const {
+  if (!bridging_)
+    return false;
+  if (!bridge_app_uuid_.empty())
+    return app_uuid == std::optional<std::string_view>{bridge_app_uuid_};
+  // A re-adopted bridged leg: its bridge was sent before the restart.
+  return completion.field("Application") == std::optional<std::string_view>{"bridge"};
+}
+
+void call_state::end_of_bridge(const esl::frame& completion, std::vector<call_action>& out) {
+  bridging_ = false;
+  // Its completion said `Answer-State: hangup` (note_hangup ran): nothing left to end.
+  if (phase_ != call_phase::running)
+    return;
+  // The bridge application returned and the channel is still up: the far end left after the
+  // bridge, or the bridge failed (FreeSWITCH keeps the caller after NO_ANSWER, or when
+  // continue_on_fail says so). The route has nothing after a bridge, and the channel would
+  // otherwise wait in park (or on its socket) in silence: the call ends here.
+  enum slot { dial_status, failed_cause, originate_disposition, slots };
+  static constexpr std::array<std::string_view, slots> names{
+    "variable_DIALSTATUS", "variable_originate_failed_cause", "variable_originate_disposition"};
+  std::array<std::optional<std::string_view>, slots> found;
+  completion.find_fields(names, found);
+  if (found[dial_status] == std::optional<std::string_view>{"SUCCESS"}) {
+    send_hangup("NORMAL_CLEARING", out);
+    return;
+  }
+  // Never connected: the caller gets the far end's cause (a busy far end, a busy caller).
+  std::string cause = "NORMAL_TEMPORARY_FAILURE";
+  for (auto which : {failed_cause, originate_disposition})
+    if (found[which] && is_cause_name(*found[which])) {
+      cause = std::string{*found[which]};
+      break;
+    }
+  disposition_ = "bridge_failed";
+  send_hangup(std::move(cause), out);
 }
 
 std::string call_state::next_event_uuid() {
@@ -87,6 +135,9 @@ void call_state::start(std::chrono::system_clock::time_point now, std::vector<ca
     // Re-adopted while bridged or transferred: FreeSWITCH runs the leg; we wait for its end.
     phase_ = call_phase::running;
     disposition_ = setup_.watch_only_as;
+    // A bridged leg's bridge is ours (its route ran before the restart): when it ends with the
+    // channel still up, the call ends (see end_of_bridge).
+    bridging_ = setup_.watch_only_as == "bridged";
     return;
   }
   if (!setup_.matched_route) {
@@ -122,7 +173,7 @@ void call_state::begin_action(std::vector<call_action>& out) {
   const auto& r = *setup_.matched_route;
   if (r.action == route_action::bridge) {
     disposition_ = "bridged";
-    out.push_back(execute_app{"bridge", far_legs_named(r.bridge_target), next_event_uuid()});
+    start_bridge(r.bridge_target, out);
     return;
   }
   disposition_ = "in_ivr";
@@ -160,7 +211,7 @@ void call_state::feed_ivr(const ivr::event& event, std::vector<call_action>& out
         } else if constexpr (std::is_same_v<T, ivr::transfer_call>) {
           out.push_back(execute_app{"transfer", std::move(c.target), next_event_uuid()});
         } else if constexpr (std::is_same_v<T, ivr::bridge_call>) {
-          out.push_back(execute_app{"bridge", far_legs_named(c.endpoint), next_event_uuid()});
+          start_bridge(c.endpoint, out);
         } else if constexpr (std::is_same_v<T, ivr::hang_up>) {
           send_hangup(c.cause.empty() ? "NORMAL_CLEARING" : std::move(c.cause), out);
         }
@@ -217,6 +268,10 @@ void call_state::on_event(const esl::frame& event, std::vector<call_action>& out
   if (is_answer) {
     answered_us_ = answered_at();
   } else if (is_completion) {
+    if (ends_bridge(event, found[app_uuid])) {
+      end_of_bridge(event, out);
+      return;
+    }
     if (!found[app_uuid])
       return;
     auto it = std::find(playing_.begin(), playing_.end(), *found[app_uuid]);

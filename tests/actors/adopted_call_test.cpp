@@ -84,6 +84,39 @@ CAF_TEST(a re-adopted bridged leg sends nothing and only waits for its hangup) {
   CAF_CHECK_EQUAL(record.billsec_ms, 30'000);
 }
 
+CAF_TEST(a re-adopted bridged leg ends when its bridge returns) {
+  call_state call{bridged_setup()};
+  std::vector<call_action> out;
+  call.start(std::chrono::system_clock::now(), out);
+  call.on_event(event("CHANNEL_EXECUTE_COMPLETE", {{"Application", "playback"},
+                                                   {"Application-UUID", "x"},
+                                                   {"Answer-State", "answered"}}),
+                out);
+  CAF_CHECK(out.empty());
+  call.on_event(event("CHANNEL_EXECUTE_COMPLETE", {{"Application", "bridge"},
+                                                   {"Application-UUID", "sent-before-restart"},
+                                                   {"Answer-State", "answered"},
+                                                   {"variable_DIALSTATUS", "SUCCESS"}}),
+                out);
+  CAF_REQUIRE_EQUAL(out.size(), 1u);
+  auto hangup = std::get_if<hangup_channel>(&out[0]);
+  CAF_REQUIRE(hangup != nullptr);
+  CAF_CHECK_EQUAL(hangup->cause, "NORMAL_CLEARING");
+  CAF_CHECK_EQUAL(call.disposition(), "bridged");
+}
+
+CAF_TEST(a re-adopted transferred leg ignores the bridges of its new extension) {
+  auto setup = bridged_setup();
+  setup.watch_only_as = "transferred";
+  call_state call{std::move(setup)};
+  std::vector<call_action> out;
+  call.start(std::chrono::system_clock::now(), out);
+  call.on_event(event("CHANNEL_EXECUTE_COMPLETE", {{"Application", "bridge"},
+                                                   {"Answer-State", "answered"}}),
+                out);
+  CAF_CHECK(out.empty());
+}
+
 CAF_TEST(a re-adopted transferred leg is recorded as transferred) {
   auto setup = bridged_setup();
   setup.watch_only_as = "transferred";

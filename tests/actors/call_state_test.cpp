@@ -345,6 +345,83 @@ CAF_TEST(a bridge route answers then bridges) {
                     + "}[callgrid_leg=1]loopback/2000");
 }
 
+/// Starts a bridge route's call and returns its bridge's Application-UUID.
+std::string start_bridging(call_state& bridging, std::vector<call_action>& out) {
+  bridging.start(std::chrono::system_clock::now(), out);
+  CAF_REQUIRE(!out.empty());
+  auto bridge = std::get_if<execute_app>(&out.back());
+  CAF_REQUIRE(bridge != nullptr);
+  CAF_REQUIRE_EQUAL(bridge->app, "bridge");
+  auto app_uuid = bridge->event_uuid;
+  out.clear();
+  return app_uuid;
+}
+
+CAF_TEST(a bridge that connected ends the call once it returns) {
+  call_state bridging{make_setup(route_action::bridge)};
+  auto app_uuid = start_bridging(bridging, out);
+  // Another application's completion is not the bridge's.
+  bridging.on_event(event("CHANNEL_EXECUTE_COMPLETE", {{"Application", "set"},
+                                                      {"Application-UUID", "other"},
+                                                      {"Answer-State", "answered"}}),
+                    out);
+  CAF_CHECK(out.empty());
+  // The far end hung up: the bridge returns, the caller would wait in park.
+  bridging.on_event(event("CHANNEL_EXECUTE_COMPLETE", {{"Application", "bridge"},
+                                                      {"Application-UUID", app_uuid},
+                                                      {"Answer-State", "answered"},
+                                                      {"variable_DIALSTATUS", "SUCCESS"},
+                                                      {"variable_originate_disposition",
+                                                       "call accepted"}}),
+                    out);
+  auto hangup = find_action<hangup_channel>(out);
+  CAF_REQUIRE(hangup != nullptr);
+  CAF_CHECK_EQUAL(hangup->cause, "NORMAL_CLEARING");
+  CAF_CHECK_EQUAL(bridging.disposition(), "bridged");
+  CAF_CHECK_EQUAL(bridging.phase(), call_phase::hanging_up);
+}
+
+CAF_TEST(a bridge that failed ends the call with the far end cause) {
+  // FreeSWITCH 1.10 names the cause in originate_failed_cause (and originate_disposition);
+  // fsemu sets originate_disposition only; a DIALSTATUS alone says too little.
+  for (auto [fields, cause] :
+       std::vector<std::pair<std::vector<std::pair<std::string, std::string>>, std::string>>{
+         {{{"variable_DIALSTATUS", "NOANSWER"},
+           {"variable_originate_failed_cause", "NO_ANSWER"},
+           {"variable_originate_disposition", "NO_ANSWER"}},
+          "NO_ANSWER"},
+         {{{"variable_DIALSTATUS", "USER_BUSY"}, {"variable_originate_disposition", "USER_BUSY"}},
+          "USER_BUSY"},
+         {{{"variable_DIALSTATUS", "BUSY"}, {"variable_originate_disposition", "failure"}},
+          "NORMAL_TEMPORARY_FAILURE"},
+         {{}, "NORMAL_TEMPORARY_FAILURE"}}) {
+    call_state bridging{make_setup(route_action::bridge)};
+    auto app_uuid = start_bridging(bridging, out);
+    fields.emplace_back("Application-UUID", app_uuid);
+    fields.emplace_back("Answer-State", "answered");
+    bridging.on_event(event("CHANNEL_EXECUTE_COMPLETE", fields), out);
+    auto hangup = find_action<hangup_channel>(out);
+    CAF_REQUIRE(hangup != nullptr);
+    CAF_CHECK_EQUAL(hangup->cause, cause);
+    CAF_CHECK_EQUAL(bridging.disposition(), "bridge_failed");
+    out.clear();
+  }
+}
+
+CAF_TEST(a bridge that returns with the channel gone sends nothing) {
+  call_state bridging{make_setup(route_action::bridge)};
+  auto app_uuid = start_bridging(bridging, out);
+  bridging.on_event(event("CHANNEL_EXECUTE_COMPLETE", {{"Application-UUID", app_uuid},
+                                                      {"Answer-State", "hangup"},
+                                                      {"Hangup-Cause", "USER_BUSY"},
+                                                      {"variable_originate_disposition",
+                                                       "USER_BUSY"}}),
+                    out);
+  CAF_CHECK(find_action<hangup_channel>(out) == nullptr);
+  CAF_CHECK_EQUAL(bridging.disposition(), "bridged");
+  CAF_CHECK_EQUAL(bridging.phase(), call_phase::hanging_up);
+}
+
 CAF_TEST(an answer that fails ends the IVR that started with it) {
   call.start(std::chrono::system_clock::now(), out);
   auto actions = take();

@@ -55,6 +55,7 @@ struct leg_row {
   std::string hangup_cause;
   std::string end_reason;
   bool has_flow = false;
+  long long duration_ms = 0;
 };
 
 std::vector<leg_row> legs(const platform& p) {
@@ -65,13 +66,13 @@ std::vector<leg_row> legs(const platform& p) {
   auto result = persistence::internal::pg_exec(
     conn->get(), "reading cdr",
     "SELECT call_uuid, direction, caller, callee, disposition, hangup_cause, end_reason, "
-    "flow_id IS NOT NULL, leg_uuid, leg FROM cdr ORDER BY created_at, leg");
+    "flow_id IS NOT NULL, leg_uuid, leg, duration_ms FROM cdr ORDER BY created_at, leg");
   if (!result)
     return rows;
   for (int i = 0; i < PQntuples(result->get()); ++i) {
     auto v = [&](int col) { return std::string{PQgetvalue(result->get(), i, col)}; };
     rows.push_back({v(0), v(8), std::atoi(v(9).c_str()), v(1), v(2), v(3), v(4), v(5), v(6),
-                    v(7) == "t"});
+                    v(7) == "t", std::atoll(v(10).c_str())});
   }
   return rows;
 }
@@ -368,14 +369,14 @@ void add_bridge_routes(platform& p) {
   CAF_REQUIRE(static_cast<bool>(persistence::catalog_store::upsert_route(conn->get(), far_end)));
 }
 
-/// Checks that every bridged call (caller `caller`) has exactly one far leg: leg 1 of its call,
-/// outbound, answered, to 8500, on a channel of its own. Returns how many calls had one.
-int check_far_legs(const std::vector<leg_row>& rows, const std::string& caller) {
+/// Checks that every call of caller `caller` has exactly one far leg: leg 1 of its call,
+/// outbound, answered, to `far_end`, on a channel of its own. Returns how many calls had one.
+int check_far_legs(const std::vector<leg_row>& rows, const std::string& caller,
+                   const std::string& far_end = "8500") {
   int found = 0;
   for (const auto& call : rows) {
     if (call.caller != caller || call.leg != 0)
       continue;
-    CAF_CHECK_EQUAL(call.disposition, "bridged");
     auto far_legs = std::count_if(rows.begin(), rows.end(), [&](const leg_row& r) {
       return r.call_uuid == call.call_uuid && r.leg != 0;
     });
@@ -387,7 +388,7 @@ int check_far_legs(const std::vector<leg_row>& rows, const std::string& caller) 
       CAF_CHECK_EQUAL(leg.leg, 1);
       CAF_CHECK_NOT_EQUAL(leg.leg_uuid, call.leg_uuid);
       CAF_CHECK_EQUAL(leg.direction, "outbound");
-      CAF_CHECK_EQUAL(leg.callee, "8500");
+      CAF_CHECK_EQUAL(leg.callee, far_end);
       CAF_CHECK_EQUAL(leg.disposition, "answered");
       CAF_CHECK_EQUAL(leg.end_reason, "normal");
       CAF_CHECK(!leg.hangup_cause.empty());
@@ -423,6 +424,9 @@ CAF_TEST(the far leg of a bridge gets a record of its own in both ESL modes) {
   for (const auto& r : rows)
     CAF_MESSAGE(r.call_uuid << "/" << r.leg << " " << r.leg_uuid << " " << r.caller << " -> "
                             << r.callee << " " << r.disposition << " " << r.hangup_cause);
+  for (const auto& r : rows)
+    if (r.leg == 0 && (r.caller == "5550300" || r.caller == "5550310"))
+      CAF_CHECK_EQUAL(r.disposition, "bridged");
   auto inbound_far_legs = check_far_legs(rows, "5550300");
   auto outbound_far_legs = check_far_legs(rows, "5550310");
   if (inbound_far_legs != 3 || outbound_far_legs != 3)
@@ -431,6 +435,84 @@ CAF_TEST(the far leg of a bridge gets a record of its own in both ESL modes) {
   CAF_CHECK_EQUAL(outbound_far_legs, 3);
   CAF_CHECK_EQUAL(rows.size(), 18u);
   CAF_CHECK(p.metrics().find("callgrid_bridge_far_legs_recorded_total 6\n") != std::string::npos);
+  node.stop();
+}
+
+CAF_TEST(a call ends as soon as its bridge returns) {
+  platform p;
+  {
+    auto conn = persistence::internal::pg_connect(p.postgres.conninfo());
+    CAF_REQUIRE(static_cast<bool>(conn));
+    // 3200 bridges to a destination FreeSWITCH has no extension for (the bridge fails with
+    // NO_ROUTE_DESTINATION, the caller stays up); 3300 to a far end that answers, plays a 2 s
+    // tone and hangs up (fsemu's dialplan): the bridge returns, the caller would wait in park.
+    for (auto [name, prefix, target] : {std::tuple{"to_nowhere", "3200", "loopback/8799"},
+                                        std::tuple{"to_tone", "3300", "loopback/8800"}}) {
+      persistence::catalog_route bridge;
+      bridge.name = name;
+      bridge.match_prefix = prefix;
+      bridge.action = persistence::route_action::bridge;
+      bridge.bridge_target = target;
+      bridge.mode = persistence::esl_mode::inbound;
+      CAF_REQUIRE(static_cast<bool>(persistence::catalog_store::upsert_route(conn->get(), bridge)));
+    }
+  }
+  // The callers would stay 20 s; the calls must end long before.
+  std::string callers
+    = "[[dialplan]]\ndestination = \"3200\"\naction = \"park\"\n\n"
+      "[[dialplan]]\ndestination = \"3300\"\naction = \"park\"\n\n"
+      "[[dialplan]]\ndestination = \"8800\"\naction = \"tone\"\n\n"
+      "[[callers]]\nname = \"rejected\"\ndestination = \"3200\"\ncaller_id = \"5550320\"\n"
+      "rate = 10\nconcurrency = 2\ntotal = 2\nanswer_timeout = \"5s\"\nstart_after = \"1s\"\n"
+      "variables = { park_timeout = 60 }\nscript = [{ pause = \"20s\" }, \"hangup\"]\n\n"
+      "[[callers]]\nname = \"far_end_leaves\"\ndestination = \"3300\"\n"
+      "caller_id = \"5550330\"\nrate = 10\nconcurrency = 2\ntotal = 2\n"
+      "answer_timeout = \"5s\"\nstart_after = \"1s\"\nvariables = { park_timeout = 60 }\n"
+      "script = [{ pause = \"20s\" }, \"hangup\"]\n";
+  node_daemon node{p};
+  node.start();
+  p.start_fsemu(callers, {"--run-callers", "--exit-after-callers"});
+  auto deadline = std::chrono::steady_clock::now() + 15s;
+  auto count_firsts = [&] {
+    auto rows = legs(p);
+    return std::count_if(rows.begin(), rows.end(), [](const leg_row& r) {
+      return r.leg == 0 && (r.caller == "5550320" || r.caller == "5550330");
+    });
+  };
+  while (count_firsts() < 4 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(200ms);
+  std::this_thread::sleep_for(1s);
+  auto rows = legs(p);
+  for (const auto& r : rows)
+    CAF_MESSAGE(r.call_uuid << "/" << r.leg << " " << r.caller << " -> " << r.callee << " "
+                            << r.disposition << " " << r.hangup_cause << " " << r.duration_ms
+                            << " ms");
+  int rejected = 0;
+  int left = 0;
+  for (const auto& r : rows) {
+    if (r.leg != 0)
+      continue;
+    if (r.caller == "5550320") {
+      ++rejected;
+      CAF_CHECK_EQUAL(r.disposition, "bridge_failed");
+      CAF_CHECK_EQUAL(r.hangup_cause, "NO_ROUTE_DESTINATION");
+      CAF_CHECK_LESS(r.duration_ms, 10'000);
+    } else if (r.caller == "5550330") {
+      ++left;
+      CAF_CHECK_EQUAL(r.disposition, "bridged");
+      CAF_CHECK_EQUAL(r.hangup_cause, "NORMAL_CLEARING");
+      CAF_CHECK_LESS(r.duration_ms, 10'000);
+    }
+  }
+  if (rejected != 2 || left != 2)
+    CAF_MESSAGE("callgridd log:\n" << p.callgridd_log() << "\nfsemu log:\n" << p.fsemu_log());
+  CAF_CHECK_EQUAL(rejected, 2);
+  CAF_CHECK_EQUAL(left, 2);
+  CAF_CHECK_EQUAL(check_far_legs(rows, "5550330", "8800"), 2);
+  // A failed bridge created no channel: no far leg.
+  CAF_CHECK_EQUAL(std::count_if(rows.begin(), rows.end(),
+                                [](const leg_row& r) { return r.leg != 0; }),
+                  2);
   node.stop();
 }
 

@@ -177,9 +177,15 @@ private:
   /// IVR learns the caller left, and no command is sent any more.
   void note_hangup(const esl::frame& event, std::vector<call_action>& out);
   std::string next_event_uuid();
-  /// A bridge's dial string with its far legs named after this call (bridge_legs.hpp), numbered
-  /// on from the legs of the bridges before.
-  std::string far_legs_named(std::string_view dial_string);
+  /// Sends `bridge` to `dial_string`, its far legs named after this call (bridge_legs.hpp) and
+  /// numbered on from the legs of the bridges before.
+  void start_bridge(std::string_view dial_string, std::vector<call_action>& out);
+  /// Whether `completion` (a CHANNEL_EXECUTE_COMPLETE) is the end of the bridge this call runs.
+  [[nodiscard]] bool ends_bridge(const esl::frame& completion,
+                                 std::optional<std::string_view> app_uuid) const;
+  /// The bridge returned: with the channel still up the call ends, NORMAL_CLEARING after a
+  /// bridge that connected, else with the far end's cause and disposition `bridge_failed`.
+  void end_of_bridge(const esl::frame& completion, std::vector<call_action>& out);
 
   call_setup setup_;
   call_phase phase_ = call_phase::created;
@@ -199,6 +205,10 @@ private:
   uint32_t event_counter_ = 0;
   /// The number the next far leg of a bridge gets (this leg is 0).
   int32_t next_far_leg_ = 1;
+  /// A bridge of this call runs: its end ends the call. Its Application-UUID, when this
+  /// process sent it (empty for a leg re-adopted while bridged).
+  bool bridging_ = false;
+  std::string bridge_app_uuid_;
   bool hangup_sent_ = false;
 };
 
