@@ -83,8 +83,9 @@ struct call_setup {
   /// record's campaign id.
   std::string campaign;
   /// Non-empty for a channel re-adopted after a restart while it was bridged or transferred:
-  /// the call runs nothing and sends no command (the drain deadline's hangup excepted), it only
-  /// waits for the hangup; the value is the disposition of its record, e.g. "bridged".
+  /// the call runs nothing and sends no command (the drain deadline's hangup excepted, and for
+  /// "bridged" the hangup once its bridge returns), it only waits for the hangup; the value is
+  /// the disposition of its record, e.g. "bridged".
   std::string watch_only_as;
   /// When callgridd read the event that started the call (CHANNEL_PARK, the outbound
   /// `connect` reply) off its socket; the epoch when unknown (a re-adopted call). The actor
