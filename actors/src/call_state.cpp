@@ -81,16 +81,25 @@ void call_state::start_bridge(std::string_view dial_string, std::vector<call_act
   auto named = name_far_legs(dial_string, setup_.uuid, next_far_leg_, setup_.answer_timeout);
   next_far_leg_ += named.legs;
   bridging_ = true;
-  bridge_app_uuid_ = next_event_uuid();
-  out.push_back(execute_app{"bridge", std::move(named.text), bridge_app_uuid_});
+  auto app_uuid = next_event_uuid();
+  bridge_event_ = event_counter_;
+  out.push_back(execute_app{"bridge", std::move(named.text), std::move(app_uuid)});
 }
 
 bool call_state::ends_bridge(const esl::frame& completion,
                              std::optional<std::string_view> app_uuid) const {
   if (!bridging_)
     return false;
-  if (!bridge_app_uuid_.empty())
-    return app_uuid == std::optional<std::string_view>{bridge_app_uuid_};
+  if (bridge_event_ != 0) {
+    // `<uuid>-<bridge_event_>` (next_event_uuid), compared without building it.
+    if (!app_uuid || !app_uuid->starts_with(setup_.uuid)
+        || app_uuid->size() < setup_.uuid.size() + 2 || (*app_uuid)[setup_.uuid.size()] != '-')
+      return false;
+    auto digits = app_uuid->substr(setup_.uuid.size() + 1);
+    uint32_t number = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), number);
+    return ec == std::errc{} && end == digits.data() + digits.size() && number == bridge_event_;
+  }
   // A re-adopted bridged leg: its bridge was sent before the restart.
   return completion.field("Application") == std::optional<std::string_view>{"bridge"};
 }

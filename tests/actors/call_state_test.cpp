@@ -360,11 +360,13 @@ std::string start_bridging(call_state& bridging, std::vector<call_action>& out) 
 CAF_TEST(a bridge that connected ends the call once it returns) {
   call_state bridging{make_setup(route_action::bridge)};
   auto app_uuid = start_bridging(bridging, out);
-  // Another application's completion is not the bridge's.
-  bridging.on_event(event("CHANNEL_EXECUTE_COMPLETE", {{"Application", "set"},
-                                                      {"Application-UUID", "other"},
-                                                      {"Answer-State", "answered"}}),
-                    out);
+  // Other applications' completions are not the bridge's (the answer's, one whose number
+  // starts like the bridge's, one of another tag).
+  for (auto other : {std::string{uuid} + "-1", app_uuid + "2", std::string{"other"}})
+    bridging.on_event(event("CHANNEL_EXECUTE_COMPLETE", {{"Application", "set"},
+                                                        {"Application-UUID", other},
+                                                        {"Answer-State", "answered"}}),
+                      out);
   CAF_CHECK(out.empty());
   // The far end hung up: the bridge returns, the caller would wait in park.
   bridging.on_event(event("CHANNEL_EXECUTE_COMPLETE", {{"Application", "bridge"},

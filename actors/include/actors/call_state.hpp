@@ -206,10 +206,12 @@ private:
   uint32_t event_counter_ = 0;
   /// The number the next far leg of a bridge gets (this leg is 0).
   int32_t next_far_leg_ = 1;
-  /// A bridge of this call runs: its end ends the call. Its Application-UUID, when this
-  /// process sent it (empty for a leg re-adopted while bridged).
+  /// The event number of the bridge this call sent (its Application-UUID is
+  /// `<uuid>-<number>`, see next_event_uuid); 0 for a leg re-adopted while bridged. A number,
+  /// not the text: every call carries it (engine_memory).
+  uint32_t bridge_event_ = 0;
+  /// A bridge of this call runs: its end ends the call.
   bool bridging_ = false;
-  std::string bridge_app_uuid_;
   bool hangup_sent_ = false;
 };
 
