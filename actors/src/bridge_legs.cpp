@@ -137,7 +137,8 @@ std::optional<persistence::call_record> far_leg_record(const esl::frame& final_e
   auto record = leg_state.make_record();
   record.call_uuid = std::string{*found[call]};
   record.leg = number;
-  record.disposition = record.answered_us ? "answered" : unanswered_disposition(record.hangup_cause);
+  record.disposition =
+    record.answered_us ? "answered" : unanswered_disposition(record.hangup_cause);
   return record;
 }
 

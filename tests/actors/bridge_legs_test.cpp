@@ -93,7 +93,8 @@ CAF_TEST(every endpoint of a dial string gets a leg number and the block the cal
   CAF_CHECK_EQUAL(legs, 3);
   // An endpoint's own block gets the number first; an empty one just the number.
   CAF_CHECK_EQUAL(named("[leg_timeout=10,a=1]user/1000,[]user/1001", 1, &legs),
-                  block() + "[callgrid_leg=1,leg_timeout=10,a=1]user/1000,[callgrid_leg=2]user/1001");
+                  block() + "[callgrid_leg=1,leg_timeout=10,a=1]user/1000,"
+                              "[callgrid_leg=2]user/1001");
   CAF_CHECK_EQUAL(legs, 2);
   // The dial string's block keeps its variables and its own timeout.
   CAF_CHECK_EQUAL(named("{ignore_early_media=true,originate_timeout=90}user/1000"),

@@ -345,9 +345,9 @@ namespace {
 void add_bridge_routes(platform& p) {
   auto conn = persistence::internal::pg_connect(p.postgres.conninfo());
   CAF_REQUIRE(static_cast<bool>(conn));
-  auto flow = persistence::internal::pg_exec(conn->get(), "finding the flow",
-                                             "SELECT flow_id FROM ivr_flows WHERE name = 'main_menu' "
-                                             "ORDER BY version DESC LIMIT 1");
+  auto flow = persistence::internal::pg_exec(
+    conn->get(), "finding the flow",
+    "SELECT flow_id FROM ivr_flows WHERE name = 'main_menu' ORDER BY version DESC LIMIT 1");
   CAF_REQUIRE(static_cast<bool>(flow));
   CAF_REQUIRE_EQUAL(PQntuples(flow->get()), 1);
   for (auto [name, prefix, mode] :
