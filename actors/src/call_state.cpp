@@ -81,6 +81,10 @@ void call_state::start_bridge(std::string_view dial_string, std::vector<call_act
   auto named = name_far_legs(dial_string, setup_.uuid, next_far_leg_, setup_.answer_timeout);
   next_far_leg_ += named.legs;
   bridging_ = true;
+  // FreeSWITCH hangs the caller up when a bridge that connected ends, unless the caller was
+  // transferred meanwhile (a blind transfer by the far party's phone): it knows, the bridge's
+  // completion does not say. Its completion is one callgridd skips unread.
+  out.push_back(execute_app{"set", "hangup_after_bridge=true", next_event_uuid()});
   auto app_uuid = next_event_uuid();
   bridge_event_ = event_counter_;
   out.push_back(execute_app{"bridge", std::move(named.text), std::move(app_uuid)});
@@ -109,19 +113,19 @@ void call_state::end_of_bridge(const esl::frame& completion, std::vector<call_ac
   // Its completion said `Answer-State: hangup` (note_hangup ran): nothing left to end.
   if (phase_ != call_phase::running)
     return;
-  // The bridge application returned and the channel is still up: the far end left after the
-  // bridge, or the bridge failed (FreeSWITCH keeps the caller after NO_ANSWER, or when
-  // continue_on_fail says so). The route has nothing after a bridge, and the channel would
-  // otherwise wait in park (or on its socket) in silence: the call ends here.
+  // The bridge application returned and the channel is still up. After a bridge that connected
+  // that means the caller was transferred during it (hangup_after_bridge, see start_bridge,
+  // hangs up the others): it goes on elsewhere, and its record comes at its hangup. A bridge
+  // that failed leaves the caller up after NO_ANSWER (or when continue_on_fail says so): the
+  // route has nothing after a bridge, and the channel would wait in park (or on its socket) in
+  // silence, so the call ends here.
   enum slot { dial_status, failed_cause, originate_disposition, slots };
   static constexpr std::array<std::string_view, slots> names{
     "variable_DIALSTATUS", "variable_originate_failed_cause", "variable_originate_disposition"};
   std::array<std::optional<std::string_view>, slots> found;
   completion.find_fields(names, found);
-  if (found[dial_status] == std::optional<std::string_view>{"SUCCESS"}) {
-    send_hangup("NORMAL_CLEARING", out);
+  if (found[dial_status] == std::optional<std::string_view>{"SUCCESS"})
     return;
-  }
   // Never connected: the caller gets the far end's cause (a busy far end, a busy caller).
   std::string cause = "NORMAL_TEMPORARY_FAILURE";
   for (auto which : {failed_cause, originate_disposition})

@@ -84,7 +84,7 @@ CAF_TEST(a re-adopted bridged leg sends nothing and only waits for its hangup) {
   CAF_CHECK_EQUAL(record.billsec_ms, 30'000);
 }
 
-CAF_TEST(a re-adopted bridged leg ends when its bridge returns) {
+CAF_TEST(a re-adopted bridged leg ends when its bridge returns without having connected) {
   call_state call{bridged_setup()};
   std::vector<call_action> out;
   call.start(std::chrono::system_clock::now(), out);
@@ -96,13 +96,15 @@ CAF_TEST(a re-adopted bridged leg ends when its bridge returns) {
   call.on_event(event("CHANNEL_EXECUTE_COMPLETE", {{"Application", "bridge"},
                                                    {"Application-UUID", "sent-before-restart"},
                                                    {"Answer-State", "answered"},
-                                                   {"variable_DIALSTATUS", "SUCCESS"}}),
+                                                   {"variable_DIALSTATUS", "NOANSWER"},
+                                                   {"variable_originate_failed_cause",
+                                                    "NO_ANSWER"}}),
                 out);
   CAF_REQUIRE_EQUAL(out.size(), 1u);
   auto hangup = std::get_if<hangup_channel>(&out[0]);
   CAF_REQUIRE(hangup != nullptr);
-  CAF_CHECK_EQUAL(hangup->cause, "NORMAL_CLEARING");
-  CAF_CHECK_EQUAL(call.disposition(), "bridged");
+  CAF_CHECK_EQUAL(hangup->cause, "NO_ANSWER");
+  CAF_CHECK_EQUAL(call.disposition(), "bridge_failed");
 }
 
 CAF_TEST(a re-adopted transferred leg ignores the bridges of its new extension) {

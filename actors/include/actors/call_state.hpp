@@ -84,8 +84,8 @@ struct call_setup {
   std::string campaign;
   /// Non-empty for a channel re-adopted after a restart while it was bridged or transferred:
   /// the call runs nothing and sends no command (the drain deadline's hangup excepted, and for
-  /// "bridged" the hangup once its bridge returns), it only waits for the hangup; the value is
-  /// the disposition of its record, e.g. "bridged".
+  /// "bridged" the hangup once its bridge returns without having connected), it only waits for
+  /// the hangup; the value is the disposition of its record, e.g. "bridged".
   std::string watch_only_as;
   /// When callgridd read the event that started the call (CHANNEL_PARK, the outbound
   /// `connect` reply) off its socket; the epoch when unknown (a re-adopted call). The actor
@@ -178,14 +178,15 @@ private:
   /// IVR learns the caller left, and no command is sent any more.
   void note_hangup(const esl::frame& event, std::vector<call_action>& out);
   std::string next_event_uuid();
-  /// Sends `bridge` to `dial_string`, its far legs named after this call (bridge_legs.hpp) and
-  /// numbered on from the legs of the bridges before.
+  /// Sends `set hangup_after_bridge=true` and `bridge` to `dial_string`, its far legs named
+  /// after this call (bridge_legs.hpp) and numbered on from the legs of the bridges before.
   void start_bridge(std::string_view dial_string, std::vector<call_action>& out);
   /// Whether `completion` (a CHANNEL_EXECUTE_COMPLETE) is the end of the bridge this call runs.
   [[nodiscard]] bool ends_bridge(const esl::frame& completion,
                                  std::optional<std::string_view> app_uuid) const;
-  /// The bridge returned: with the channel still up the call ends, NORMAL_CLEARING after a
-  /// bridge that connected, else with the far end's cause and disposition `bridge_failed`.
+  /// The bridge returned with the channel still up: after a bridge that failed the call ends
+  /// with the far end's cause and disposition `bridge_failed`; after one that connected (the
+  /// caller was transferred during it) nothing is sent.
   void end_of_bridge(const esl::frame& completion, std::vector<call_action>& out);
 
   call_setup setup_;
