@@ -443,17 +443,21 @@ CAF_TEST(a call ends as soon as its bridge returns) {
   {
     auto conn = persistence::internal::pg_connect(p.postgres.conninfo());
     CAF_REQUIRE(static_cast<bool>(conn));
-    // 3200 bridges to a destination FreeSWITCH has no extension for (the bridge fails with
-    // NO_ROUTE_DESTINATION, the caller stays up); 3300 to a far end that answers, plays a 2 s
-    // tone and hangs up (fsemu's dialplan): the bridge returns, the caller would wait in park.
-    for (auto [name, prefix, target] : {std::tuple{"to_nowhere", "3200", "loopback/8799"},
-                                        std::tuple{"to_tone", "3300", "loopback/8800"}}) {
+    // 3200 (inbound ESL) and 3210 (outbound ESL) bridge to a destination FreeSWITCH has no
+    // extension for (the bridge fails with NO_ROUTE_DESTINATION, the caller stays up); 3300 to
+    // a far end that answers, plays a 2 s tone and hangs up (fsemu's dialplan): the bridge
+    // returns, the caller would wait in park.
+    for (auto [name, prefix, target, mode] :
+         {std::tuple{"to_nowhere", "3200", "loopback/8799", persistence::esl_mode::inbound},
+          std::tuple{"to_nowhere_outbound", "3210", "loopback/8799",
+                     persistence::esl_mode::outbound},
+          std::tuple{"to_tone", "3300", "loopback/8800", persistence::esl_mode::inbound}}) {
       persistence::catalog_route bridge;
       bridge.name = name;
       bridge.match_prefix = prefix;
       bridge.action = persistence::route_action::bridge;
       bridge.bridge_target = target;
-      bridge.mode = persistence::esl_mode::inbound;
+      bridge.mode = mode;
       CAF_REQUIRE(static_cast<bool>(persistence::catalog_store::upsert_route(conn->get(), bridge)));
     }
   }
@@ -462,13 +466,20 @@ CAF_TEST(a call ends as soon as its bridge returns) {
     = "[[dialplan]]\ndestination = \"3200\"\naction = \"park\"\n\n"
       "[[dialplan]]\ndestination = \"3300\"\naction = \"park\"\n\n"
       "[[dialplan]]\ndestination = \"8800\"\naction = \"tone\"\n\n"
-      "[[callers]]\nname = \"rejected\"\ndestination = \"3200\"\ncaller_id = \"5550320\"\n"
-      "rate = 10\nconcurrency = 2\ntotal = 2\nanswer_timeout = \"5s\"\nstart_after = \"1s\"\n"
-      "variables = { park_timeout = 60 }\nscript = [{ pause = \"20s\" }, \"hangup\"]\n\n"
-      "[[callers]]\nname = \"far_end_leaves\"\ndestination = \"3300\"\n"
-      "caller_id = \"5550330\"\nrate = 10\nconcurrency = 2\ntotal = 2\n"
-      "answer_timeout = \"5s\"\nstart_after = \"1s\"\nvariables = { park_timeout = 60 }\n"
-      "script = [{ pause = \"20s\" }, \"hangup\"]\n";
+      "[[dialplan]]\ndestination = \"3210\"\nsocket = \"127.0.0.1:"
+      + std::to_string(p.outbound_port)
+      + "\"\n\n"
+        "[[callers]]\nname = \"rejected\"\ndestination = \"3200\"\ncaller_id = \"5550320\"\n"
+        "rate = 10\nconcurrency = 2\ntotal = 2\nanswer_timeout = \"5s\"\nstart_after = \"1s\"\n"
+        "variables = { park_timeout = 60 }\nscript = [{ pause = \"20s\" }, \"hangup\"]\n\n"
+        "[[callers]]\nname = \"rejected_outbound\"\ndestination = \"3210\"\n"
+        "caller_id = \"5550320\"\nrate = 10\nconcurrency = 2\ntotal = 2\n"
+        "answer_timeout = \"5s\"\nstart_after = \"1s\"\n"
+        "script = [{ pause = \"20s\" }, \"hangup\"]\n\n"
+        "[[callers]]\nname = \"far_end_leaves\"\ndestination = \"3300\"\n"
+        "caller_id = \"5550330\"\nrate = 10\nconcurrency = 2\ntotal = 2\n"
+        "answer_timeout = \"5s\"\nstart_after = \"1s\"\nvariables = { park_timeout = 60 }\n"
+        "script = [{ pause = \"20s\" }, \"hangup\"]\n";
   node_daemon node{p};
   node.start();
   p.start_fsemu(callers, {"--run-callers", "--exit-after-callers"});
@@ -479,7 +490,7 @@ CAF_TEST(a call ends as soon as its bridge returns) {
       return r.leg == 0 && (r.caller == "5550320" || r.caller == "5550330");
     });
   };
-  while (count_firsts() < 4 && std::chrono::steady_clock::now() < deadline)
+  while (count_firsts() < 6 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(200ms);
   std::this_thread::sleep_for(1s);
   auto rows = legs(p);
@@ -504,9 +515,15 @@ CAF_TEST(a call ends as soon as its bridge returns) {
       CAF_CHECK_LESS(r.duration_ms, 10'000);
     }
   }
-  if (rejected != 2 || left != 2)
+  if (rejected != 4 || left != 2)
     CAF_MESSAGE("callgridd log:\n" << p.callgridd_log() << "\nfsemu log:\n" << p.fsemu_log());
-  CAF_CHECK_EQUAL(rejected, 2);
+  CAF_CHECK_EQUAL(rejected, 4); // 2 in each ESL mode
+  CAF_CHECK_EQUAL(std::count_if(rows.begin(), rows.end(),
+                                [](const leg_row& r) {
+                                  return r.leg == 0 && r.callee == "3210"
+                                         && r.disposition == "bridge_failed";
+                                }),
+                  2);
   CAF_CHECK_EQUAL(left, 2);
   CAF_CHECK_EQUAL(check_far_legs(rows, "5550330", "8800"), 2);
   // A failed bridge created no channel: no far leg.
