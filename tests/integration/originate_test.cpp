@@ -340,6 +340,33 @@ CAF_TEST(a draining node refuses originations with 409 and creates no channel) {
 
 namespace {
 
+/// fsemu's dialplan entry for `destination`: `park` (inbound ESL), `tone` (answer, a 2 s tone,
+/// hang up) or `socket` to callgridd's outbound listener at `socket_port`.
+std::string dialplan(const std::string& destination, const std::string& action,
+                     int socket_port = 0) {
+  std::string out = "[[dialplan]]\ndestination = \"" + destination + "\"\n";
+  if (action == "socket")
+    out += "socket = \"127.0.0.1:" + std::to_string(socket_port) + "\"\n";
+  else
+    out += "action = \"" + action + "\"\n";
+  return out + "\n";
+}
+
+/// fsemu's `total` scripted callers from `caller_id` to `destination`, 10 a second from 1 s on,
+/// each staying `stay` and hanging up; `park_timeout` 60 s unless `with_park_timeout` is false
+/// (a `socket` extension needs none).
+std::string callers(const std::string& name, const std::string& destination,
+                    const std::string& caller_id, int total, const std::string& stay,
+                    bool with_park_timeout = true) {
+  std::string out = "[[callers]]\nname = \"" + name + "\"\ndestination = \"" + destination
+                    + "\"\ncaller_id = \"" + caller_id + "\"\nrate = 10\nconcurrency = "
+                    + std::to_string(total) + "\ntotal = " + std::to_string(total)
+                    + "\nanswer_timeout = \"5s\"\nstart_after = \"1s\"\n";
+  if (with_park_timeout)
+    out += "variables = { park_timeout = 60 }\n";
+  return out + "script = [{ pause = \"" + stay + "\" }, \"hangup\"]\n\n";
+}
+
 /// Routes 3000 (inbound ESL) and 3100 (outbound ESL) bridge to loopback/8500, whose far end
 /// (the loopback pair's other leg) parks and runs the example menu.
 void add_bridge_routes(platform& p) {
@@ -402,20 +429,12 @@ int check_far_legs(const std::vector<leg_row>& rows, const std::string& caller,
 CAF_TEST(the far leg of a bridge gets a record of its own in both ESL modes) {
   platform p;
   add_bridge_routes(p);
-  std::string callers
-    = "[[dialplan]]\ndestination = \"3000\"\naction = \"park\"\n\n"
-      "[[dialplan]]\ndestination = \"3100\"\nsocket = \"127.0.0.1:"
-      + std::to_string(p.outbound_port)
-      + "\"\n\n[[dialplan]]\ndestination = \"8500\"\naction = \"park\"\n\n"
-        "[[callers]]\nname = \"inbound_esl\"\ndestination = \"3000\"\ncaller_id = \"5550300\"\n"
-        "rate = 10\nconcurrency = 3\ntotal = 3\nanswer_timeout = \"5s\"\nstart_after = \"1s\"\n"
-        "script = [{ pause = \"2s\" }, \"hangup\"]\n\n"
-        "[[callers]]\nname = \"outbound_esl\"\ndestination = \"3100\"\ncaller_id = \"5550310\"\n"
-        "rate = 10\nconcurrency = 3\ntotal = 3\nanswer_timeout = \"5s\"\nstart_after = \"1s\"\n"
-        "script = [{ pause = \"2s\" }, \"hangup\"]\n";
+  auto config = dialplan("3000", "park") + dialplan("3100", "socket", p.outbound_port)
+                + dialplan("8500", "park") + callers("inbound_esl", "3000", "5550300", 3, "2s")
+                + callers("outbound_esl", "3100", "5550310", 3, "2s", false);
   node_daemon node{p};
   node.start();
-  p.start_fsemu(callers, {"--run-callers", "--exit-after-callers"});
+  p.start_fsemu(config, {"--run-callers", "--exit-after-callers"});
   CAF_REQUIRE(p.wait_for_fsemu_exit(30s));
   // 6 calls, 6 far legs, 6 far ends (each a call of its own).
   auto rows = wait_for_legs(p, 18, 15s);
@@ -462,27 +481,14 @@ CAF_TEST(a call ends as soon as its bridge returns) {
     }
   }
   // The callers would stay 20 s; the calls must end long before.
-  std::string callers
-    = "[[dialplan]]\ndestination = \"3200\"\naction = \"park\"\n\n"
-      "[[dialplan]]\ndestination = \"3300\"\naction = \"park\"\n\n"
-      "[[dialplan]]\ndestination = \"8800\"\naction = \"tone\"\n\n"
-      "[[dialplan]]\ndestination = \"3210\"\nsocket = \"127.0.0.1:"
-      + std::to_string(p.outbound_port)
-      + "\"\n\n"
-        "[[callers]]\nname = \"rejected\"\ndestination = \"3200\"\ncaller_id = \"5550320\"\n"
-        "rate = 10\nconcurrency = 2\ntotal = 2\nanswer_timeout = \"5s\"\nstart_after = \"1s\"\n"
-        "variables = { park_timeout = 60 }\nscript = [{ pause = \"20s\" }, \"hangup\"]\n\n"
-        "[[callers]]\nname = \"rejected_outbound\"\ndestination = \"3210\"\n"
-        "caller_id = \"5550320\"\nrate = 10\nconcurrency = 2\ntotal = 2\n"
-        "answer_timeout = \"5s\"\nstart_after = \"1s\"\n"
-        "script = [{ pause = \"20s\" }, \"hangup\"]\n\n"
-        "[[callers]]\nname = \"far_end_leaves\"\ndestination = \"3300\"\n"
-        "caller_id = \"5550330\"\nrate = 10\nconcurrency = 2\ntotal = 2\n"
-        "answer_timeout = \"5s\"\nstart_after = \"1s\"\nvariables = { park_timeout = 60 }\n"
-        "script = [{ pause = \"20s\" }, \"hangup\"]\n";
+  auto config = dialplan("3200", "park") + dialplan("3210", "socket", p.outbound_port)
+                + dialplan("3300", "park") + dialplan("8800", "tone")
+                + callers("rejected", "3200", "5550320", 2, "20s")
+                + callers("rejected_outbound", "3210", "5550320", 2, "20s", false)
+                + callers("far_end_leaves", "3300", "5550330", 2, "20s");
   node_daemon node{p};
   node.start();
-  p.start_fsemu(callers, {"--run-callers", "--exit-after-callers"});
+  p.start_fsemu(config, {"--run-callers", "--exit-after-callers"});
   auto deadline = std::chrono::steady_clock::now() + 15s;
   auto count_firsts = [&] {
     auto rows = legs(p);
@@ -538,15 +544,11 @@ CAF_TEST(bridged legs found after a hard restart each get exactly one record) {
   add_bridge_routes(p);
   // 3000 parks and callgridd bridges it to loopback/8500; the far end (the loopback pair's
   // other leg) parks too and runs the example menu. The callers stay 10 s and hang up.
-  std::string callers
-    = "[[dialplan]]\ndestination = \"3000\"\naction = \"park\"\n\n"
-      "[[dialplan]]\ndestination = \"8500\"\naction = \"park\"\n\n"
-      "[[callers]]\nname = \"bridged\"\ndestination = \"3000\"\ncaller_id = \"5550300\"\n"
-      "rate = 10\nconcurrency = 5\ntotal = 5\nanswer_timeout = \"5s\"\nstart_after = \"1s\"\n"
-      "variables = { park_timeout = 60 }\nscript = [{ pause = \"10s\" }, \"hangup\"]\n";
+  auto config = dialplan("3000", "park") + dialplan("8500", "park")
+                + callers("bridged", "3000", "5550300", 5, "10s");
   node_daemon node{p};
   node.start();
-  p.start_fsemu(callers, {"--run-callers", "--exit-after-callers"});
+  p.start_fsemu(config, {"--run-callers", "--exit-after-callers"});
   auto deadline = std::chrono::steady_clock::now() + 20s;
   while (p.metrics().find("callgrid_live_calls 10\n") == std::string::npos
          && std::chrono::steady_clock::now() < deadline)
