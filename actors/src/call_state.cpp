@@ -83,27 +83,18 @@ void call_state::start_bridge(std::string_view dial_string, std::vector<call_act
   bridging_ = true;
   // FreeSWITCH hangs the caller up when a bridge that connected ends, unless the caller was
   // transferred meanwhile (a blind transfer by the far party's phone): it knows, the bridge's
-  // completion does not say. Its completion is one callgridd skips unread.
+  // completion does not say. The set's completion is one the node's link skips unread.
   out.push_back(execute_app{"set", "hangup_after_bridge=true", next_event_uuid()});
-  auto app_uuid = next_event_uuid();
+  out.push_back(execute_app{"bridge", std::move(named.text), next_event_uuid()});
   bridge_event_ = event_counter_;
-  out.push_back(execute_app{"bridge", std::move(named.text), std::move(app_uuid)});
 }
 
 bool call_state::ends_bridge(const esl::frame& completion,
                              std::optional<std::string_view> app_uuid) const {
   if (!bridging_)
     return false;
-  if (bridge_event_ != 0) {
-    // `<uuid>-<bridge_event_>` (next_event_uuid), compared without building it.
-    if (!app_uuid || !app_uuid->starts_with(setup_.uuid)
-        || app_uuid->size() < setup_.uuid.size() + 2 || (*app_uuid)[setup_.uuid.size()] != '-')
-      return false;
-    auto digits = app_uuid->substr(setup_.uuid.size() + 1);
-    uint32_t number = 0;
-    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), number);
-    return ec == std::errc{} && end == digits.data() + digits.size() && number == bridge_event_;
-  }
+  if (bridge_event_ != 0)
+    return app_uuid == std::optional<std::string_view>{event_uuid(bridge_event_)};
   // A re-adopted bridged leg: its bridge was sent before the restart.
   return completion.field("Application") == std::optional<std::string_view>{"bridge"};
 }
@@ -137,9 +128,13 @@ void call_state::end_of_bridge(const esl::frame& completion, std::vector<call_ac
   send_hangup(std::move(cause), out);
 }
 
-std::string call_state::next_event_uuid() {
+std::string call_state::event_uuid(uint32_t number) const {
   // Unique per call and cheap: the channel UUID plus a counter.
-  return setup_.uuid + "-" + std::to_string(++event_counter_);
+  return setup_.uuid + "-" + std::to_string(number);
+}
+
+std::string call_state::next_event_uuid() {
+  return event_uuid(++event_counter_);
 }
 
 void call_state::start(std::chrono::system_clock::time_point now, std::vector<call_action>& out) {

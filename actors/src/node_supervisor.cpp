@@ -618,8 +618,8 @@ void request_listing(supervisor_pointer self) {
 /// The setup for a listed channel nobody owns: a parked one runs its route; one that is bridged
 /// or transferred (the engine restarted after its route ran) only waits for its hangup, so that
 /// it still gets its record, as does an outbound leg (an origination lost with a restart). A
-/// bridge's peer leg (exchanging media without an application of its own) was never ours and
-/// had no record before the restart either: none for it.
+/// bridge's far leg (exchanging media without an application of its own) is not adopted: its
+/// final event names its call and gets it its record (record_far_leg).
 std::optional<call_setup> adopted_setup(node_supervisor_state& st, const nlohmann::json& row,
                                         const std::string& application) {
   auto text = [&](const char* key) {

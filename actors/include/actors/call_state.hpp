@@ -178,6 +178,8 @@ private:
   /// IVR learns the caller left, and no command is sent any more.
   void note_hangup(const esl::frame& event, std::vector<call_action>& out);
   std::string next_event_uuid();
+  /// The Application-UUID (Event-UUID) of this call's `number`th command: `<uuid>-<number>`.
+  [[nodiscard]] std::string event_uuid(uint32_t number) const;
   /// Sends `set hangup_after_bridge=true` and `bridge` to `dial_string`, its far legs named
   /// after this call (bridge_legs.hpp) and numbered on from the legs of the bridges before.
   void start_bridge(std::string_view dial_string, std::vector<call_action>& out);
@@ -208,8 +210,8 @@ private:
   /// The number the next far leg of a bridge gets (this leg is 0).
   int32_t next_far_leg_ = 1;
   /// The event number of the bridge this call sent (its Application-UUID is
-  /// `<uuid>-<number>`, see next_event_uuid); 0 for a leg re-adopted while bridged. A number,
-  /// not the text: every call carries it (engine_memory).
+  /// `event_uuid(number)`); 0 for a leg re-adopted while bridged. A number, not the text:
+  /// every call carries it (engine_memory).
   uint32_t bridge_event_ = 0;
   /// A bridge of this call runs: its end ends the call.
   bool bridging_ = false;
